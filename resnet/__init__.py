@@ -1,0 +1,1 @@
+"""ResNet Lab core: models, anatomy tables and figures. Never imports streamlit."""
