@@ -46,7 +46,7 @@ class LayerRow:
     block: str  # "stem", "layer1.0", …, "head"
     stage: str  # "stem", "stage 1".."stage 4", "head"
     kind: str  # conv | bn | maxpool | avgpool | fc
-    role: str  # what the layer does in its block, e.g. "3×3", "reduce 1×1", "projection"
+    role: str  # what it does: stem | bn | maxpool | reduce | conv3x3 | expand | projection | avgpool | classifier
     kernel_shape: Shape | None  # [M, C, kh, kw] for convs, [in, out] for fc
     padding: int | None
     stride: int | None
@@ -99,8 +99,8 @@ def layer_row(name: str, layer: nn.Layer, in_shape: Shape, block: str, stage: st
 
 
 _RESIDUAL_ROLES = {
-    "bottleneck": {"conv1": "reduce 1×1", "conv2": "3×3", "conv3": "expand 1×1"},
-    "basic": {"conv1": "3×3", "conv2": "3×3"},
+    "bottleneck": {"conv1": "reduce", "conv2": "conv3x3", "conv3": "expand"},
+    "basic": {"conv1": "conv3x3", "conv2": "conv3x3"},
 }
 
 
@@ -120,11 +120,10 @@ def model_rows(model: ResNet, batch: int, image_size: int) -> list[LayerRow]:
         return row.output_shape
 
     shape: Shape = (batch, cfg.in_channels, image_size, image_size)
-    stem_kernel = int(model.conv1.weight.shape[-1])
-    shape = add("conv1", model.conv1, shape, "stem", "stem", f"stem {stem_kernel}×{stem_kernel}")
-    shape = add("bn1", model.bn1, shape, "stem", "stem", "BN")
+    shape = add("conv1", model.conv1, shape, "stem", "stem", "stem")
+    shape = add("bn1", model.bn1, shape, "stem", "stem", "bn")
     if model.maxpool is not None:
-        shape = add("maxpool", model.maxpool, shape, "stem", "stem", "max-pool 3×3")
+        shape = add("maxpool", model.maxpool, shape, "stem", "stem", "maxpool")
 
     roles = _RESIDUAL_ROLES[cfg.block]
     for block_name, block in model.named_blocks():
@@ -133,11 +132,11 @@ def model_rows(model: ResNet, batch: int, image_size: int) -> list[LayerRow]:
         for conv_name, role in roles.items():
             index = conv_name[-1]
             shape = add(f"{block_name}.{conv_name}", getattr(block, conv_name), shape, block_name, stage, role)
-            shape = add(f"{block_name}.bn{index}", getattr(block, f"bn{index}"), shape, block_name, stage, "BN")
+            shape = add(f"{block_name}.bn{index}", getattr(block, f"bn{index}"), shape, block_name, stage, "bn")
         if block.downsample is not None:
-            proj = add(f"{block_name}.downsample.0", block.downsample[0], x_shape, block_name, stage, "projection 1×1")
-            add(f"{block_name}.downsample.1", block.downsample[1], proj, block_name, stage, "BN")
-    shape = add("avgpool", model.avgpool, shape, "head", "head", "global average pool")
+            proj = add(f"{block_name}.downsample.0", block.downsample[0], x_shape, block_name, stage, "projection")
+            add(f"{block_name}.downsample.1", block.downsample[1], proj, block_name, stage, "bn")
+    shape = add("avgpool", model.avgpool, shape, "head", "head", "avgpool")
     add("fc", model.fc, (shape[0], shape[1]), "head", "head", "classifier")
     return rows
 
@@ -231,7 +230,7 @@ def block_summary(rows: list[LayerRow]) -> list[dict[str, Any]]:
     summary = []
     for name in order:
         group = grouped[name]
-        main = [r for r in group if r.role != "BN" and not r.role.startswith("projection")]
+        main = [r for r in group if r.role not in ("bn", "projection")]
         summary.append({
             "block": name,
             "stage": group[0].stage,
@@ -239,7 +238,7 @@ def block_summary(rows: list[LayerRow]) -> list[dict[str, Any]]:
             "output_shape": list(main[-1].output_shape),
             "params": sum(r.params for r in group),
             "macs": sum(r.macs for r in group),
-            "projection": any(r.role.startswith("projection") for r in group),
+            "projection": any(r.role == "projection" for r in group),
         })
     return summary
 

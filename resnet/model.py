@@ -112,6 +112,17 @@ def validate(config: ResNetConfig) -> ResNetConfig:
     return config
 
 
+def ensure_dygraph() -> None:
+    """Switch this thread to Paddle's eager (dygraph) mode.
+
+    Paddle keeps the mode per thread, and a thread started after ``import paddle`` in
+    another thread can come up in static mode: Streamlit runs every script in its own
+    thread, so pages call this before touching a model.
+    """
+    if not paddle.in_dynamic_mode():
+        paddle.disable_static()
+
+
 # ---------------------------------------------------------------------------------
 # Building blocks
 # ---------------------------------------------------------------------------------
@@ -152,12 +163,12 @@ class ResidualBlock(nn.Layer):
     def __init__(self, c_in: int, c_out: int, stride: int, config: ResNetConfig) -> None:
         super().__init__()
         shape_changes = stride != 1 or c_in != c_out
-        # Plain nets ("none") have no shortcut at all, so no projection either.
-        if shape_changes and config.shortcut != "none":
+        self.scale = config.shortcut_scale(projected=shape_changes)
+        # A block whose shortcut is multiplied by 0 (plain nets, λ = 0) has no projection.
+        if shape_changes and self.scale != 0.0:
             self.downsample = ConvBN(c_in, c_out, 1, stride)
         else:
             self.downsample = None
-        self.scale = config.shortcut_scale(projected=self.downsample is not None)
         self.relu = nn.ReLU()
 
     def residual_branch(self, x: paddle.Tensor) -> list[paddle.Tensor]:
@@ -307,6 +318,9 @@ class ResNet(nn.Layer):
         the shortcut of the named blocks (Veit et al. 2016); ``shortcuts_off`` removes
         every shortcut term. No hooks are installed.
         """
+        names = {name for name, _ in self.named_blocks()}
+        if unknown := set(drop_blocks) - names:
+            raise ValueError(f"no such block(s) {sorted(unknown)}; blocks are layer1.0 … {max(names)}")
         stem = x = self.forward_stem(x)
         traces = []
         for name, block in self.named_blocks():
@@ -331,6 +345,7 @@ def resnet(
     scale_projection: bool = True,
 ) -> ResNet:
     """Build a ResNet. ``stem`` and ``width`` default by depth (ImageNet 64 / CIFAR 16)."""
+    ensure_dygraph()
     if depth not in STAGES:
         raise ValueError(f"depth must be one of {sorted(STAGES)}, got {depth!r}")
     cifar = depth in CIFAR_DEPTHS
@@ -368,7 +383,11 @@ def resnet152(**kwargs) -> ResNet:
 
 
 def count_parameters(model: nn.Layer, trainable_only: bool = True) -> int:
-    """Number of scalars in ``model``'s parameters (BN running stats are buffers)."""
+    """Number of scalars in ``model``'s parameters.
+
+    Paddle lists BatchNorm's running mean/variance among the parameters, with
+    ``stop_gradient=True``: ``trainable_only`` leaves them out (the usual count).
+    """
     return sum(int(p.size) for p in model.parameters() if not (trainable_only and p.stop_gradient))
 
 
@@ -376,5 +395,5 @@ __all__ = [
     "STAGES", "IMAGENET_DEPTHS", "CIFAR_DEPTHS", "SHORTCUTS", "STEMS",
     "ResNetConfig", "ResNet", "BasicBlock", "BottleneckBlock", "ResidualBlock", "ConvBN",
     "BlockTrace", "Features", "resnet", "resnet18", "resnet34", "resnet50", "resnet101",
-    "resnet152", "count_parameters", "validate",
+    "resnet152", "count_parameters", "validate", "ensure_dygraph",
 ]

@@ -1,0 +1,108 @@
+"""Shared Streamlit helpers: page set-up, the sidebar, language, URL-bound settings.
+
+Every page calls ``page_setup`` first, so a page file also runs on its own (AppTest
+``from_file``) with the same sidebar and state as under ``app.py``'s navigation.
+Settings live in ``st.query_params`` so a link opens on exactly the same view; values
+from the URL are validated and fall back to the default with a visible notice.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import streamlit as st
+
+from resnet.i18n import LANGS, Translator, lang_from_locale
+
+LANG_NAMES = {"en": "English", "zh": "中文"}
+_NOTICES = "_url_notices"
+
+
+def language() -> str:
+    """The session's language: chosen in the sidebar, else ``?lang=``, else the browser's."""
+    if "lang" not in st.session_state:
+        raw = st.query_params.get("lang")
+        if raw in LANGS:
+            st.session_state["lang"] = raw
+        else:
+            st.session_state["lang"] = lang_from_locale(st.context.locale)
+            if raw is not None:
+                _notice("lang", raw)
+    return st.session_state["lang"]
+
+
+def _notice(name: str, raw: str) -> None:
+    st.session_state.setdefault(_NOTICES, []).append((name, raw))
+
+
+def _set_lang() -> None:
+    st.session_state["lang"] = st.session_state["_lang_choice"]
+
+
+def page_setup(title_key: str) -> Translator:
+    """Configure the page, draw the shared sidebar, return the translator."""
+    t = Translator(language())
+    st.set_page_config(page_title=f"{t(title_key)} · ResNet Lab", page_icon="🧠", layout="wide")
+    with st.sidebar:
+        st.markdown(f"### 🧠 ResNet Lab\n{t('sidebar.tagline')}")
+        st.radio(
+            "Language / 语言", LANGS, index=LANGS.index(t.lang), format_func=LANG_NAMES.get,
+            key="_lang_choice", on_change=_set_lang, horizontal=True,
+        )
+    st.query_params["lang"] = t.lang
+    return t
+
+
+def url_setting(
+    name: str,
+    default: Any,
+    parse: Callable[[str], Any],
+    valid: Callable[[Any], bool],
+) -> str:
+    """Seed the widget state ``url_<name>`` from ``?name=`` once; return that key.
+
+    A value that does not parse or is not ``valid`` is replaced by ``default`` and
+    reported by ``show_url_notices``. Call ``sync_url`` after drawing the widget.
+    """
+    key = f"url_{name}"
+    if key not in st.session_state:
+        raw = st.query_params.get(name)
+        value = default
+        if raw is not None:
+            try:
+                parsed = parse(raw)
+                if valid(parsed):
+                    value = parsed
+                else:
+                    _notice(name, raw)
+            except (TypeError, ValueError):
+                _notice(name, raw)
+        st.session_state[key] = value
+    return key
+
+
+def url_choice(name: str, options: Sequence[Any], default: Any) -> str:
+    """``url_setting`` for a value that must be one of ``options`` (same type as default)."""
+    kind = type(default)
+    return url_setting(name, default, kind, lambda v: v in options)
+
+
+def url_int(name: str, lo: int, hi: int, default: int) -> str:
+    """``url_setting`` for an integer in ``lo..hi``."""
+    return url_setting(name, default, int, lambda v: lo <= v <= hi)
+
+
+def sync_url(*names: str) -> None:
+    """Write the current widget values back into the URL."""
+    for name in names:
+        value = st.session_state.get(f"url_{name}")
+        if value is None:
+            st.query_params.pop(name, None)
+        else:
+            st.query_params[name] = str(value)
+
+
+def show_url_notices(t: Translator) -> None:
+    """Say which URL values were out of range and replaced by defaults (once)."""
+    for name, raw in st.session_state.pop(_NOTICES, []):
+        st.warning(t("url.invalid", name=name, value=raw[:40]), icon="⚠️")

@@ -1,0 +1,46 @@
+"""UI text catalogs: one JSON file per language in assets/i18n, identical key sets.
+
+A missing key renders as ``⟦key⟧`` so it is visible on the page (and caught by the
+tests, which render every page in both languages and look for that marker).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+
+from .paths import ASSETS
+
+LANGS = ("en", "zh")
+DEFAULT_LANG = "en"
+MISSING = "⟦{}⟧"
+
+
+@lru_cache(maxsize=None)
+def catalog(lang: str) -> dict[str, str]:
+    """The flat key → text mapping of ``lang``."""
+    if lang not in LANGS:
+        raise ValueError(f"language must be one of {LANGS}, got {lang!r}")
+    with open(ASSETS / "i18n" / f"{lang}.json", encoding="utf-8") as f:
+        return json.load(f)
+
+
+def lang_from_locale(locale: str | None) -> str:
+    """'zh-CN', 'zh-TW', 'zh' → 'zh'; anything else (or nothing) → the default."""
+    if locale and locale.lower().startswith("zh"):
+        return "zh"
+    return DEFAULT_LANG
+
+
+class Translator:
+    """``t("arch.title")`` or ``t("arch.params", n=25557032)`` in one language."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+        self.texts = catalog(lang)
+
+    def __call__(self, key: str, **values: object) -> str:
+        text = self.texts.get(key)
+        if text is None:
+            return MISSING.format(key)
+        return text.format(**values) if values else text

@@ -1,0 +1,51 @@
+"""End to end: the real server, driven in Debian's headless Chromium."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.e2e
+
+
+def test_architecture_page_builds_resnet50_with_diagram_and_table(server, page):
+    page.goto(f"{server}/?lang=en")
+    expect(page.get_by_role("heading", name="Architecture: ResNet built live")).to_be_visible()
+    expect(page.get_by_text("25,557,032")).to_be_visible()
+    expect(page.get_by_text("4.09 G")).to_be_visible()
+    # the network diagram: stem + 16 blocks + head as clickable markers
+    diagram = page.locator(".js-plotly-plot").first
+    expect(diagram.locator("path.point")).to_have_count(18)
+    # the per-layer table and its CSV download
+    expect(page.locator('[data-testid="stDataFrame"]')).to_have_count(2)
+    expect(page.get_by_test_id("stDownloadButton")).to_contain_text("Download as CSV")
+    # the forward-pass cross-check passed
+    expect(page.get_by_text("✓")).to_be_visible()
+
+
+def test_clicking_a_block_in_the_diagram_selects_it(server, page):
+    page.goto(f"{server}/?lang=en")
+    points = page.locator(".js-plotly-plot").first.locator("path.point")
+    expect(points).to_have_count(18)
+    points.nth(5).click(force=True)  # stem, 1.0, 1.1, 1.2, 2.0, → 2.1
+    expect(page.get_by_text("layer2.1: input [10, 512, 28, 28]")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"block=layer2\.1"))
+
+
+def test_language_switch_and_shared_link(server, page):
+    page.goto(f"{server}/?lang=en&depth=101&block=layer3.20")
+    expect(page.get_by_text("44,549,160")).to_be_visible()
+    expect(page.get_by_text("layer3.20: input")).to_be_visible()
+    page.get_by_text("中文").click()
+    expect(page.get_by_role("heading", name="网络结构：现场搭建的 ResNet")).to_be_visible()
+    expect(page.get_by_text("Parameters (trainable)")).to_have_count(0)
+    expect(page).to_have_url(re.compile(r"(?=.*lang=zh)(?=.*depth=101)"))
+
+
+def test_bad_url_value_shows_notice_not_traceback(server, page):
+    page.goto(f"{server}/?lang=en&depth=9999")
+    expect(page.get_by_text("depth=9999 is out of range")).to_be_visible()
+    expect(page.get_by_text("25,557,032")).to_be_visible()
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
