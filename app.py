@@ -2,11 +2,12 @@
 
 import streamlit as st
 
-from pages.ui import language
+from pages.ui import PAGES, language
 from resnet.i18n import Translator
 
 t = Translator(language())
 navigation = st.navigation([
-    st.Page("pages/architecture.py", title=t("nav.architecture"), icon="🧱", url_path="architecture", default=True),
+    st.Page(file, title=t(title_key), icon=icon, url_path=url, default=(i == 0))
+    for i, (file, url, title_key, icon) in enumerate(PAGES)
 ])
 navigation.run()

@@ -9,13 +9,21 @@ from the URL are validated and fall back to the default with a visible notice.
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence
+from urllib.parse import urlencode
 
 import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
 
 from resnet.i18n import LANGS, Translator, lang_from_locale
 
 LANG_NAMES = {"en": "English", "zh": "中文"}
 _NOTICES = "_url_notices"
+
+# The pages in lesson order: (file, url path, catalog key of the title, icon).
+PAGES = [
+    ("pages/why.py", "why", "nav.why", "💡"),
+    ("pages/architecture.py", "architecture", "nav.architecture", "🧱"),
+]
 
 
 def language() -> str:
@@ -106,3 +114,23 @@ def show_url_notices(t: Translator) -> None:
     """Say which URL values were out of range and replaced by defaults (once)."""
     for name, raw in st.session_state.pop(_NOTICES, []):
         st.warning(t("url.invalid", name=name, value=raw[:40]), icon="⚠️")
+
+
+def link(page_file: str, label: str, **params: Any) -> None:
+    """A link to another page opening on the given settings (and the current language).
+
+    Inside ``app.py``'s navigation it is a client-side ``st.page_link``; when a page
+    file runs on its own (AppTest), a plain link to the page's URL path.
+    """
+    query = {"lang": st.session_state.get("lang", "en"), **{k: str(v) for k, v in params.items()}}
+    try:
+        st.page_link(page_file, label=label, query_params=query, icon="➡️")
+    except StreamlitPageNotFoundError:
+        path = next(url for file, url, _, _ in PAGES if file == page_file)
+        st.markdown(f"➡️ [{label}]({path}?{urlencode(query)})")
+
+
+def setting_slider(where: Any, label: str, name: str, lo: Any, hi: Any, default: Any, step: Any) -> Any:
+    """A slider bound to ``?name=`` (int or float, like ``default``), drawn in ``where``."""
+    key = url_setting(name, default, type(default), lambda v: lo <= v <= hi)
+    return where.slider(label, lo, hi, step=step, key=key)

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_architecture_page_builds_resnet50_with_diagram_and_table(server, page):
-    page.goto(f"{server}/?lang=en")
+    page.goto(f"{server}/architecture?lang=en")
     expect(page.get_by_role("heading", name="Architecture: ResNet built live")).to_be_visible()
     expect(page.get_by_text("25,557,032")).to_be_visible()
     expect(page.get_by_text("4.09 G")).to_be_visible()
@@ -26,7 +26,7 @@ def test_architecture_page_builds_resnet50_with_diagram_and_table(server, page):
 
 
 def test_clicking_a_block_in_the_diagram_selects_it(server, page):
-    page.goto(f"{server}/?lang=en")
+    page.goto(f"{server}/architecture?lang=en")
     points = page.locator(".js-plotly-plot").first.locator("path.point")
     expect(points).to_have_count(18)
     points.nth(5).click(force=True)  # stem, 1.0, 1.1, 1.2, 2.0, → 2.1
@@ -35,7 +35,7 @@ def test_clicking_a_block_in_the_diagram_selects_it(server, page):
 
 
 def test_language_switch_and_shared_link(server, page):
-    page.goto(f"{server}/?lang=en&depth=101&block=layer3.20")
+    page.goto(f"{server}/architecture?lang=en&depth=101&block=layer3.20")
     expect(page.get_by_text("44,549,160")).to_be_visible()
     expect(page.get_by_text("layer3.20: input")).to_be_visible()
     page.get_by_text("中文").click()
@@ -45,7 +45,16 @@ def test_language_switch_and_shared_link(server, page):
 
 
 def test_bad_url_value_shows_notice_not_traceback(server, page):
-    page.goto(f"{server}/?lang=en&depth=9999")
+    page.goto(f"{server}/architecture?lang=en&depth=9999")
     expect(page.get_by_text("depth=9999 is out of range")).to_be_visible()
     expect(page.get_by_text("25,557,032")).to_be_visible()
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+
+
+def test_lesson_opens_on_why_residuals_and_links_into_architecture(server, page):
+    page.goto(f"{server}/?lang=en&lam=2&L=54")
+    expect(page.get_by_role("heading", name="Why residuals?")).to_be_visible()
+    expect(page.get_by_text("1.8e+16")).to_be_visible()  # 2^54, from the URL's λ and L
+    page.get_by_role("link", name="See a real bottleneck block of ResNet-50 (layer1.1)").click()
+    expect(page.get_by_text("layer1.1: input [10, 256, 56, 56]")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/architecture\?.*block=layer1\.1"))
