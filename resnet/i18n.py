@@ -1,4 +1,4 @@
-"""UI text catalogs: one JSON file per language in assets/i18n, identical key sets.
+"""UI text catalogs: one per language (assets/i18n/<lang>/*.json), identical key sets.
 
 A missing key renders as ``⟦key⟧`` so it is visible on the page (and caught by the
 tests, which render every page in both languages and look for that marker).
@@ -18,11 +18,19 @@ MISSING = "⟦{}⟧"
 
 @lru_cache(maxsize=None)
 def catalog(lang: str) -> dict[str, str]:
-    """The flat key → text mapping of ``lang``."""
+    """The flat key → text mapping of ``lang``: every assets/i18n/<lang>/*.json merged.
+
+    One file per page keeps edits apart; a key defined in two files is an error.
+    """
     if lang not in LANGS:
         raise ValueError(f"language must be one of {LANGS}, got {lang!r}")
-    with open(ASSETS / "i18n" / f"{lang}.json", encoding="utf-8") as f:
-        return json.load(f)
+    merged: dict[str, str] = {}
+    for path in sorted((ASSETS / "i18n" / lang).glob("*.json")):
+        part = json.loads(path.read_text(encoding="utf-8"))
+        if clash := merged.keys() & part.keys():
+            raise ValueError(f"{path.name} redefines {sorted(clash)[:5]}")
+        merged.update(part)
+    return merged
 
 
 def lang_from_locale(locale: str | None) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from resnet.i18n import LANGS, MISSING
+from resnet.i18n import LANGS, MISSING, catalog
 
 REPO = Path(__file__).resolve().parent.parent
 PAGES = sorted(str(p.relative_to(REPO)) for p in (REPO / "pages").glob("*.py") if p.name != "ui.py")
@@ -54,13 +54,16 @@ def test_every_page_renders_in_both_languages(script, lang):
     at = run(script, lang=lang)
     text = rendered_text(at)
     assert MISSING_MARK not in text, f"missing catalog key on {script} in {lang}"
-    catalog = json.loads((REPO / "assets" / "i18n" / f"{lang}.json").read_text(encoding="utf-8"))
-    assert at.title[0].value == catalog[TITLE_KEYS[script]]
+    texts = catalog(lang)
+    assert at.title[0].value == texts[TITLE_KEYS[script]]
 
 
 def test_catalogs_have_identical_keys():
-    en, zh = (json.loads((REPO / "assets" / "i18n" / f"{lang}.json").read_text(encoding="utf-8")) for lang in ("en", "zh"))
+    en, zh = catalog("en"), catalog("zh")
     assert set(en) == set(zh)
+    for lang in LANGS:  # file by file too, so a page's texts live in the same file in both
+        files = {p.name: set(json.loads(p.read_text(encoding="utf-8"))) for p in (REPO / "assets" / "i18n" / lang).glob("*.json")}
+        assert files == {p.name: set(json.loads(p.read_text(encoding="utf-8"))) for p in (REPO / "assets" / "i18n" / "en").glob("*.json")}
     assert all(isinstance(v, str) and v.strip() for v in (*en.values(), *zh.values()))
 
 
