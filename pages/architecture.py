@@ -7,7 +7,7 @@ import inspect
 import pandas as pd
 import streamlit as st
 
-from pages.ui import page_setup, show_url_notices, sync_url, url_choice, url_int, url_setting
+from pages.common.ui import page_setup, show_url_notices, sync_url, url_choice, url_int, url_setting
 
 t = page_setup("arch.title")
 

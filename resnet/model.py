@@ -187,7 +187,8 @@ class ResidualBlock(nn.Layer):
             shortcut = paddle.zeros_like(residual)
         else:
             projected = x if self.downsample is None else self.downsample(x)
-            shortcut = self.scale * projected  # λ · s(x): the one place λ is applied
+            # λ · s(x): the one place λ is applied (skipped at λ = 1: same numbers, one op less)
+            shortcut = projected if self.scale == 1.0 else self.scale * projected
         out = self.relu(residual + shortcut)
         return out, residual, shortcut, mids
 

@@ -10,6 +10,18 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.e2e
 
 
+def test_deep_link_shows_the_translated_menu_and_navigates(server, page):
+    """First test on the fresh server: a deep link must not get Streamlit's file-name menu."""
+    page.goto(f"{server}/cost?lang=zh")
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_role("link", name="网络结构")).to_be_visible()
+    expect(sidebar.get_by_role("link", name="ui")).to_have_count(0)
+    expect(sidebar.get_by_role("link", name="app")).to_have_count(0)
+    sidebar.get_by_role("link", name="网络结构").click()
+    expect(page.get_by_role("heading", name="网络结构：现场搭建的 ResNet")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/architecture\?.*lang=zh"))
+
+
 def test_architecture_page_builds_resnet50_with_diagram_and_table(server, page):
     page.goto(f"{server}/architecture?lang=en")
     expect(page.get_by_role("heading", name="Architecture: ResNet built live")).to_be_visible()

@@ -19,10 +19,15 @@ from resnet.i18n import LANGS, Translator, lang_from_locale
 LANG_NAMES = {"en": "English", "zh": "中文"}
 _NOTICES = "_url_notices"
 
-# The pages in lesson order: (file, url path, catalog key of the title, icon).
+# The pages in lesson order: (file, url path, catalog key of the title, icon). Streamlit
+# finds pages/*.py itself (classic multipage app, URL path = file name); its own
+# untranslated menu is hidden in .streamlit/config.toml and page_setup draws this one.
 PAGES = [
-    ("pages/why.py", "why", "nav.why", "💡"),
+    ("app.py", "", "nav.why", "💡"),
     ("pages/architecture.py", "architecture", "nav.architecture", "🧱"),
+    ("pages/feature_maps.py", "feature_maps", "nav.feature_maps", "🔬"),
+    ("pages/cost.py", "cost", "nav.cost", "🧮"),
+    ("pages/lab.py", "lab", "nav.lab", "🧪"),
 ]
 
 
@@ -53,6 +58,11 @@ def page_setup(title_key: str) -> Translator:
     st.set_page_config(page_title=f"{t(title_key)} · ResNet Lab", page_icon="🧠", layout="wide")
     with st.sidebar:
         st.markdown(f"### 🧠 ResNet Lab\n{t('sidebar.tagline')}")
+        for file, _, key, icon in PAGES:
+            try:
+                st.page_link(file, label=t(key), icon=icon, query_params={"lang": t.lang})
+            except StreamlitPageNotFoundError:  # a page file run on its own (AppTest)
+                break
         st.radio(
             "Language / 语言", LANGS, index=LANGS.index(t.lang), format_func=LANG_NAMES.get,
             key="_lang_choice", on_change=_set_lang, horizontal=True,
@@ -126,7 +136,7 @@ def link(page_file: str, label: str, **params: Any) -> None:
     try:
         st.page_link(page_file, label=label, query_params=query, icon="➡️")
     except StreamlitPageNotFoundError:
-        path = next(url for file, url, _, _ in PAGES if file == page_file)
+        path = next(url for file, url, _, _ in PAGES if file == page_file) or "./"
         st.markdown(f"➡️ [{label}]({path}?{urlencode(query)})")
 
 

@@ -1,0 +1,102 @@
+"""End to end: the Feature maps page on the real server, in Debian's headless Chromium."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.e2e
+
+HEADING = "Feature maps: what every block adds"
+
+
+def plots(page):
+    return page.locator(".js-plotly-plot")
+
+
+def expect_maps(page) -> None:
+    """Overview, channel grid, x / F(x) / shortcut / out panel and ratio chart, all drawn."""
+    expect(plots(page)).to_have_count(4)
+    expect(plots(page).nth(0).locator("path.point")).to_have_count(17)  # stem + 16 blocks
+    for i in (1, 2):  # the grid and the 4-panel figure are heatmaps, drawn as images
+        expect(plots(page).nth(i).locator(".hm image").first).to_be_attached()
+    expect(plots(page).nth(2).locator(".hm image")).to_have_count(4)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)  # the script run is over
+
+
+def choose(page, label: str, option: str) -> None:
+    page.get_by_test_id("stSelectbox").filter(has_text=label).click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def test_choosing_the_cat_shows_its_maps(server, page):
+    page.goto(f"{server}/feature_maps?lang=en&image=coffee")
+    expect(page.get_by_role("heading", name=HEADING)).to_be_visible()
+    expect(page.get_by_text("Photo: Rachel Michetti.")).to_be_visible()
+    expect_maps(page)
+    choose(page, "Image", "Chelsea the cat")
+    expect(page.get_by_text("Photo: Stefan van der Walt.")).to_be_visible()
+    expect(page.get_by_text("Decoded a JPEG of 451×300 px (mode RGB).")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"image=cat"))
+    expect_maps(page)
+
+
+def test_clicking_a_block_and_a_channel_tile_selects_them(server, page):
+    page.goto(f"{server}/feature_maps?lang=en&image=cat")
+    expect_maps(page)
+    plots(page).nth(0).locator("path.point").nth(4).click(force=True)  # stem, 1.0, 1.1, 1.2 → 2.0
+    expect(page.get_by_text("layer2.0: input x 256×56×56 → output 512×28×28")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"block=layer2\.0"))
+    expect_maps(page)
+    tiles = plots(page).nth(1)
+    third = tiles.locator(".annotation-text").nth(2).text_content()  # tiles are labelled strongest first
+    tiles.locator("path.point").nth(2).click(force=True)
+    expect(page.get_by_role("heading", name=f"Channel {third} of layer2.0: x, F(x), shortcut, output")).to_be_visible()
+    expect(page).to_have_url(re.compile(rf"ch={third}(&|$)"))
+
+
+def test_upload_a_png_then_a_non_image_then_recover(server, page, tmp_path):
+    rng = np.random.default_rng(3)
+    picture = tmp_path / "my photo.png"
+    Image.fromarray(rng.integers(0, 256, (200, 300, 4), dtype=np.uint8), "RGBA").save(picture)
+    notes = tmp_path / "notes.png"
+    notes.write_text("this is not an image\n" * 20)
+
+    page.goto(f"{server}/feature_maps?lang=en&image=upload&block=layer2.0&k=8")  # settings besides the image
+    expect(page.get_by_text("cannot be part of the page's link")).to_be_visible()
+    dropzone = page.get_by_test_id("stFileUploaderDropzoneInput")
+    dropzone.set_input_files(str(picture))
+    expect(page.get_by_text("Decoded a PNG of 300×200 px (mode RGBA).")).to_be_visible()
+    expect(page.get_by_text("Transparency composited on white.")).to_be_visible()
+    expect_maps(page)
+
+    dropzone.set_input_files(str(notes))
+    expect(page.get_by_text("notes.png cannot be used: This file is not an image in a supported format")).to_be_visible()
+    expect(plots(page)).to_have_count(0)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+    # the server still serves: the same session uploads a photo again, then picks a sample
+    dropzone.set_input_files(str(picture))
+    expect(page.get_by_text("Decoded a PNG of 300×200 px (mode RGBA).")).to_be_visible()
+    expect_maps(page)
+    choose(page, "Image", "Retina (fundus photo)")
+    expect(page.get_by_text("Mikael Häggström")).to_be_visible()
+    expect_maps(page)
+    # the link's settings survived the runs that ended at the upload box and at the refusal
+    expect(page).to_have_url(re.compile(r"(?=.*block=layer2\.0)(?=.*k=8)"))
+    expect(plots(page).nth(1).locator(".annotation-text")).to_have_count(8)
+    expect(page.get_by_text("layer2.0: input x 256×56×56")).to_be_visible()
+
+
+def test_chinese_page_and_an_ablation_from_the_link(server, page):
+    page.goto(f"{server}/feature_maps?lang=zh&image=cat&ablate=drop&drop=layer3.2")
+    expect(page.get_by_role("heading", name="特征图：每个残差块加了什么")).to_be_visible()
+    expect(page.get_by_text("第一个发生变化的块")).to_be_visible()
+    expect(page.get_by_test_id("stMetricValue").filter(has_text="layer3.2")).to_be_visible()
+    expect(plots(page)).to_have_count(7)  # + change per block, ratio with the ablation, the ablated panel
+    expect(page.get_by_test_id("stException")).to_have_count(0)
