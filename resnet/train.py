@@ -38,7 +38,8 @@ import paddle.distributed as dist
 from paddle import nn
 
 from .data import DATASETS, Dataset, load_dataset
-from .model import CIFAR_DEPTHS, SHORTCUTS, STAGES, STEMS, ResNet, resnet
+from .model import CIFAR_DEPTHS, ResNet, ResNetConfig, resnet
+from .model import validate as validate_model
 
 # Inclusive bounds the page can also use for its widgets.
 LIMITS: dict[str, tuple[float, float]] = {
@@ -79,14 +80,8 @@ class TrainConfig:
     def validate(self) -> TrainConfig:
         """Raise ``ValueError`` with a message a learner can act on; return self."""
         _check_int(self, "depth")
-        if self.depth not in STAGES:
-            raise ValueError(f"depth must be one of {sorted(STAGES)}, got {self.depth}")
-        if self.shortcut not in SHORTCUTS:
-            raise ValueError(f"shortcut must be one of {SHORTCUTS}, got {self.shortcut!r}")
-        if self.stem not in STEMS:
-            raise ValueError(f"stem must be one of {STEMS}, got {self.stem!r}")
-        if self.depth in CIFAR_DEPTHS and self.stem != "small":
-            raise ValueError(f"CIFAR depths {CIFAR_DEPTHS} use stem='small', got {self.stem!r}")
+        # the model's own checks: depth, shortcut mode, stem (and CIFAR depths' small stem)
+        validate_model(ResNetConfig(depth=self.depth, shortcut=self.shortcut, stem=self.stem))
         if self.dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
         if self.dataset != "digits" and not self.data_dir:
