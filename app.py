@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages.common.ui import link, page_setup, setting_slider, show_url_notices, sync_url
+from pages.common.ui import classroom, link, page_setup, setting_slider, show_url_notices, sync_url, url_int
 from resnet import figures
 
 t = page_setup("why.title")
@@ -21,8 +21,8 @@ MEASURED_VARIANTS = (("identity", 1.0), ("none", 1.0), ("scaled", 0.5), ("scaled
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def measured_signals(depth: int, scale: float) -> dict[str, list]:
-    """Forward RMS and ∂L/∂x per block, at initialisation, for the standard variants + λ."""
+def measured_signals(depth: int, scale: float) -> list[tuple[str, float, list]]:
+    """(shortcut, λ, per-block forward RMS and ∂L/∂x) at initialisation, standard variants + λ."""
     import paddle  # only when asked: the rest of this page needs no Paddle
 
     from resnet import diagnostics
@@ -30,72 +30,99 @@ def measured_signals(depth: int, scale: float) -> dict[str, list]:
 
     ensure_dygraph()
     variants = dict.fromkeys([*MEASURED_VARIANTS, ("scaled", scale)])
-    runs = {}
+    runs = []
     for shortcut, lam in variants:
         paddle.seed(0)  # same data and same draw of weights for every variant
         x = paddle.randn([32, 1, 8, 8])
         labels = paddle.randint(0, 10, [32])
         model = resnet(depth, num_classes=10, in_channels=1, shortcut=shortcut, scale=lam)
         model.train()
-        label = t("why.variant_none") if shortcut == "none" else f"λ = {lam:g}"
-        runs[label] = diagnostics.measure_signal(model, x, labels)
+        runs.append((shortcut, lam, diagnostics.measure_signal(model, x, labels)))
     return runs
 
 
+def degradation() -> None:
+    st.header(t("why.degradation"))
+    st.markdown(t("why.degradation_body"))
+    link("pages/lab.py", t("why.link_degradation"), preset="degradation")
+
+
+def residual_block() -> None:
+    st.header(t("why.block"))
+    left, right = st.columns([3, 2])
+    with left:
+        st.markdown(t("why.block_body"))
+        link("pages/architecture.py", t("why.link_architecture"), depth=50, block="layer1.1")
+    with right:
+        st.plotly_chart(figures.plain_vs_residual(t), config={"displayModeBar": False}, key="plain_vs_residual")
+
+
+def why_not_2x() -> list[str]:
+    """Q1 with the λ^L calculator and the measured signal and gradient; returns its URL names."""
+    st.header(t("why.q1"))
+    st.markdown(t("why.q1_body"))
+    c1, c2 = st.columns(2)
+    scale = setting_slider(c1, t("why.lambda"), "lam", *LAMBDA_RANGE, 2.0, step=0.05)
+    depth = setting_slider(c2, t("why.depth"), "L", *DEPTH_RANGE, 54, step=1)
+    show_url_notices(t)
+    power = scale ** depth
+    fp32 = "why.overflow" if power > 3.4e38 else "why.underflow" if 0 < power < 1.2e-38 else "why.fits"
+    m1, m2, m3 = st.columns(3)
+    m1.metric(t("why.after_blocks", L=depth), f"{power:.3g}")
+    m2.metric(t("why.signal_fp32"), t(fp32))
+    m3.metric(t("why.identity"), "1")
+    st.plotly_chart(figures.lambda_power(sorted({0.5, 1.0, 2.0, scale}), depth, t), key="lambda_power")
+    st.markdown(t("why.q1_paper"))
+    link("pages/lab.py", t("why.link_2x"), preset="why_not_2x")
+
+    st.subheader(t("why.measured"))
+    st.markdown(t("why.measured_body"))
+    measure_depth = st.radio(t("why.measure_depth"), MEASURE_DEPTHS, horizontal=True, format_func=lambda d: f"ResNet-{d}", key="measure_depth")
+    with st.spinner(t("why.measuring")):
+        runs = {
+            t("why.variant_none") if shortcut == "none" else f"λ = {lam:g}": signals
+            for shortcut, lam, signals in measured_signals(measure_depth, round(scale, 2))
+        }
+    g1, g2 = st.columns(2)
+    g1.markdown(f"**{t('why.forward')}**")
+    g1.plotly_chart(figures.signal_chart(runs, "out_rms", t), key="forward_chart")
+    g2.markdown(f"**{t('why.backward')}**")
+    g2.plotly_chart(figures.signal_chart(runs, "grad_rms", t), key="backward_chart")
+    st.markdown(t("why.measured_reading"))
+    return ["lam", "L"]
+
+
+def intuition() -> None:
+    st.header(t("why.q2"))
+    st.markdown(t("why.q2_body"))
+    link("pages/feature_maps.py", t("why.link_ablation"), image="cat", ablate="drop", drop="layer3.2")
+
+
+def bottleneck() -> None:
+    st.header(t("why.q3"))
+    wide, narrow = 256, 64  # a stage-1 block of ResNet-50: 256 channels in and out, 64 inside
+    weights = wide * narrow + 9 * narrow * narrow + narrow * wide  # 1×1 reduce + 3×3 + 1×1 expand
+    basic = 2 * 9 * wide * wide  # two 3×3 convs at full width
+    st.markdown(t("why.q3_body", bottleneck=weights, basic=basic, ratio=basic / weights))
+    link("pages/architecture.py", t("why.link_bottleneck"), depth=50, block="layer1.0")
+    link("pages/cost.py", t("why.link_cost"), width=64)
+
+
+SECTIONS = [degradation, residual_block, why_not_2x, intuition, bottleneck]
+
 st.title(t("why.title"))
-st.markdown(t("why.intro"))
-
-# -- 1. degradation -------------------------------------------------------------------
-st.header(t("why.degradation"))
-st.markdown(t("why.degradation_body"))
-
-# -- 2. the residual block ----------------------------------------------------------------
-st.header(t("why.block"))
-left, right = st.columns([3, 2])
-with left:
-    st.markdown(t("why.block_body"))
-    link("pages/architecture.py", t("why.link_architecture"), depth=50, block="layer1.1")
-with right:
-    st.plotly_chart(figures.plain_vs_residual(t), config={"displayModeBar": False}, key="plain_vs_residual")
-
-# -- 3. Q1: why not y = F(x) + 2x? -------------------------------------------------------
-st.header(t("why.q1"))
-st.markdown(t("why.q1_body"))
-c1, c2 = st.columns(2)
-scale = setting_slider(c1, t("why.lambda"), "lam", *LAMBDA_RANGE, 2.0, step=0.05)
-depth = setting_slider(c2, t("why.depth"), "L", *DEPTH_RANGE, 54, step=1)
+if classroom():  # one idea per screen, the step in the URL so the class can follow a link
+    step_key = url_int("step", 1, len(SECTIONS), 1)
+    st.segmented_control(t("why.step"), list(range(1, len(SECTIONS) + 1)), key=step_key,
+                         format_func=lambda i: t(f"why.step_{i}"), selection_mode="single")
+    step = st.session_state[step_key] or 1
+    shown = [SECTIONS[step - 1]]
+    url_names = ["step"]
+else:
+    st.markdown(t("why.intro"))
+    shown = SECTIONS
+    url_names = []
 show_url_notices(t)
-m1, m2, m3 = st.columns(3)
-m1.metric(t("why.after_blocks", L=depth), f"{scale ** depth:.3g}")
-power = scale ** depth
-fp32 = "why.overflow" if power > 3.4e38 else "why.underflow" if 0 < power < 1.2e-38 else "why.fits"
-m2.metric(t("why.signal_fp32"), t(fp32))
-m3.metric(t("why.identity"), "1")
-st.plotly_chart(figures.lambda_power(sorted({0.5, 1.0, 2.0, scale}), depth, t), key="lambda_power")
-st.markdown(t("why.q1_paper"))
-
-st.subheader(t("why.measured"))
-st.markdown(t("why.measured_body"))
-measure_depth = st.radio(t("why.measure_depth"), MEASURE_DEPTHS, horizontal=True, format_func=lambda d: f"ResNet-{d}", key="measure_depth")
-with st.spinner(t("why.measuring")):
-    runs = measured_signals(measure_depth, round(scale, 2))
-g1, g2 = st.columns(2)
-g1.markdown(f"**{t('why.forward')}**")
-g1.plotly_chart(figures.signal_chart(runs, "out_rms", t), key="forward_chart")
-g2.markdown(f"**{t('why.backward')}**")
-g2.plotly_chart(figures.signal_chart(runs, "grad_rms", t), key="backward_chart")
-st.markdown(t("why.measured_reading"))
-
-# -- 4. Q2: intuition ----------------------------------------------------------------------
-st.header(t("why.q2"))
-st.markdown(t("why.q2_body"))
-
-# -- 5. Q3: why a bottleneck? --------------------------------------------------------------
-st.header(t("why.q3"))
-wide, narrow = 256, 64  # a stage-1 block of ResNet-50: 256 channels in and out, 64 inside
-bottleneck = wide * narrow + 9 * narrow * narrow + narrow * wide  # 1×1 reduce + 3×3 + 1×1 expand
-basic = 2 * 9 * wide * wide  # two 3×3 convs at full width
-st.markdown(t("why.q3_body", bottleneck=bottleneck, basic=basic, ratio=basic / bottleneck))
-link("pages/architecture.py", t("why.link_bottleneck"), depth=50, block="layer1.0")
-
-sync_url("lam", "L")
+for section in shown:
+    url_names += section() or []
+sync_url(*url_names)

@@ -7,7 +7,7 @@ import inspect
 import pandas as pd
 import streamlit as st
 
-from pages.common.ui import page_setup, show_url_notices, sync_url, url_choice, url_int, url_setting
+from pages.common.ui import classroom, page_setup, show_url_notices, sync_url, url_choice, url_int, url_setting
 
 t = page_setup("arch.title")
 
@@ -117,45 +117,46 @@ with left:
 with right:
     st.plotly_chart(figures.block_diagram(block_rows, t), config={"displayModeBar": False}, key="block_diagram")
 
-with st.expander(t("arch.source")):
-    block_obj = dict(net.named_blocks())[block]
-    st.caption(t("arch.source_help", cls=type(block_obj).__name__))
-    st.code(inspect.getsource(M.ResidualBlock.forward_trace) + "\n\n" + inspect.getsource(type(block_obj)), language="python")
+if not classroom():  # presenter mode hides the advanced views
+    with st.expander(t("arch.source")):
+        block_obj = dict(net.named_blocks())[block]
+        st.caption(t("arch.source_help", cls=type(block_obj).__name__))
+        st.code(inspect.getsource(M.ResidualBlock.forward_trace) + "\n\n" + inspect.getsource(type(block_obj)), language="python")
 
-# -- the full table -----------------------------------------------------------------
-st.subheader(t("arch.table"))
-frame = pd.DataFrame([r.as_dict() for r in rows])
-
-
-def stage_label(stage: str) -> str:
-    return t("stage." + stage) if stage in ("stem", "head") else t("stage.n", i=stage.split()[-1])
+    # -- the full table -----------------------------------------------------------------
+    st.subheader(t("arch.table"))
+    frame = pd.DataFrame([r.as_dict() for r in rows])
 
 
-f1, f2, f3 = st.columns([2, 2, 3])
-stages = f1.multiselect(t("arch.filter_stage"), list(dict.fromkeys(frame["stage"])), format_func=stage_label, key="filter_stage")
-kinds = f2.multiselect(t("arch.filter_kind"), list(dict.fromkeys(frame["kind"])), format_func=lambda k: t("kind." + k), key="filter_kind")
-needle = f3.text_input(t("arch.filter_name"), key="filter_name", max_chars=60)
-shown = frame
-if stages:
-    shown = shown[shown["stage"].isin(stages)]
-if kinds:
-    shown = shown[shown["kind"].isin(kinds)]
-if needle:
-    shown = shown[shown["name"].str.contains(needle, regex=False, case=False)]
-display = shown.assign(
-    stage=shown["stage"].map(stage_label),
-    kind=shown["kind"].map(lambda k: t("kind." + k)),
-    role=shown["role"].map(lambda r: t("role." + r)),
-    kernel_shape=shown["kernel_shape"].map(lambda k: str(k) if k else ""),
-    input_shape=shown["input_shape"].map(str),
-    output_shape=shown["output_shape"].map(str),
-).rename(columns=lambda c: t("col." + c))
-st.caption(t("arch.table_help", shown=len(shown), total=len(frame)))
-st.dataframe(display, hide_index=True, width="stretch", height=420)
-st.download_button(
-    t("arch.csv"), display.to_csv(index=False).encode("utf-8"),
-    file_name=f"resnet{depth}_b{batch}_{size}px_layers.csv", mime="text/csv",
-)
+    def stage_label(stage: str) -> str:
+        return t("stage." + stage) if stage in ("stem", "head") else t("stage.n", i=stage.split()[-1])
+
+
+    f1, f2, f3 = st.columns([2, 2, 3])
+    stages = f1.multiselect(t("arch.filter_stage"), list(dict.fromkeys(frame["stage"])), format_func=stage_label, key="filter_stage")
+    kinds = f2.multiselect(t("arch.filter_kind"), list(dict.fromkeys(frame["kind"])), format_func=lambda k: t("kind." + k), key="filter_kind")
+    needle = f3.text_input(t("arch.filter_name"), key="filter_name", max_chars=60)
+    shown = frame
+    if stages:
+        shown = shown[shown["stage"].isin(stages)]
+    if kinds:
+        shown = shown[shown["kind"].isin(kinds)]
+    if needle:
+        shown = shown[shown["name"].str.contains(needle, regex=False, case=False)]
+    display = shown.assign(
+        stage=shown["stage"].map(stage_label),
+        kind=shown["kind"].map(lambda k: t("kind." + k)),
+        role=shown["role"].map(lambda r: t("role." + r)),
+        kernel_shape=shown["kernel_shape"].map(lambda k: str(k) if k else ""),
+        input_shape=shown["input_shape"].map(str),
+        output_shape=shown["output_shape"].map(str),
+    ).rename(columns=lambda c: t("col." + c))
+    st.caption(t("arch.table_help", shown=len(shown), total=len(frame)))
+    st.dataframe(display, hide_index=True, width="stretch", height=420)
+    st.download_button(
+        t("arch.csv"), display.to_csv(index=False).encode("utf-8"),
+        file_name=f"resnet{depth}_b{batch}_{size}px_layers.csv", mime="text/csv",
+    )
 
 # -- where the course slipped, computed from this model ---------------------------------
 with st.expander(t("arch.course")):

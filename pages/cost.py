@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pages.common.ui import page_setup, show_url_notices, sync_url, url_choice, url_int
+from pages.common.ui import classroom, page_setup, show_url_notices, sync_url, url_choice, url_int
 
 t = page_setup("cost.title")
 
@@ -78,11 +78,12 @@ g2.plotly_chart(figures.bars(names, {k: [s["params_by_kernel"][k] / 1e6 for s in
 g3.markdown(f"**{t('cost.kernel_share')}**")
 g3.plotly_chart(figures.share_donut(by_kernel), key="kernel_share")
 st.markdown(t("cost.by_stage_reading", conv1=f"{by_kernel['1×1'] / total_macs:.0%}", conv3=f"{by_kernel['3×3'] / total_macs:.0%}"))
-with st.expander(t("cost.stage_table")):
-    st.dataframe(pd.DataFrame([{
-        t("col.stage"): stage_name(s["stage"]), t("cost.col_blocks"): s["blocks"], t("col.params"): s["params"],
-        t("cost.col_gmacs"): round(s["macs"] / 1e9, 3), t("cost.col_gmacs_block"): round(s["macs_per_block"] / 1e9, 3) if s["macs_per_block"] else None,
-    } for s in stages]), hide_index=True, width="stretch")
+if not classroom():  # presenter mode hides the advanced views
+    with st.expander(t("cost.stage_table")):
+        st.dataframe(pd.DataFrame([{
+            t("col.stage"): stage_name(s["stage"]), t("cost.col_blocks"): s["blocks"], t("col.params"): s["params"],
+            t("cost.col_gmacs"): round(s["macs"] / 1e9, 3), t("cost.col_gmacs_block"): round(s["macs_per_block"] / 1e9, 3) if s["macs_per_block"] else None,
+        } for s in stages]), hide_index=True, width="stretch")
 
 # -- ResNet vs VGG ---------------------------------------------------------------------
 st.header(t("cost.vs_vgg"))
@@ -144,9 +145,11 @@ st.markdown(t("cost.bottleneck_reading", wide=4 * width, width=width, params=f"{
 # -- measured on this machine --------------------------------------------------------------
 st.header(t("cost.measured"))
 st.markdown(t("cost.measured_body"))
-mb1, mb2 = st.columns(2)
-measure_batch = int(mb1.number_input(t("arch.batch"), 1, 16, 1, key="measure_batch"))
-repeats = int(mb2.number_input(t("cost.repeats"), 3, 21, 7, key="measure_repeats"))
+measure_batch, repeats = 1, 7
+if not classroom():  # presenter mode measures with the defaults
+    mb1, mb2 = st.columns(2)
+    measure_batch = int(mb1.number_input(t("arch.batch"), 1, 16, measure_batch, key="measure_batch"))
+    repeats = int(mb2.number_input(t("cost.repeats"), 3, 21, repeats, key="measure_repeats"))
 if st.button(t("cost.measure", depth=depth, size=size), type="primary"):
     bar = st.progress(0.0, text=t("cost.step.build"))
     try:

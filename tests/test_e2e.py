@@ -70,3 +70,41 @@ def test_lesson_opens_on_why_residuals_and_links_into_architecture(server, page)
     page.get_by_role("link", name="See a real bottleneck block of ResNet-50 (layer1.1)").click()
     expect(page.get_by_text("layer1.1: input [10, 256, 56, 56]")).to_be_visible()
     expect(page).to_have_url(re.compile(r"/architecture\?.*block=layer1\.1"))
+
+
+def test_link_copied_from_the_lab_opens_the_same_view_in_a_fresh_browser(server, page, browser):
+    page.goto(f"{server}/lab?lang=en&preset=why_not_2x&smooth=0.3")
+    expect(page.get_by_text("Why not y = F(x) + 2x?")).to_be_visible()
+    page.get_by_test_id("stSidebar").get_by_text("Share this view").click()
+    code = page.get_by_test_id("stSidebar").get_by_test_id("stCode")
+    expect(code).to_contain_text("preset=why_not_2x")
+    link = code.inner_text().strip()
+    assert link.startswith(server) and "smooth=0.3" in link
+    fresh = browser.new_context(locale="zh-CN")  # nothing shared with the first browser
+    try:
+        other = fresh.new_page()
+        other.goto(link)
+        expect(other.get_by_text("Why not y = F(x) + 2x?")).to_be_visible()  # lang=en from the link
+        expect(other).to_have_url(re.compile(r"(?=.*preset=why_not_2x)(?=.*smooth=0\.3)"))
+    finally:
+        fresh.close()
+
+
+def test_classroom_link_opens_the_presenter_view(server, page):
+    page.goto(f"{server}/?lang=zh&classroom=1&step=3&lam=2&L=54")
+    expect(page.get_by_role("heading", name="3 · 问题 1：为什么不用 y = F(x) + 2x？")).to_be_visible()
+    expect(page.get_by_role("heading", name="1 · 退化问题：更深不一定更好")).to_have_count(0)
+    expect(page.get_by_text("1.8e+16")).to_be_visible()
+    page.get_by_text("5 · 瓶颈结构").click()
+    expect(page.get_by_role("heading", name="5 · 问题 3：为什么用瓶颈结构？")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"step=5"))
+
+
+def test_default_language_follows_the_browser(server, browser):
+    context = browser.new_context(locale="zh-CN")
+    try:
+        pg = context.new_page()
+        pg.goto(server)
+        expect(pg.get_by_role("heading", name="为什么要残差？")).to_be_visible()
+    finally:
+        context.close()

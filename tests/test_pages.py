@@ -143,3 +143,37 @@ def test_table_filter_and_csv():
     assert len(convs) == 53 < full  # 1 stem + 16·3 + 4 projections
     at.text_input(key="filter_name").input("downsample").run()
     assert len(at.dataframe[1].value) == 4
+
+
+def test_classroom_mode_shows_one_idea_per_screen():
+    at = run("app.py", lang="en", classroom="1", step="3", lam="0.5")
+    assert [h.value for h in at.header] == [catalog("en")["why.q1"]]
+    assert at.slider(key="url_lam").value == 0.5
+    assert at.toggle(key="_classroom_choice").value is True
+    assert at.query_params["classroom"] in ("1", ["1"]) and at.query_params["lam"] in ("0.5", ["0.5"])
+    at.toggle(key="_classroom_choice").set_value(False).run()
+    assert len(at.header) == 5 and "classroom" not in at.query_params
+
+
+def test_classroom_mode_hides_advanced_controls():
+    normal = run("pages/architecture.py", lang="en")
+    presenter = run("pages/architecture.py", lang="en", classroom="1")
+    assert len(normal.dataframe) == 2 and len(presenter.dataframe) == 1  # the full layer table
+    assert {m.label: m.value for m in presenter.metric} == {m.label: m.value for m in normal.metric}
+
+
+def test_bad_classroom_or_step_value_gets_a_notice():
+    at = run("app.py", lang="en", classroom="yes")
+    assert any("classroom=yes" in w.value for w in at.warning)
+    at = run("app.py", lang="en", classroom="1", step="9")
+    assert any("step=9" in w.value for w in at.warning)
+    assert [h.value for h in at.header] == [catalog("en")["why.degradation"]]
+
+
+@pytest.mark.parametrize("script", ["app.py", *PAGES])
+def test_share_box_holds_the_link_with_the_settings(script):
+    at = run(script, lang="zh")
+    links = [c.value for c in at.sidebar.code]
+    assert len(links) == 1 and "lang=zh" in links[0]
+    if script == "pages/architecture.py":
+        assert "depth=50" in links[0] and "block=layer1.0" in links[0]

@@ -52,6 +52,33 @@ def _set_lang() -> None:
     st.session_state["lang"] = st.session_state["_lang_choice"]
 
 
+def classroom() -> bool:
+    """Presenter mode: larger text, advanced controls hidden, one idea per screen.
+
+    Set by the sidebar toggle or ``?classroom=1`` in the URL (so a class opens on it).
+    """
+    if "classroom" not in st.session_state:
+        raw = st.query_params.get("classroom")
+        if raw not in (None, "0", "1"):
+            _notice("classroom", raw)
+        st.session_state["classroom"] = raw == "1"
+    return st.session_state["classroom"]
+
+
+def _set_classroom() -> None:
+    st.session_state["classroom"] = st.session_state["_classroom_choice"]
+
+
+# Presenter mode: everything readable from the back of a classroom.
+_CLASSROOM_CSS = """<style>
+[data-testid="stMainBlockContainer"] p, [data-testid="stMainBlockContainer"] li { font-size: 1.3rem !important; }
+[data-testid="stMainBlockContainer"] h1 { font-size: 3rem !important; }
+[data-testid="stMainBlockContainer"] h2 { font-size: 2.2rem !important; }
+[data-testid="stMetricValue"] { font-size: 3rem !important; }
+.js-plotly-plot .main-svg text { font-size: 15px !important; }
+</style>"""
+
+
 def page_setup(title_key: str) -> Translator:
     """Configure the page, draw the shared sidebar, return the translator."""
     t = Translator(language())
@@ -67,8 +94,25 @@ def page_setup(title_key: str) -> Translator:
             "Language / 语言", LANGS, index=LANGS.index(t.lang), format_func=LANG_NAMES.get,
             key="_lang_choice", on_change=_set_lang, horizontal=True,
         )
+        st.toggle(t("sidebar.classroom"), value=classroom(), key="_classroom_choice", on_change=_set_classroom,
+                  help=t("sidebar.classroom_help"))
+        # filled by sync_url at the end of the run, once the page has written its settings
+        share = st.expander(t("sidebar.share"))
+        share.caption(t("sidebar.share_help"))
+        st.session_state["_share_slot"] = share.empty()
+    if classroom():
+        st.markdown(_CLASSROOM_CSS, unsafe_allow_html=True)
+        st.query_params["classroom"] = "1"
+    else:
+        st.query_params.pop("classroom", None)
     st.query_params["lang"] = t.lang
     return t
+
+
+def share_link() -> str:
+    """The link that reopens the current view: this page's address and its settings."""
+    base = (st.context.url or "").split("?")[0]
+    return f"{base}?{urlencode(st.query_params.to_dict())}"
 
 
 def url_setting(
@@ -111,13 +155,15 @@ def url_int(name: str, lo: int, hi: int, default: int) -> str:
 
 
 def sync_url(*names: str) -> None:
-    """Write the current widget values back into the URL."""
+    """Write the current widget values back into the URL, and show the link to share."""
     for name in names:
         value = st.session_state.get(f"url_{name}")
         if value is None:
             st.query_params.pop(name, None)
         else:
             st.query_params[name] = str(value)
+    if (slot := st.session_state.get("_share_slot")) is not None:
+        slot.code(share_link(), language=None, wrap_lines=True)
 
 
 def show_url_notices(t: Translator) -> None:
