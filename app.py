@@ -79,15 +79,17 @@ def why_not_2x() -> list[str]:
     st.markdown(t("why.measured_body"))
     measure_depth = st.radio(t("why.measure_depth"), MEASURE_DEPTHS, horizontal=True, format_func=lambda d: f"ResNet-{d}", key="measure_depth")
     with st.spinner(t("why.measuring")):
-        runs = {
-            t("why.variant_none") if shortcut == "none" else f"λ = {lam:g}": signals
-            for shortcut, lam, signals in measured_signals(measure_depth, round(scale, 2))
-        }
+        measured = measured_signals(measure_depth, round(scale, 2))
+    runs = {t("why.variant_none") if shortcut == "none" else f"λ = {lam:g}": signals for shortcut, lam, signals in measured}
+    from resnet.diagnostics import predicted_growth  # Paddle is loaded by now
+
+    forward, backward = predicted_growth(measured[-1][2])  # ∏λ for the chosen λ (the last variant)
+    label = t("why.prediction", lam=f"{measured[-1][1]:g}")
     g1, g2 = st.columns(2)
     g1.markdown(f"**{t('why.forward')}**")
-    g1.plotly_chart(figures.signal_chart(runs, "out_rms", t), key="forward_chart")
+    g1.plotly_chart(figures.signal_chart(runs, "out_rms", t, (label, forward)), key="forward_chart")
     g2.markdown(f"**{t('why.backward')}**")
-    g2.plotly_chart(figures.signal_chart(runs, "grad_rms", t), key="backward_chart")
+    g2.plotly_chart(figures.signal_chart(runs, "grad_rms", t, (label, backward)), key="backward_chart")
     st.markdown(t("why.measured_reading"))
     return ["lam", "L"]
 

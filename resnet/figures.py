@@ -147,16 +147,24 @@ def lambda_power(scales: list[float], depth: int, t: Text) -> go.Figure:
     return fig
 
 
-def signal_chart(runs: dict[str, list[Any]], field: str, t: Text) -> go.Figure:
-    """Measured RMS per block (``field`` of diagnostics.BlockSignal) for several variants, log y."""
+def signal_chart(runs: dict[str, list[Any]], field: str, t: Text,
+                 predicted: tuple[str, list[float]] | None = None) -> go.Figure:
+    """Measured RMS per block (``field`` of diagnostics.BlockSignal) for several variants, log y.
+
+    ``predicted`` = (label, values) overlays the ∏λ prediction as a dashed line.
+    """
     fig = go.Figure()
     for label, signals in runs.items():
         fig.add_trace(go.Scatter(
             x=[s.name for s in signals], y=[getattr(s, field) for s in signals], mode="lines+markers", name=label,
         ))
+    if predicted is not None:
+        names = [s.name for s in next(iter(runs.values()))]
+        fig.add_trace(go.Scatter(x=names, y=list(predicted[1]), mode="lines", name=predicted[0],
+                                 line=dict(color="#111", dash="dash", width=1.5)))
     fig.update_yaxes(type="log", title=t(f"why.{field}"), exponentformat="power")
-    fig.update_xaxes(title=t("why.block_axis"))
-    fig.update_layout(height=380, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h"))
+    fig.update_xaxes(title=t("why.block_axis"), tickangle=-45)
+    fig.update_layout(height=440, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=-0.45))
     return fig
 
 

@@ -74,7 +74,7 @@ _CLASSROOM_CSS = """<style>
 [data-testid="stMainBlockContainer"] p, [data-testid="stMainBlockContainer"] li { font-size: 1.3rem !important; }
 [data-testid="stMainBlockContainer"] h1 { font-size: 3rem !important; }
 [data-testid="stMainBlockContainer"] h2 { font-size: 2.2rem !important; }
-[data-testid="stMetricValue"] { font-size: 3rem !important; }
+[data-testid="stMainBlockContainer"] [data-testid="stMetricValue"] * { font-size: 3rem !important; }
 .js-plotly-plot .main-svg text { font-size: 15px !important; }
 </style>"""
 
