@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -27,6 +26,7 @@ from resnet import diagnostics  # noqa: E402
 from resnet.data import load_dataset  # noqa: E402
 from resnet.jobs import get_pool  # noqa: E402
 from resnet.model import CIFAR_DEPTHS, IMAGENET_DEPTHS, SHORTCUTS, ensure_dygraph  # noqa: E402
+from resnet.paths import operator_dir  # noqa: E402
 from resnet.reference import BASE, PRESETS, import_reference_runs  # noqa: E402
 from resnet.store import ACTIVE, RunInfo, RunStore, StoreError  # noqa: E402
 from resnet.train import LIMITS, TrainConfig, build_model, chance_loss  # noqa: E402
@@ -136,14 +136,9 @@ def within(name: str) -> Callable[[float], bool]:
     return lambda v: low <= v <= high
 
 
-def data_root() -> Path | None:
-    value = os.environ.get(DATA_ENV)
-    return Path(value).expanduser() if value else None
-
-
 def data_folders() -> list[str]:
     """Subfolders of the operator's data folder: the only places image data is read from."""
-    root = data_root()
+    root = operator_dir(DATA_ENV)
     if root is None or not root.is_dir():
         return []
     return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -452,13 +447,13 @@ with st.expander(t("lab.custom"), expanded=any(name in st.query_params for name 
     folder = c3.selectbox(t("lab.field.folder"), FOLDERS or [""], key=k_folder, disabled=dataset == "digits" or not FOLDERS,
                           format_func=lambda f: f or "–", help=t("lab.folder_help", env=DATA_ENV))
     size = c4.number_input(t("lab.field.image_size"), key=form_keys["size"], step=8)
+    root = operator_dir(DATA_ENV)
     if not FOLDERS:
-        root = data_root()
         st.caption(t("lab.no_data_dir", env=DATA_ENV) if root is None else t("lab.empty_data_dir", folder=str(root)))
     values = dict(
         depth=depth, shortcut=shortcut, scale=scale, width=width, lr=lr, momentum=momentum, weight_decay=weight_decay,
         warmup_steps=warmup, batch_size=batch, steps=steps, eval_every=eval_every, seed=seed, dataset=dataset,
-        data_dir=str(data_root() / folder) if dataset != "digits" and folder and data_root() else None,
+        data_dir=str(root / folder) if dataset != "digits" and folder and root else None,
         image_size=size, stem="small",
     )
     if st.button(t("lab.train"), key="train", type="primary", icon="🏋️", disabled=not writable):

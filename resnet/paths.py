@@ -15,3 +15,9 @@ def data_home() -> Path:
     home = Path(os.environ.get(ENV_HOME) or Path.home() / ".resnet_lab").expanduser()
     home.mkdir(parents=True, exist_ok=True)
     return home
+
+
+def operator_dir(env_var: str) -> Path | None:
+    """A folder the operator names in ``env_var`` (weights, data sets), or None if unset."""
+    value = os.environ.get(env_var)
+    return Path(value).expanduser() if value else None

@@ -36,7 +36,7 @@ from paddle.vision.models.resnet import model_urls
 
 from .images import IMAGENET, Preprocess, default_preprocess
 from .model import IMAGENET_DEPTHS, STAGES, ResNet, ResNetConfig, ensure_dygraph, resnet
-from .paths import ASSETS, data_home
+from .paths import ASSETS, data_home, operator_dir
 
 ENV_WEIGHTS_DIR = "RESNET_LAB_WEIGHTS_DIR"
 SIDECAR_FORMAT = "resnet-lab-weights/1"
@@ -399,8 +399,7 @@ def load_trained(path: str | os.PathLike, *, depth: int | None = None) -> LabMod
 
 def weights_dir() -> Path | None:
     """The operator's folder of safetensors files (``$RESNET_LAB_WEIGHTS_DIR``), if set."""
-    value = os.environ.get(ENV_WEIGHTS_DIR)
-    return Path(value).expanduser() if value else None
+    return operator_dir(ENV_WEIGHTS_DIR)
 
 
 def local_weights() -> list[Path]:
