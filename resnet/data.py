@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .images import to_rgb
+
 DATASETS = ("digits", "folder", "ichallenge_pm")
 TEST_FRACTION = 0.2
 SPLIT_SEED = 0  # the split never depends on a run's seed: every run sees the same test set
@@ -148,7 +150,8 @@ def _read_images(files: list[tuple[Path, int]], size: int) -> tuple[np.ndarray, 
         try:
             with Image.open(path) as img:
                 img.draft("RGB", (size, size))  # JPEG decodes at reduced scale: fundus photos are ~2000 px
-                arr = np.asarray(img.convert("RGB").resize((size, size), Image.BILINEAR), dtype=np.float32)
+                rgb, _ = to_rgb(img)  # the uploads' conversions: 16-bit, CMYK, alpha on white…
+                arr = np.asarray(rgb.resize((size, size), Image.BILINEAR), dtype=np.float32)
         except (OSError, ValueError, Image.DecompressionBombError) as exc:
             skipped.append(f"{path}: unreadable ({type(exc).__name__}: {exc})")
             continue

@@ -102,3 +102,18 @@ def test_load_dataset_dispatch_errors():
         load_dataset("cifar10", image_size=32)
     with pytest.raises(ValueError, match="set data_dir"):
         load_dataset("folder", image_size=32)
+
+
+
+@pytest.mark.parametrize("image, expected", [
+    (Image.fromarray(np.full((12, 10), 32768, dtype=np.uint16)), 32768 / 65535),  # 16-bit grey: scaled, not clipped
+    (Image.new("RGBA", (10, 12), (0, 0, 0, 0)), 1.0),  # transparent: on white, not black
+])
+def test_image_folder_converts_odd_modes_like_uploads(tmp_path, image, expected):
+    for label in ("a", "b"):
+        (tmp_path / label).mkdir()
+        for i in range(3):
+            image.save(tmp_path / label / f"{i}.png")
+    data = load_image_folder(tmp_path, image_size=8)
+    assert data.skipped == ()
+    assert data.mean == pytest.approx((expected,) * 3, abs=0.01)
