@@ -128,7 +128,7 @@ def main() -> None:
         print(f"feature_maps_core_fast_warm_s={fast:.3f}")
     if not args.no_browser:
         fresh, cached = browser_times(args.rounds)
-        print(f"Browser (Chromium, real server): choosing an image → all maps drawn, warm")
+        print("Browser (Chromium, real server): choosing an image → all maps drawn, warm")
         print(f"  {'fresh image (server computes it)':<34} {statistics.median(fresh) * 1000:8.1f} ms   runs: "
               + " ".join(f"{x * 1000:.0f}" for x in fresh))
         print(f"  {'image already analysed (cached)':<34} {statistics.median(cached) * 1000:8.1f} ms   runs: "

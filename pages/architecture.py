@@ -7,7 +7,7 @@ import inspect
 import pandas as pd
 import streamlit as st
 
-from pages.common.ui import classroom, page_setup, show_url_notices, sync_url, url_choice, url_int, url_setting
+from pages.common.ui import classroom, page_setup, stage_name, show_url_notices, sync_url, url_choice, url_int, url_setting
 
 t = page_setup("arch.title")
 
@@ -128,12 +128,8 @@ if not classroom():  # presenter mode hides the advanced views
     frame = pd.DataFrame([r.as_dict() for r in rows])
 
 
-    def stage_label(stage: str) -> str:
-        return t("stage." + stage) if stage in ("stem", "head") else t("stage.n", i=stage.split()[-1])
-
-
     f1, f2, f3 = st.columns([2, 2, 3])
-    stages = f1.multiselect(t("arch.filter_stage"), list(dict.fromkeys(frame["stage"])), format_func=stage_label, key="filter_stage")
+    stages = f1.multiselect(t("arch.filter_stage"), list(dict.fromkeys(frame["stage"])), format_func=lambda s: stage_name(t, s), key="filter_stage")
     kinds = f2.multiselect(t("arch.filter_kind"), list(dict.fromkeys(frame["kind"])), format_func=lambda k: t("kind." + k), key="filter_kind")
     needle = f3.text_input(t("arch.filter_name"), key="filter_name", max_chars=60)
     shown = frame
@@ -144,7 +140,7 @@ if not classroom():  # presenter mode hides the advanced views
     if needle:
         shown = shown[shown["name"].str.contains(needle, regex=False, case=False)]
     display = shown.assign(
-        stage=shown["stage"].map(stage_label),
+        stage=shown["stage"].map(lambda s: stage_name(t, s)),
         kind=shown["kind"].map(lambda k: t("kind." + k)),
         role=shown["role"].map(lambda r: t("role." + r)),
         kernel_shape=shown["kernel_shape"].map(lambda k: str(k) if k else ""),

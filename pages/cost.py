@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pages.common.ui import classroom, page_setup, show_url_notices, sync_url, url_choice, url_int
+from pages.common.ui import classroom, page_setup, show_url_notices, stage_name, sync_url, url_choice, url_int
 
 t = page_setup("cost.title")
 
@@ -21,10 +21,6 @@ BATCH_RANGE = cost.BATCH_RANGE
 
 def giga(macs: int) -> str:
     return f"{macs / 1e9:,.2f} G"
-
-
-def stage_name(stage: str) -> str:
-    return t("stage." + stage) if stage in ("stem", "head") else t("stage.n", i=stage.split()[-1])
 
 
 @st.cache_data(show_spinner=False)
@@ -67,7 +63,7 @@ m4.metric(t("arch.macs_batch", n=batch), giga(total_macs))
 
 # -- where the cost sits ---------------------------------------------------------------
 st.header(t("cost.by_stage"))
-names = [stage_name(s["stage"]) for s in stages]
+names = [stage_name(t, s["stage"]) for s in stages]
 g1, g2, g3 = st.columns([5, 5, 3])
 g1.markdown(f"**{t('cost.macs_by_stage')}**")
 g1.plotly_chart(figures.bars(names, {k: [s["macs_by_kernel"][k] / 1e9 for s in stages] for k in cost.KERNELS},
@@ -81,7 +77,7 @@ st.markdown(t("cost.by_stage_reading", conv1=f"{by_kernel['1×1'] / total_macs:.
 if not classroom():  # presenter mode hides the advanced views
     with st.expander(t("cost.stage_table")):
         st.dataframe(pd.DataFrame([{
-            t("col.stage"): stage_name(s["stage"]), t("cost.col_blocks"): s["blocks"], t("col.params"): s["params"],
+            t("col.stage"): stage_name(t, s["stage"]), t("cost.col_blocks"): s["blocks"], t("col.params"): s["params"],
             t("cost.col_gmacs"): round(s["macs"] / 1e9, 3), t("cost.col_gmacs_block"): round(s["macs_per_block"] / 1e9, 3) if s["macs_per_block"] else None,
         } for s in stages]), hide_index=True, width="stretch")
 
@@ -117,7 +113,7 @@ k1.metric(t("cost.course_block", block=est["block"]), giga(est["block_macs"]))
 k2.metric(t("cost.course_total", n=est["multiplier"]), giga(est["course_total"]))
 k3.metric(t("cost.true_total"), giga(est["true_total"]), delta=f"{est['true_total'] / est['course_total'] - 1:+.0%}", delta_color="off")
 per_stage = est["per_stage"]
-labels = [f"{stage_name(s['stage'])} · {s['channels']} × {s['spatial']}" for s in per_stage]
+labels = [f"{stage_name(t, s['stage'])} · {s['channels']} × {s['spatial']}" for s in per_stage]
 st.plotly_chart(figures.bars(labels, {
     t("cost.typical_block"): [s["macs_per_block"] / 1e9 for s in per_stage],
     t("cost.first_block"): [s["first_block_macs"] / 1e9 for s in per_stage],

@@ -8,7 +8,6 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 import plotly.graph_objects as go
@@ -19,19 +18,10 @@ from pages.common.ui import page_setup, show_url_notices, sync_url, url_choice, 
 
 t = page_setup("fm.title")
 
-from resnet import features as F, images as I, model as M, weights as W  # noqa: E402  (Paddle: after the sidebar)
-from resnet.paths import data_home  # noqa: E402
+from resnet import features as F, figures, images as I, model as M, weights as W  # noqa: E402  (Paddle: after the sidebar)
+from resnet.fastpath import IMAGE_SIZE_RANGE as FAST_SIZES, fast_forward_features  # noqa: E402
+from resnet.jobs import trained_dir  # noqa: E402  (where the lab's workers save finished runs)
 from resnet.store import store_path  # noqa: E402
-
-try:  # where the Training lab's workers save finished runs (resnet.weights.save_trained + sidecar)
-    from resnet.jobs import TRAINED_SUBDIR
-except ImportError:  # pragma: no cover
-    TRAINED_SUBDIR = "trained"
-
-try:  # the fast path of the compute-cost issue; the dygraph path when it is missing or fails
-    from resnet.fastpath import fast_forward_features as FAST_FORWARD
-except ImportError:  # pragma: no cover - depends on what is installed
-    FAST_FORWARD = None
 
 M.ensure_dygraph()  # this run's thread (see ensure_dygraph)
 
@@ -168,16 +158,15 @@ def analysis_for(
     """Every block's maps for one (weights, image, ablation), shared by all sessions (read-only)."""
     M.ensure_dygraph()  # cached functions run in the calling script's thread
     start = time.perf_counter()
-    fits = FAST_FORWARD is not None and min(_array.shape[2:]) >= 32 and max(_array.shape[2:]) <= 512
+    settings = dict(labels=_lab.classes, drop_blocks=frozenset(drop), shortcuts_off=shortcuts_off)
     analysis = None
-    if fits and not drop and not shortcuts_off:
-        try:
-            analysis = F.run(_lab.model, _array, labels=_lab.classes, forward=FAST_FORWARD)
+    if all(FAST_SIZES[0] <= side <= FAST_SIZES[1] for side in _array.shape[2:]):
+        try:  # the fast path runs ablations on dygraph itself
+            analysis = F.run(_lab.model, _array, forward=fast_forward_features, **settings)
         except Exception:  # the fast path is an optimisation: never a reason to fail the page
             _log.warning("fast path failed; using dygraph", exc_info=True)
     if analysis is None:
-        analysis = F.run(_lab.model, _array, labels=_lab.classes, drop_blocks=frozenset(drop),
-                         shortcuts_off=shortcuts_off)
+        analysis = F.run(_lab.model, _array, **settings)
     return analysis, time.perf_counter() - start, analysis.backend
 
 
@@ -207,19 +196,9 @@ def clickable_grid(fig: go.Figure, view: F.BlockView, channels: list[int], selec
     if selected in channels:
         i = channels.index(selected)
         x0, y0 = (i % cols) * (w + 1) - 0.5, (i // cols) * (h + 1) - 0.5
-        fig.add_shape(type="rect", x0=x0, y0=y0, x1=x0 + w, y1=y0 + h, line=dict(color=F.SELECTED, width=3))
+        fig.add_shape(type="rect", x0=x0, y0=y0, x1=x0 + w, y1=y0 + h, line=dict(color=figures.HIGHLIGHT, width=3))
     fig.update_layout(clickmode="event+select", dragmode=False)
     return fig
-
-
-def official_file(depth: int) -> Path:
-    """Where ``resnet.weights.official_path`` keeps the official file."""
-    return data_home() / W.WEIGHTS_SUBDIR / Path(urlparse(W.OFFICIAL[depth][0]).path).name
-
-
-def trained_dir() -> Path:
-    """``<run store dir>/trained``: with the default store, ``data_home()/trained``."""
-    return store_path().parent / TRAINED_SUBDIR
 
 
 def file_label(path: Path) -> str:
@@ -229,11 +208,6 @@ def file_label(path: Path) -> str:
     except W.WeightsError:
         label = None
     return f"{label} · {path.name}" if isinstance(label, str) and label else path.name
-
-
-def trained_files() -> list[Path]:
-    folder = trained_dir()
-    return sorted(p for p in folder.glob("*.safetensors") if p.is_file()) if folder.is_dir() else []
 
 
 def page() -> None:
@@ -281,9 +255,9 @@ def page() -> None:
             elif not files:
                 problem = t("fm.local_empty", folder=str(folder))
         else:
-            files = trained_files()
+            files = W.safetensors_files(trained_dir(store_path()))
             if not files:
-                problem = t("fm.trained_empty", folder=str(trained_dir()))
+                problem = t("fm.trained_empty", folder=str(trained_dir(store_path())))
         names = [p.name for p in files]
         if names:
             file_key = url_setting("file", names[0], str, lambda v: v in names)
@@ -303,7 +277,7 @@ def page() -> None:
                 _log.warning("loading %s failed", path, exc_info=True)
                 problem = t("fm.error.other", reason=f"{name}: {exc}"[:500])
     else:  # official ImageNet weights, downloaded only when asked
-        target = official_file(int(depth))
+        target = W.official_file(int(depth))
         if not target.is_file():
             c_extra.markdown(t("fm.official_where", folder=str(target.parent)))
             st.info(t("fm.official_missing", depth=depth, mb=OFFICIAL_MB[int(depth)]))
@@ -423,11 +397,11 @@ def page() -> None:
     show_url_notices(t)
 
     if block == STEM:
-        st.markdown(t("fm.stem_info", shape="×".join(map(str, view.out.shape))))
+        st.markdown(t("fm.stem_info", shape=figures.shape_text(view.out.shape)))
     else:
         st.markdown(t(
-            "fm.block_info", name=block, shape_in="×".join(map(str, view.x.shape)),
-            shape_out="×".join(map(str, view.out.shape)), ratio=view.residual_ratio, out_ratio=view.out_ratio,
+            "fm.block_info", name=block, shape_in=figures.shape_text(view.x.shape),
+            shape_out=figures.shape_text(view.out.shape), ratio=view.residual_ratio, out_ratio=view.out_ratio,
             shortcut=t(f"fm.shortcut_kind.{view.shortcut_kind}", scale=f"{view.scale:g}"),
         ))
     channels = F.top_channels(view, min(k, n_channels))

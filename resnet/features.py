@@ -39,17 +39,15 @@ import plotly.graph_objects as go
 from PIL import Image
 from plotly.subplots import make_subplots
 
+from .figures import HIGHLIGHT, STAGE_COLORS, Text, shape_text
 from .model import Features, ResidualBlock, ResNet, ensure_dygraph
 
-Text = Callable[..., str]  # a translator: t(key, **values) -> str
 ForwardFeatures = Callable[..., Features]  # (model, x, *, drop_blocks, shortcuts_off) -> Features
 
 SCALE_MODES = ("channel", "block", "shared")
 MAPS = ("x", "residual", "shortcut", "out")
 TOP_CAMS = 5  # class-activation maps are kept for this many top classes
 CHANGE_TOL = 1e-4  # relative change below this is float32 noise (the fast path vs dygraph differ by ~1e-6)
-STAGE_COLORS = ["#636efa", "#00cc96", "#ef553b", "#ab63fa", "#ffa15a"]
-SELECTED = "#ffd400"
 DENSE_ROW = 8  # blocks per stage above which the overview drops the shapes under its markers
 SEQUENTIAL, DIVERGING = "Viridis", "RdBu_r"
 
@@ -308,10 +306,6 @@ def compare(base: Analysis, ablated: Analysis, k: int = 5) -> Comparison:
 # ---------------------------------------------------------------------------------
 
 
-def _shape(a: np.ndarray) -> str:
-    return "×".join(str(d) for d in a.shape)
-
-
 def _class_name(pred: Prediction, t: Text) -> str:
     return pred.label.split(",")[0] if pred.label else t("fm.class_n", i=pred.index)
 
@@ -335,11 +329,11 @@ def overview_figure(analysis: Analysis, selected: str | None, t: Text) -> go.Fig
         xs.append(column.get(v.stage, 0))
         column[v.stage] = xs[-1] + 1
         ys.append(v.stage)
-        stage_shape[v.stage] = _shape(v.out)
+        stage_shape[v.stage] = shape_text(v.out.shape)
         name = v.name.removeprefix("layer")
-        texts.append(name if dense else f"{name}<br>{_shape(v.out)}")
+        texts.append(name if dense else f"{name}<br>{shape_text(v.out.shape)}")
         symbols.append("x" if v.dropped else ("diamond" if v.shortcut_kind == "projection" else "square"))
-        hovers.append(t("fm.fig.hover_block", name=v.name, shape_in=_shape(v.x), shape_out=_shape(v.out),
+        hovers.append(t("fm.fig.hover_block", name=v.name, shape_in=shape_text(v.x.shape), shape_out=shape_text(v.out.shape),
                         ratio=f"{v.residual_ratio:.3f}", out_ratio=f"{v.out_ratio:.3f}")
                       + (f"<br>{t('fm.fig.projection')}" if v.shortcut_kind == "projection" else "")
                       + (f"<br>{t('fm.fig.dropped')}" if v.dropped else ""))
@@ -348,14 +342,14 @@ def overview_figure(analysis: Analysis, selected: str | None, t: Text) -> go.Fig
     finite = [r for r in ratios if math.isfinite(r)]
 
     def outline(ns: list[str]) -> dict:
-        return dict(color=[SELECTED if n == selected else "#333" for n in ns], width=[4 if n == selected else 1 for n in ns])
+        return dict(color=[HIGHLIGHT if n == selected else "#333" for n in ns], width=[4 if n == selected else 1 for n in ns])
 
     fig = go.Figure()
     fig.add_trace(go.Scatter(
         x=[0], y=[0], mode="markers+text",
-        text=[t("fm.fig.stem") if dense else f"{t('fm.fig.stem')}<br>{_shape(analysis.stem)}"],
+        text=[t("fm.fig.stem") if dense else f"{t('fm.fig.stem')}<br>{shape_text(analysis.stem.shape)}"],
         textposition="bottom center", textfont=dict(size=font), customdata=["stem"], showlegend=False,
-        hovertext=[t("fm.fig.hover_stem", shape=_shape(analysis.stem))], hoverinfo="text",
+        hovertext=[t("fm.fig.hover_stem", shape=shape_text(analysis.stem.shape))], hoverinfo="text",
         marker=dict(size=size_selected if selected == "stem" else size, color="#bbbbbb", line=outline(["stem"])),
     ))
     fig.add_trace(go.Scatter(
@@ -370,7 +364,7 @@ def overview_figure(analysis: Analysis, selected: str | None, t: Text) -> go.Fig
     ))
     ticks = [t("fm.fig.stem")] + [t("fm.fig.stage_row", i=s) for s in stages]
     if dense:
-        ticks = [f"{tick} · {shape}" for tick, shape in zip(ticks, [_shape(analysis.stem)] + [stage_shape[s] for s in stages])]
+        ticks = [f"{tick} · {shape}" for tick, shape in zip(ticks, [shape_text(analysis.stem.shape)] + [stage_shape[s] for s in stages])]
     fig.update_yaxes(tickvals=[0] + stages, ticktext=ticks, autorange="reversed", showgrid=False, zeroline=False,
                      range=[max(stages) + 0.9, -0.5])  # room for the last row's labels
     fig.update_xaxes(visible=False, range=[-0.6, max(column.values()) - 0.4])

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import plotly.graph_objects as go
 
-from .anatomy import LayerRow
+if TYPE_CHECKING:  # anatomy imports Paddle; the Why page draws these figures without it
+    from .anatomy import LayerRow
 
 STAGE_COLORS = ["#636efa", "#00cc96", "#ef553b", "#ab63fa", "#ffa15a"]
-NEUTRAL = "#7f7f7f"
 HIGHLIGHT = "#ffd400"
 
 Text = Callable[..., str]  # a translator: t(key, **values) -> str
 
 
-def _shape(shape: list[int]) -> str:
+def shape_text(shape: Sequence[int]) -> str:
+    """[10, 64, 56, 56] → "10×64×56×56"."""
     return "×".join(str(d) for d in shape)
 
 
@@ -47,7 +48,7 @@ def network_diagram(summary: list[dict[str, Any]], selected: str | None, t: Text
         symbols.append("diamond" if b["projection"] else "square")
         sizes.append(34 if b["block"] == selected else 26)
         hovers.append(
-            f"<b>{b['block']}</b><br>{_shape(b['input_shape'])} → {_shape(b['output_shape'])}"
+            f"<b>{b['block']}</b><br>{shape_text(b['input_shape'])} → {shape_text(b['output_shape'])}"
             f"<br>{t('diagram.params')}: {b['params']:,}<br>MACs: {_giga(b['macs'])}"
             + (f"<br>{t('diagram.projection')}" if b["projection"] else "")
         )
@@ -63,7 +64,7 @@ def network_diagram(summary: list[dict[str, Any]], selected: str | None, t: Text
         customdata=names, hovertext=hovers, hoverinfo="text", showlegend=False,
     ))
     ticks = [t("diagram.stem")] + [
-        t("diagram.stage_row", i=i, shape=_shape(next(b["output_shape"][1:] for b in summary if b["stage"] == r)))
+        t("diagram.stage_row", i=i, shape=shape_text(next(b["output_shape"][1:] for b in summary if b["stage"] == r)))
         for i, r in enumerate(rows[1:-1], start=1)
     ] + [t("diagram.head")]
     fig.update_yaxes(tickvals=list(range(len(rows))), ticktext=ticks, autorange="reversed", showgrid=False, zeroline=False)
@@ -79,21 +80,21 @@ def block_diagram(block_rows: list[LayerRow], t: Text) -> go.Figure:
     projection = next((r for r in block_rows if r.role == "projection"), None)
     boxes: list[tuple[float, float, str, str]] = []  # (x, y, label, colour)
     y = 0.0
-    boxes.append((0, y, f"x<br>{_shape(list(main[0].input_shape))}", "#e5ecf6"))
+    boxes.append((0, y, f"x<br>{shape_text(list(main[0].input_shape))}", "#e5ecf6"))
     for i, r in enumerate(main):
         y -= 1
         relu = "" if i == len(main) - 1 else " + ReLU"
         bn = bns.get(r.name.replace(".conv", ".bn"))
         label = (f"<b>{t('role.' + r.role)}</b> · {r.kernel_shape[0]} · {t('diagram.stride', s=r.stride)}<br>"
-                 f"{list(r.kernel_shape)} = {r.params:,} {t('diagram.weights')}<br>BN ({bn.params if bn else 0}){relu} → {_shape(list(r.output_shape))}")
+                 f"{list(r.kernel_shape)} = {r.params:,} {t('diagram.weights')}<br>BN ({bn.params if bn else 0}){relu} → {shape_text(list(r.output_shape))}")
         boxes.append((0, y, label, "#dbeafe"))
     y -= 1
     add_y = y
     boxes.append((0, add_y, "⊕", "#fde68a"))
-    boxes.append((0, add_y - 1, f"ReLU → {_shape(list(main[-1].output_shape))}", "#e5ecf6"))
+    boxes.append((0, add_y - 1, f"ReLU → {shape_text(list(main[-1].output_shape))}", "#e5ecf6"))
     if projection is not None:
         label = (f"<b>{t('diagram.projection')}</b><br>{list(projection.kernel_shape)} {t('diagram.stride', s=projection.stride)}"
-                 f"<br>{projection.params:,} + BN → {_shape(list(projection.output_shape))}")
+                 f"<br>{projection.params:,} + BN → {shape_text(list(projection.output_shape))}")
         boxes.append((1.15, (add_y) / 2, label, "#fce7f3"))
     else:
         boxes.append((1.15, (add_y) / 2, f"<b>{t('diagram.identity')}</b><br>x", "#f3f4f6"))

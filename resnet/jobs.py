@@ -169,6 +169,11 @@ class JobPool:
             time.sleep(0.1)
 
 
+def trained_dir(store_path: str | Path) -> Path:
+    """``<store dir>/trained``: where finished runs' weights go (default store: ``data_home()/trained``)."""
+    return Path(store_path).parent / TRAINED_SUBDIR
+
+
 def trained_weights_path(store_path: str | Path, run_id: int, label: str) -> Path:
     """Where a worker saves a finished run's weights: ``<store dir>/trained/run<id>_<label>.safetensors``.
 
@@ -176,7 +181,7 @@ def trained_weights_path(store_path: str | Path, run_id: int, label: str) -> Pat
     lists the lab's trained models.
     """
     slug = re.sub(r"[^A-Za-z0-9.-]+", "_", label.replace("λ=", "lambda")).strip("_")
-    return Path(store_path).parent / TRAINED_SUBDIR / f"run{run_id}_{slug}.safetensors"
+    return trained_dir(store_path) / f"run{run_id}_{slug}.safetensors"
 
 
 def _usable_cores() -> int:

@@ -193,19 +193,23 @@ def random_model(depth: int = 50, seed: int = 0) -> LabModel:
 # ---------------------------------------------------------------------------------
 
 
+def official_file(depth: int) -> Path:
+    """Where the official ``resnet{depth}.pdparams`` is kept (``data_home()/weights``); no download."""
+    if depth not in OFFICIAL:
+        raise WeightsError("no_official", f"There are no official ImageNet weights for ResNet-{depth} "
+                           f"(only {', '.join(map(str, IMAGENET_DEPTHS))}).", depth=depth)
+    return data_home() / WEIGHTS_SUBDIR / Path(urlparse(OFFICIAL[depth][0]).path).name
+
+
 def official_path(depth: int, progress: Progress | None = None) -> Path:
-    """The official ``resnet{depth}.pdparams`` in ``data_home()/weights``, downloaded if needed.
+    """The official ``resnet{depth}.pdparams`` at ``official_file(depth)``, downloaded if needed.
 
     The download runs in a worker thread while this (the caller's) thread reports the
     partial file's size to ``progress``: a Streamlit progress bar may only be touched
     from the script's own thread.
     """
-    if depth not in OFFICIAL:
-        raise WeightsError("no_official", f"There are no official ImageNet weights for ResNet-{depth} "
-                           f"(only {', '.join(map(str, IMAGENET_DEPTHS))}).", depth=depth)
+    path = official_file(depth)
     url, md5 = OFFICIAL[depth]
-    root = data_home() / WEIGHTS_SUBDIR
-    path = root / Path(urlparse(url).path).name
     with _DOWNLOAD_LOCK:
         if _md5(path) == md5:
             return path  # cached: no network at all
@@ -214,7 +218,7 @@ def official_path(depth: int, progress: Progress | None = None) -> Path:
 
         def work() -> None:
             try:
-                outcome["path"] = paddle_download.get_path_from_url(url, str(root), md5, decompress=False)
+                outcome["path"] = paddle_download.get_path_from_url(url, str(path.parent), md5, decompress=False)
             except Exception as exc:  # Paddle raises RuntimeError after its retries, or an assertion
                 outcome["error"] = exc
 
@@ -402,17 +406,21 @@ def weights_dir() -> Path | None:
     return operator_dir(ENV_WEIGHTS_DIR)
 
 
-def local_weights() -> list[Path]:
-    """Every ``*.safetensors`` in the operator's folder, by name; [] when none is set."""
-    folder = weights_dir()
+def safetensors_files(folder: Path | None) -> list[Path]:
+    """Every ``*.safetensors`` file in ``folder``, by name; [] when it is None or missing."""
     if folder is None or not folder.is_dir():
         return []
     return sorted(p for p in folder.glob("*.safetensors") if p.is_file())
 
 
+def local_weights() -> list[Path]:
+    """Every ``*.safetensors`` in the operator's folder, by name; [] when none is set."""
+    return safetensors_files(weights_dir())
+
+
 __all__ = [
     "ENV_WEIGHTS_DIR", "OFFICIAL", "MAX_WEIGHTS_BYTES", "Progress", "WeightsError", "WeightsMismatch", "LabModel",
-    "check_state", "load_state", "infer_config", "model_label", "random_model", "official_path",
+    "check_state", "load_state", "infer_config", "model_label", "random_model", "official_file", "official_path",
     "official_model", "imagenet_labels", "read_safetensors", "save_safetensors", "save_trained",
-    "read_sidecar", "model_from_safetensors", "load_trained", "weights_dir", "local_weights",
+    "read_sidecar", "model_from_safetensors", "load_trained", "weights_dir", "local_weights", "safetensors_files",
 ]

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 import paddle
 import pytest
 from paddle import nn
 
-from resnet import anatomy
 from resnet.anatomy import conv_output_size, cross_check, layer_table, model_rows, pooling_rounding, totals
 from resnet.model import count_parameters, resnet
 

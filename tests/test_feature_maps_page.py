@@ -27,6 +27,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from helpers import open_page, query_param
 from resnet import images as I
 from resnet import weights as W
 from resnet.i18n import MISSING, catalog
@@ -34,16 +35,13 @@ from resnet.model import resnet
 from resnet.train import init_parameters
 
 REPO = Path(__file__).resolve().parent.parent
-PAGE = str(REPO / "pages" / "feature_maps.py")
 EN, ZH = catalog("en"), catalog("zh")
 
 
 def run(at: AppTest | None = None, **params: str) -> AppTest:
+    """Open the page with these settings (English by default), or rerun ``at``."""
     if at is None:
-        at = AppTest.from_file(PAGE, default_timeout=300)
-        at.query_params["lang"] = params.pop("lang", "en")
-        for key, value in params.items():
-            at.query_params[key] = value
+        return open_page("pages/feature_maps.py", timeout=300, **{"lang": "en", **params})
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -62,11 +60,6 @@ def texts(at: AppTest) -> str:
     parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [h.value for h in at.subheader]
     parts += [e.value for e in (*at.error, *at.info, *at.warning)]
     return "\n".join(parts)
-
-
-def qp(at: AppTest, name: str) -> str | None:
-    value = at.query_params.get(name)
-    return value[0] if isinstance(value, list) else value
 
 
 def metrics(at: AppTest) -> dict[str, str]:
@@ -139,9 +132,9 @@ def test_every_sample_shows_its_maps(sample):
     overview, grid, panel, ratio = figures
     assert overview["data"][1]["customdata"][:2] == ["layer1.0", "layer1.1"] and len(overview["data"][1]["customdata"]) == 16
     assert len(grid["layout"]["annotations"]) == 16  # k = 16 tiles, each labelled with its channel
-    assert [a["text"] for a in panel["layout"]["annotations"]][:2] == [f"x (channel {qp(at, 'ch')})", f"F(x) (channel {qp(at, 'ch')})"]
+    assert [a["text"] for a in panel["layout"]["annotations"]][:2] == [f"x (channel {query_param(at, 'ch')})", f"F(x) (channel {query_param(at, 'ch')})"]
     assert ratio["layout"]["xaxis"]["type"] == "category"  # block names like "1.0" are not numbers
-    assert qp(at, "image") == sample and qp(at, "block") == "layer1.1"
+    assert query_param(at, "image") == sample and query_param(at, "block") == "layer1.1"
     assert MISSING.format("")[0] not in chart_text(at) + texts(at)
 
 
@@ -153,10 +146,10 @@ def test_block_and_channel_selection_follow_the_widgets_and_the_url():
     assert "projection" in texts(at)
     grid = charts(at)[1]
     strongest = grid["layout"]["annotations"][0]["text"]  # the grid is ordered strongest first
-    assert qp(at, "block") == "layer2.0" and qp(at, "ch") == strongest  # a new block opens on its strongest channel
+    assert query_param(at, "block") == "layer2.0" and query_param(at, "ch") == strongest  # a new block opens on its strongest channel
     at.number_input(key="url_ch").set_value(5)
     run(at)
-    assert qp(at, "ch") == "5"
+    assert query_param(at, "ch") == "5"
     assert "Channel 5 of layer2.0: x, F(x), shortcut, output" in [s.value for s in at.subheader]
     panel = charts(at)[2]
     titles = [a["text"] for a in panel["layout"]["annotations"]]
@@ -166,7 +159,7 @@ def test_block_and_channel_selection_follow_the_widgets_and_the_url():
     at.radio(key="url_scale").set_value("shared")
     run(at)
     assert len(charts(at)[1]["layout"]["annotations"]) == 8
-    assert qp(at, "k") == "8" and qp(at, "scale") == "shared"
+    assert query_param(at, "k") == "8" and query_param(at, "scale") == "shared"
 
 
 def test_deep_nets_keep_the_overview_legible():
@@ -188,10 +181,10 @@ def test_the_stem_shows_its_channels_without_a_panel():
 
 def test_channel_out_of_range_for_the_new_block_falls_back_to_its_strongest():
     at = run(block="layer1.1", ch="200")
-    assert qp(at, "ch") == "200"
+    assert query_param(at, "ch") == "200"
     at.selectbox(key="url_block").set_value("stem")  # 64 channels: 200 does not exist there
     run(at)
-    assert int(qp(at, "ch")) < 64
+    assert int(query_param(at, "ch")) < 64
 
 
 # --- ablation ------------------------------------------------------------------------------
@@ -212,11 +205,11 @@ def test_dropping_a_block_leaves_earlier_blocks_alone():
     at.selectbox(key="url_drop").set_value("layer3.2")
     run(at)
     assert metrics(at)["First block that changes"] == "layer3.2"
-    assert qp(at, "ablate") == "drop" and qp(at, "drop") == "layer3.2"
+    assert query_param(at, "ablate") == "drop" and query_param(at, "drop") == "layer3.2"
     assert "Channel" in " ".join(s.value for s in at.subheader if "layer3.2 dropped" in s.value)
     at.radio(key="url_ablate").set_value("none")
     run(at)
-    assert "First block that changes" not in metrics(at) and qp(at, "drop") is None
+    assert "First block that changes" not in metrics(at) and query_param(at, "drop") is None
 
 
 # --- the URL -------------------------------------------------------------------------------
@@ -228,7 +221,7 @@ def test_url_round_trip_opens_the_same_view():
     at = run(lang="zh", **params)
     assert not at.warning, [w.value for w in at.warning]
     assert at.title[0].value == ZH["fm.title"]
-    assert {name: qp(at, name) for name in params} == params
+    assert {name: query_param(at, name) for name in params} == params
     assert at.selectbox(key="url_block").value == "layer3.1" and at.number_input(key="url_ch").value == 7
     assert metrics(at)[ZH["fm.first_changed"]] == "layer4.0"
     assert "256×14×14" in texts(at)  # ResNet-18's basic blocks: stage 3 has 256 channels
@@ -254,7 +247,7 @@ def test_upload_prompt_and_the_url_says_uploads_are_not_in_it():
     assert not charts(at)
     assert at.file_uploader(key="upload_file").allowed_type == [".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"]
     # the settings the page did not get to yet stay in the link, and apply once a file is there
-    assert [qp(at, n) for n in ("block", "k", "ablate", "drop")] == ["layer2.0", "8", "drop", "layer3.1"]
+    assert [query_param(at, n) for n in ("block", "k", "ablate", "drop")] == ["layer2.0", "8", "drop", "layer3.1"]
     upload(at, "photo.png", encode(photo(), "PNG"))
     assert "**layer2.0:** input x 256×56×56" in texts(at) and len(charts(at)[1]["layout"]["annotations"]) == 8
     assert metrics(at)["First block that changes"] == "layer3.1"
@@ -269,7 +262,7 @@ def test_an_uploaded_rgba_png_is_converted_and_analysed():
     assert EN["fm.step.alpha_on_white"] in shown
     assert "451×300" not in shown  # not the default sample
     assert len(charts(at)) == 4
-    assert qp(at, "image") == "upload" and all("photo" not in str(v) for v in at.query_params.values())
+    assert query_param(at, "image") == "upload" and all("photo" not in str(v) for v in at.query_params.values())
     # another file: its own analysis (the shared cache is keyed by the file's content)
     before = chart_text(at)
     upload(at, "other.jpg", encode(photo((240, 320), "RGB", seed=7), "JPEG"), "image/jpeg")
@@ -378,7 +371,7 @@ def test_a_model_trained_in_the_lab_is_listed_and_its_input_respected(isolated_h
     at.selectbox(key="url_file").set_value("run2_plain-20.safetensors")
     run(at)
     assert "plain net-20" in texts(at) and "x (mean of 16 channels)" in chart_text(at)
-    assert qp(at, "file") == "run2_plain-20.safetensors" and qp(at, "depth") is None
+    assert query_param(at, "file") == "run2_plain-20.safetensors" and query_param(at, "depth") is None
 
 
 def test_blocks_that_output_only_zeros_are_flagged(isolated_home):

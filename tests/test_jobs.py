@@ -10,14 +10,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import types
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
+from helpers import poll
 from resnet import jobs
 from resnet.jobs import JobPool
 from resnet.paths import REPO_ROOT
@@ -29,18 +28,9 @@ LONG = replace(TINY, steps=20_000, eval_every=1000)  # runs until a test stops i
 DEADLINE_S = 60
 
 
-def _poll(condition: Callable[[], object], what: str, timeout: float = DEADLINE_S) -> object:
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-    return value
-
-
 def _training(store: RunStore, run_id: int) -> RunInfo:
     """Wait until the run is running with at least one step in the store."""
-    return _poll(lambda: (r := store.get_run(run_id)).status == "running" and r.steps_done >= 1 and r, f"run {run_id} to train")
+    return poll(lambda: (r := store.get_run(run_id)).status == "running" and r.steps_done >= 1 and r, f"run {run_id} to train")
 
 
 @pytest.fixture(scope="module")
@@ -131,11 +121,11 @@ def test_killed_worker_leaves_interrupted_run_and_is_replaced(env):
     run_id = pool.submit(replace(LONG, seed=30))
     victim = _training(store, run_id).worker_pid
     os.kill(victim, signal.SIGKILL)
-    run = _poll(lambda: (r := store.get_run(run_id)).status == "interrupted" and r, "the run to be marked interrupted")
+    run = poll(lambda: (r := store.get_run(run_id)).status == "interrupted" and r, "the run to be marked interrupted")
     assert run.steps_done >= 1 and len(store.metrics(run_id)["step"]) == run.steps_done  # partial curve kept
     assert run.worker_pid is None and run.error
     assert not [r for r in store.list_runs(status="running")]
-    _poll(lambda: len(pool.worker_pids) == 2 and victim not in pool.worker_pids, "a replacement worker")
+    poll(lambda: len(pool.worker_pids) == 2 and victim not in pool.worker_pids, "a replacement worker")
     rerun = pool.submit(replace(LONG, seed=30))
     assert rerun != run_id  # an interrupted run is trained anew, not reused
     pool.cancel(rerun)

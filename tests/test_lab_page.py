@@ -10,19 +10,16 @@ from __future__ import annotations
 import json
 import math
 import os
-import time
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from helpers import open_page, poll, query_param
 from resnet import curves, jobs
 from resnet.reference import PRESETS
 from resnet.store import RunStore
 
-REPO = Path(__file__).resolve().parent.parent
-PAGE = str(REPO / "pages" / "lab.py")
 TINY = dict(depth="20", width="4", batch="16", steps="6", eval="3", warmup="0", seed="11")
 DEADLINE_S = 90
 
@@ -37,12 +34,7 @@ def no_stray_workers():
 
 
 def open_lab(**params: str) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    for key, value in {"lang": "en", **params}.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page("pages/lab.py", timeout=120, **{"lang": "en", **params})
 
 
 def figure(at: AppTest, title: str) -> dict:
@@ -57,20 +49,6 @@ def figure(at: AppTest, title: str) -> dict:
 def legend(spec: dict) -> dict[str, int]:
     """Legend name → number of points, for the traces that show in the legend."""
     return {d["name"]: len(d["x"]) for d in spec["data"] if d.get("showlegend", True) and "name" in d}
-
-
-def param(at: AppTest, name: str) -> str:
-    value = at.query_params[name]
-    return value[0] if isinstance(value, list) else value
-
-
-def poll(condition: Callable[[], object], what: str, timeout: float = DEADLINE_S) -> object:
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-    return value
 
 
 # ---------------------------------------------------------------------------------
@@ -98,7 +76,7 @@ def test_presets_show_reference_curves_at_once():
     table = at.dataframe[0].value
     flagged = table[table["flags"].str.contains("stuck at chance")]
     assert list(flagged["run"].str.replace(r"^#\d+ ", "", regex=True)) == ["ResNet-56 λ=2"]
-    assert param(at, "preset") == "why_not_2x" and param(at, "runs") == ",".join(str(i) for i in at.multiselect(key="url_runs").value)
+    assert query_param(at, "preset") == "why_not_2x" and query_param(at, "runs") == ",".join(str(i) for i in at.multiselect(key="url_runs").value)
     assert not RunStore().list_runs(source="live")  # looking trains nothing
 
 
@@ -175,13 +153,13 @@ def test_tiny_live_run_appears_in_store_and_its_curve_shows(isolated_home):
     assert any(f"Queued as run #{run.id}" in s.value for s in at.success)
     assert at.multiselect(key="url_runs").value[-1] == run.id
 
-    done = poll(lambda: (r := store.get_run(run.id)).status == "done" and r, f"run {run.id} to finish")
+    done = poll(lambda: (r := store.get_run(run.id)).status == "done" and r, f"run {run.id} to finish", timeout=DEADLINE_S)
     at.run()
     assert not at.exception
     name = f"ResNet-20 w4 · live #{run.id}"
     assert legend(figure(at, "Training loss"))[name] == 6
     assert legend(figure(at, "Test accuracy"))[name] == 2  # evaluated at steps 3 and 6
-    assert param(at, "runs").endswith(str(run.id))
+    assert query_param(at, "runs").endswith(str(run.id))
     # its final weights were saved (for the Feature maps page) and are measured after training
     weights = Path(done.result["weights"])
     assert weights.is_file() and weights.parent == isolated_home / "trained"
@@ -199,12 +177,12 @@ def test_queue_progress_and_cancel():
     at.button(key="train").click().run()
     store = RunStore()
     (run,) = store.list_runs(source="live")
-    poll(lambda: store.get_run(run.id).steps_done >= 1, "the run to start training")
+    poll(lambda: store.get_run(run.id).steps_done >= 1, "the run to start training", timeout=DEADLINE_S)
     at.run()
     bars = [p.proto.text for p in at.get("progress")]
     assert any(f"#{run.id} ResNet-20 w4: step" in b and "/20000" in b and "left" in b for b in bars), bars
     at.button(key=f"cancel_{run.id}").click().run()
-    poll(lambda: store.get_run(run.id).status == "cancelled", "the run to be cancelled")
+    poll(lambda: store.get_run(run.id).status == "cancelled", "the run to be cancelled", timeout=DEADLINE_S)
     at.run()
     assert not at.get("progress")
     table = at.dataframe[0].value
@@ -296,7 +274,7 @@ def test_url_round_trip():
     at.radio(key="url_shortcut").set_value("scaled").run()
     at.pills(key="lab_lam_pick").set_value(0.5).run()  # a λ preset fills the λ field
     assert at.number_input(key="url_lam").value == 0.5
-    params = {name: param(at, name) for name in ("preset", "runs", "smooth", "x", "logy", "steps", "shortcut", "lam")}
+    params = {name: query_param(at, name) for name in ("preset", "runs", "smooth", "x", "logy", "steps", "shortcut", "lam")}
     assert params == {"preset": "why_not_2x", "runs": f"{chosen[0]},{chosen[1]}", "smooth": "0.3", "x": "wall",
                       "logy": "0", "steps": "300", "shortcut": "scaled", "lam": "0.5"}
     assert "width" not in at.query_params  # defaults stay out of the link

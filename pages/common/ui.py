@@ -186,6 +186,11 @@ def link(page_file: str, label: str, **params: Any) -> None:
         st.markdown(f"➡️ [{label}]({path}?{urlencode(query)})")
 
 
+def stage_name(t: Translator, stage: str) -> str:
+    """An anatomy stage ("stem", "stage 3", "head") in the page's language."""
+    return t("stage." + stage) if stage in ("stem", "head") else t("stage.n", i=stage.split()[-1])
+
+
 def setting_slider(where: Any, label: str, name: str, lo: Any, hi: Any, default: Any, step: Any) -> Any:
     """A slider bound to ``?name=`` (int or float, like ``default``), drawn in ``where``."""
     key = url_setting(name, default, type(default), lambda v: lo <= v <= hi)
