@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pages.common.ui import classroom, link, page_setup, setting_slider, show_url_notices, sync_url, url_int
-from resnet import figures
+from resnet.plots import lesson as lesson_plots
 
 t = page_setup("why.title")
 
@@ -25,7 +25,7 @@ def measured_signals(depth: int, scale: float) -> list[tuple[str, float, list]]:
     """(shortcut, λ, per-block forward RMS and ∂L/∂x) at initialisation, standard variants + λ."""
     import paddle  # only when asked: the rest of this page needs no Paddle
 
-    from resnet import diagnostics
+    from resnet.inference import diagnostics
     from resnet.model import ensure_dygraph, resnet
 
     ensure_dygraph()
@@ -54,7 +54,7 @@ def residual_block() -> None:
         st.markdown(t("why.block_body"))
         link("pages/architecture.py", t("why.link_architecture"), depth=50, block="layer1.1")
     with right:
-        st.plotly_chart(figures.plain_vs_residual(t), config={"displayModeBar": False}, key="plain_vs_residual")
+        st.plotly_chart(lesson_plots.plain_vs_residual(t), config={"displayModeBar": False}, key="plain_vs_residual")
 
 
 def why_not_2x() -> list[str]:
@@ -71,7 +71,7 @@ def why_not_2x() -> list[str]:
     m1.metric(t("why.after_blocks", L=depth), f"{power:.3g}")
     m2.metric(t("why.signal_fp32"), t(fp32))
     m3.metric(t("why.identity"), "1")
-    st.plotly_chart(figures.lambda_power(sorted({0.5, 1.0, 2.0, scale}), depth, t), key="lambda_power")
+    st.plotly_chart(lesson_plots.lambda_power(sorted({0.5, 1.0, 2.0, scale}), depth, t), key="lambda_power")
     st.markdown(t("why.q1_paper"))
     link("pages/lab.py", t("why.link_2x"), preset="why_not_2x")
 
@@ -81,15 +81,15 @@ def why_not_2x() -> list[str]:
     with st.spinner(t("why.measuring")):
         measured = measured_signals(measure_depth, round(scale, 2))
     runs = {t("why.variant_none") if shortcut == "none" else f"λ = {lam:g}": signals for shortcut, lam, signals in measured}
-    from resnet.diagnostics import predicted_growth  # Paddle is loaded by now
+    from resnet.inference.diagnostics import predicted_growth  # Paddle is loaded by now
 
     forward, backward = predicted_growth(measured[-1][2])  # ∏λ for the chosen λ (the last variant)
     label = t("why.prediction", lam=f"{measured[-1][1]:g}")
     g1, g2 = st.columns(2)
     g1.markdown(f"**{t('why.forward')}**")
-    g1.plotly_chart(figures.signal_chart(runs, "out_rms", t, (label, forward)), key="forward_chart")
+    g1.plotly_chart(lesson_plots.signal_chart(runs, "out_rms", t, (label, forward)), key="forward_chart")
     g2.markdown(f"**{t('why.backward')}**")
-    g2.plotly_chart(figures.signal_chart(runs, "grad_rms", t, (label, backward)), key="backward_chart")
+    g2.plotly_chart(lesson_plots.signal_chart(runs, "grad_rms", t, (label, backward)), key="backward_chart")
     st.markdown(t("why.measured_reading"))
     return ["lam", "L"]
 

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import paddle  # noqa: E402
 
-from resnet.cost import measure_latency  # noqa: E402
+from resnet.inference.cost import measure_latency  # noqa: E402
 from resnet.model import resnet  # noqa: E402
 
 

@@ -39,9 +39,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from resnet import features as F  # noqa: E402
-from resnet.images import SAMPLES_DIR, load_image, preprocess, sample  # noqa: E402
-from resnet.weights import imagenet_labels, random_model  # noqa: E402
+from resnet.inference import features  # noqa: E402
+from resnet.plots import features as feature_plots  # noqa: E402
+from resnet.inference.images import SAMPLES_DIR, load_image, sample  # noqa: E402
+from resnet.model.preprocess import preprocess  # noqa: E402
+from resnet.model.weights import imagenet_labels, random_model  # noqa: E402
 
 
 def t(key: str, **values: object) -> str:  # the page passes its translator; the text does not matter here
@@ -52,27 +54,27 @@ def request(lab, data: bytes, forward) -> list[str]:
     """Everything the page computes for one image, the figures as JSON."""
     loaded = load_image(data)
     prepared = preprocess(loaded.image, lab.preprocess)
-    analysis = F.run(lab.model, prepared.array, labels=imagenet_labels(), forward=forward)
+    analysis = features.run(lab.model, prepared.array, labels=imagenet_labels(), forward=forward)
     view = analysis.block("layer2.0")
-    channels = F.top_channels(view, 16)
+    channels = features.top_channels(view, 16)
     figures = [
-        F.overview_figure(analysis, view.name, t),
-        F.channel_grid_figure(analysis, view, channels, "channel", t),
-        F.channel_panel_figure(analysis, view, F.channel_panel(view, channels[0]), "block", t),
-        F.ratio_figure(analysis, t),
-        F.top5_figure(analysis, t),
-        F.cam_figure(analysis, prepared.display, t),
+        feature_plots.overview_figure(analysis, view.name, t),
+        feature_plots.channel_grid_figure(analysis, view, channels, "channel", t),
+        feature_plots.channel_panel_figure(analysis, view, features.channel_panel(view, channels[0]), "block", t),
+        feature_plots.ratio_figure(analysis, t),
+        feature_plots.top5_figure(analysis, t),
+        feature_plots.cam_figure(analysis, prepared.display, t),
     ]
     return [fig.to_json() for fig in figures]
 
 
 def ablation(lab, data: bytes) -> list[str]:
     prepared = preprocess(load_image(data).image, lab.preprocess)
-    base = F.run(lab.model, prepared.array, labels=imagenet_labels())
-    dropped = F.run(lab.model, prepared.array, labels=imagenet_labels(), drop_blocks={"layer3.2"})
-    comparison = F.compare(base, dropped)
-    figures = [F.ablation_figure(comparison, t), F.ratio_figure(base, t, dropped), F.top5_figure(base, t, dropped),
-               F.overview_figure(dropped, "layer3.2", t)]
+    base = features.run(lab.model, prepared.array, labels=imagenet_labels())
+    dropped = features.run(lab.model, prepared.array, labels=imagenet_labels(), drop_blocks={"layer3.2"})
+    comparison = features.compare(base, dropped)
+    figures = [feature_plots.ablation_figure(comparison, t), feature_plots.ratio_figure(base, t, dropped), feature_plots.top5_figure(base, t, dropped),
+               feature_plots.overview_figure(dropped, "layer3.2", t)]
     return [fig.to_json() for fig in figures]
 
 
@@ -113,8 +115,8 @@ def main() -> None:
     print(f"  {'ablation (2 forwards + figures)':<34} {abl * 1000:8.1f} ms")
 
     fast = None
-    if importlib.util.find_spec("resnet.fastpath") is not None:
-        from resnet import fastpath
+    if importlib.util.find_spec("resnet.inference.fastpath") is not None:
+        from resnet.inference import fastpath
 
         if hasattr(fastpath, "fast_forward_features"):
             started = time.perf_counter()
@@ -195,7 +197,7 @@ def browser_times(rounds: int) -> tuple[list[float], list[float]]:
     """Seconds from choosing a sample to every map redrawn: (fresh images, cached images)."""
     from playwright.sync_api import expect, sync_playwright
 
-    from resnet.images import SAMPLES, sample as sample_info
+    from resnet.inference.images import SAMPLES, sample as sample_info
 
     fresh, cached = [], []
     with tempfile.TemporaryDirectory(prefix="bench_fm_") as tmp:

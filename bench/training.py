@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from resnet.jobs import JobPool  # noqa: E402
-from resnet.reference import PRESETS  # noqa: E402
+from resnet.lab.jobs import JobPool  # noqa: E402
+from resnet.lab.presets import PRESETS  # noqa: E402
 
 
 def main() -> int:

@@ -11,19 +11,21 @@ from pages.common.ui import classroom, page_setup, stage_name, show_url_notices,
 
 t = page_setup("arch.title")
 
-from resnet import anatomy, figures, model as M  # noqa: E402  (imports paddle: after the sidebar is up)
+from resnet.inference import anatomy  # noqa: E402  (imports paddle: after the sidebar is up)
+from resnet.model import network  # noqa: E402
+from resnet.plots import architecture as architecture_plots  # noqa: E402
 
-M.ensure_dygraph()  # this run's thread (see ensure_dygraph)
+network.ensure_dygraph()  # this run's thread (see ensure_dygraph)
 
-DEPTHS = M.IMAGENET_DEPTHS
+DEPTHS = network.IMAGENET_DEPTHS
 SIZE_RANGE = (32, 512)
 BATCH_RANGE = (1, 256)
 
 
 @st.cache_resource(show_spinner=False)
-def shared_model(depth: int) -> M.ResNet:
+def shared_model(depth: int) -> network.ResNet:
     """One read-only model per depth for every session."""
-    net = M.resnet(depth)
+    net = network.resnet(depth)
     net.eval()
     return net
 
@@ -36,7 +38,7 @@ def table_rows(depth: int, batch: int, size: int) -> list[anatomy.LayerRow]:
 @st.cache_data(show_spinner=False)
 def forward_check(depth: int, size: int) -> list[str]:
     """Cross-check the table with a real forward pass (batch 1) on a private model."""
-    net = M.resnet(depth)  # private: the check hooks layers, the shared model stays clean
+    net = network.resnet(depth)  # private: the check hooks layers, the shared model stays clean
     return anatomy.cross_check(net, anatomy.model_rows(net, 1, size))
 
 
@@ -59,7 +61,7 @@ block_names = [b["block"] for b in summary if b["block"].startswith("layer")]
 
 # -- totals -----------------------------------------------------------------------
 m1, m2, m3, m4, m5 = st.columns(5)
-m1.metric(t("arch.params"), f"{totals.params:,}", help=t("arch.params_help", all=M.count_parameters(net, trainable_only=False)))
+m1.metric(t("arch.params"), f"{totals.params:,}", help=t("arch.params_help", all=network.count_parameters(net, trainable_only=False)))
 m2.metric(t("arch.macs_image"), f"{totals.macs_per_image / 1e9:.2f} G", help=t("arch.macs_help"))
 m3.metric(t("arch.macs_batch", n=totals.batch), f"{totals.macs_per_batch / 1e9:.1f} G")
 m4.metric(t("arch.blocks"), f"{len(block_names)}", help=" + ".join(str(n) for n in net.config.blocks_per_stage))
@@ -89,7 +91,7 @@ def select_clicked_block() -> None:
 
 
 st.plotly_chart(
-    figures.network_diagram(summary, st.session_state[block_key], t),
+    architecture_plots.network_diagram(summary, st.session_state[block_key], t),
     key=f"diagram_{depth}", on_select=select_clicked_block, selection_mode="points",
     config={"displayModeBar": False},
 )
@@ -115,13 +117,13 @@ with left:
         hide_index=True, width="stretch",
     )
 with right:
-    st.plotly_chart(figures.block_diagram(block_rows, t), config={"displayModeBar": False}, key="block_diagram")
+    st.plotly_chart(architecture_plots.block_diagram(block_rows, t), config={"displayModeBar": False}, key="block_diagram")
 
 if not classroom():  # presenter mode hides the advanced views
     with st.expander(t("arch.source")):
         block_obj = dict(net.named_blocks())[block]
         st.caption(t("arch.source_help", cls=type(block_obj).__name__))
-        st.code(inspect.getsource(M.ResidualBlock.forward_trace) + "\n\n" + inspect.getsource(type(block_obj)), language="python")
+        st.code(inspect.getsource(network.ResidualBlock.forward_trace) + "\n\n" + inspect.getsource(type(block_obj)), language="python")
 
     # -- the full table -----------------------------------------------------------------
     st.subheader(t("arch.table"))

@@ -9,7 +9,8 @@ from pages.common.ui import classroom, page_setup, show_url_notices, stage_name,
 
 t = page_setup("cost.title")
 
-from resnet import cost, figures  # noqa: E402  (imports paddle: after the sidebar is up)
+from resnet.inference import cost  # noqa: E402  (imports paddle: after the sidebar is up)
+from resnet.plots import cost as cost_plots  # noqa: E402
 from resnet.model import ensure_dygraph  # noqa: E402
 
 ensure_dygraph()  # this run's thread (see ensure_dygraph)
@@ -66,13 +67,13 @@ st.header(t("cost.by_stage"))
 names = [stage_name(t, s["stage"]) for s in stages]
 g1, g2, g3 = st.columns([5, 5, 3])
 g1.markdown(f"**{t('cost.macs_by_stage')}**")
-g1.plotly_chart(figures.bars(names, {k: [s["macs_by_kernel"][k] / 1e9 for s in stages] for k in cost.KERNELS},
+g1.plotly_chart(cost_plots.bars(names, {k: [s["macs_by_kernel"][k] / 1e9 for s in stages] for k in cost.KERNELS},
                              t("cost.gmacs_batch", n=batch)), key="macs_by_stage")
 g2.markdown(f"**{t('cost.params_by_stage')}**")
-g2.plotly_chart(figures.bars(names, {k: [s["params_by_kernel"][k] / 1e6 for s in stages] for k in (*cost.KERNELS, "BN")},
+g2.plotly_chart(cost_plots.bars(names, {k: [s["params_by_kernel"][k] / 1e6 for s in stages] for k in (*cost.KERNELS, "BN")},
                              t("cost.mparams")), key="params_by_stage")
 g3.markdown(f"**{t('cost.kernel_share')}**")
-g3.plotly_chart(figures.share_donut(by_kernel), key="kernel_share")
+g3.plotly_chart(cost_plots.share_donut(by_kernel), key="kernel_share")
 st.markdown(t("cost.by_stage_reading", conv1=f"{by_kernel['1×1'] / total_macs:.0%}", conv3=f"{by_kernel['3×3'] / total_macs:.0%}"))
 if not classroom():  # presenter mode hides the advanced views
     with st.expander(t("cost.stage_table")):
@@ -90,9 +91,9 @@ v1.markdown(f"**{t('cost.gmacs_image_title')}**")
 series = {t("cost.ours"): [a["gmacs_per_image"] for a in archs]}
 if size == 224:
     series[t("cost.paper")] = [a["paper_gmacs"] for a in archs]
-v1.plotly_chart(figures.bars(arch_names, series, t("cost.gmacs_image"), stacked=False), key="vs_macs")
+v1.plotly_chart(cost_plots.bars(arch_names, series, t("cost.gmacs_image"), stacked=False), key="vs_macs")
 v2.markdown(f"**{t('cost.params_title')}**")
-v2.plotly_chart(figures.bars(arch_names, {t("cost.ours"): [a["params"] / 1e6 for a in archs]}, t("cost.mparams"), stacked=False), key="vs_params")
+v2.plotly_chart(cost_plots.bars(arch_names, {t("cost.ours"): [a["params"] / 1e6 for a in archs]}, t("cost.mparams"), stacked=False), key="vs_params")
 st.dataframe(pd.DataFrame([{
     t("cost.col_arch"): a["name"], t("col.params"): a["params"], t("cost.col_ours"): round(a["gmacs_per_image"], 2),
     t("cost.col_gflops"): round(a["gflops_per_image"], 2), t("cost.col_paper_layout"): round(a["gmacs_paper_layout"], 2),
@@ -114,7 +115,7 @@ k2.metric(t("cost.course_total", n=est["multiplier"]), giga(est["course_total"])
 k3.metric(t("cost.true_total"), giga(est["true_total"]), delta=f"{est['true_total'] / est['course_total'] - 1:+.0%}", delta_color="off")
 per_stage = est["per_stage"]
 labels = [f"{stage_name(t, s['stage'])} · {s['channels']} × {s['spatial']}" for s in per_stage]
-st.plotly_chart(figures.bars(labels, {
+st.plotly_chart(cost_plots.bars(labels, {
     t("cost.typical_block"): [s["macs_per_block"] / 1e9 for s in per_stage],
     t("cost.first_block"): [s["first_block_macs"] / 1e9 for s in per_stage],
 }, t("cost.gmacs_batch", n=est["batch"]), stacked=False), key="course_per_stage")
@@ -132,8 +133,8 @@ variants = bottleneck(width)
 variant_keys = {"bottleneck": "cost.variant.bottleneck", "basic, same in/out": "cost.variant.basic_wide", "basic, inner width": "cost.variant.basic_narrow"}
 labels = [f"{t(variant_keys[v['block']])} ({'→'.join(map(str, v['channels']))})" for v in variants]
 b1, b2 = st.columns(2)
-b1.plotly_chart(figures.bars(labels, {t("col.params"): [v["params"] for v in variants]}, t("col.params"), stacked=False, log_y=True), key="bn_params")
-b2.plotly_chart(figures.bars(labels, {t("col.macs"): [v["macs"] for v in variants]}, t("cost.macs_56"), stacked=False, log_y=True), key="bn_macs")
+b1.plotly_chart(cost_plots.bars(labels, {t("col.params"): [v["params"] for v in variants]}, t("col.params"), stacked=False, log_y=True), key="bn_params")
+b2.plotly_chart(cost_plots.bars(labels, {t("col.macs"): [v["macs"] for v in variants]}, t("cost.macs_56"), stacked=False, log_y=True), key="bn_macs")
 bott, wide_basic = variants[0], variants[1]
 st.markdown(t("cost.bottleneck_reading", wide=4 * width, width=width, params=f"{bott['params']:,}", basic=f"{wide_basic['params']:,}",
               ratio=f"{wide_basic['params'] / bott['params']:.0f}", macs_ratio=f"{wide_basic['macs'] / bott['macs']:.0f}"))

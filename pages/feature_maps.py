@@ -18,20 +18,22 @@ from pages.common.ui import page_setup, show_url_notices, sync_url, url_choice, 
 
 t = page_setup("fm.title")
 
-from resnet import features as F, figures, images as I, model as M, weights as W  # noqa: E402  (Paddle: after the sidebar)
-from resnet.fastpath import IMAGE_SIZE_RANGE as FAST_SIZES, fast_forward_features  # noqa: E402
-from resnet.jobs import trained_dir  # noqa: E402  (where the lab's workers save finished runs)
-from resnet.store import store_path  # noqa: E402
+from resnet.inference import features, images  # noqa: E402  (Paddle: after the sidebar)
+from resnet.model import network, preprocess, weights  # noqa: E402
+from resnet.plots import features as feature_plots, style  # noqa: E402
+from resnet.inference.fastpath import IMAGE_SIZE_RANGE as FAST_SIZES, fast_forward_features  # noqa: E402
+from resnet.lab.jobs import trained_dir  # noqa: E402  (where the lab's workers save finished runs)
+from resnet.lab.store import store_path  # noqa: E402
 
-M.ensure_dygraph()  # this run's thread (see ensure_dygraph)
+network.ensure_dygraph()  # this run's thread (see ensure_dygraph)
 
 _log = logging.getLogger(__name__)
 
 UPLOAD = "upload"
-IMAGES = (*(s.name for s in I.SAMPLES), UPLOAD)
+IMAGES = (*(s.name for s in images.SAMPLES), UPLOAD)
 SOURCES = ("random", "official", "local", "trained")
 FILE_SOURCES = ("local", "trained")
-DEPTHS = M.IMAGENET_DEPTHS
+DEPTHS = network.IMAGENET_DEPTHS
 SEED_RANGE = (0, 9999)
 K_RANGE = (4, 64)
 ABLATIONS = ("none", "shortcuts", "drop")
@@ -64,8 +66,8 @@ def finish() -> None:
 
 
 def error_text(exc: Exception) -> str:
-    """A refusal from resnet.images / resnet.weights in the page's language (by its ``code``)."""
-    prefix = "fm.error." if isinstance(exc, I.ImageError) else "fm.weights_error."
+    """A refusal from resnet.inference.images / resnet.model.weights in the page's language (by its ``code``)."""
+    prefix = "fm.error." if isinstance(exc, images.ImageError) else "fm.weights_error."
     key = prefix + getattr(exc, "code", "")
     if key in t.texts:
         try:
@@ -81,31 +83,31 @@ def error_text(exc: Exception) -> str:
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def random_lab(depth: int, seed: int) -> W.LabModel:
-    return W.random_model(depth, seed)
+def random_lab(depth: int, seed: int) -> weights.LabModel:
+    return weights.random_model(depth, seed)
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
-def official_lab(depth: int) -> W.LabModel:
+def official_lab(depth: int) -> weights.LabModel:
     """Only called once the file is on disk (downloaded on request, see below)."""
-    return W.official_model(depth)
+    return weights.official_model(depth)
 
 
 @st.cache_resource(show_spinner=False, max_entries=3)
-def file_lab(path: str, stamp: tuple[int, int]) -> W.LabModel:
+def file_lab(path: str, stamp: tuple[int, int]) -> weights.LabModel:
     """A safetensors file (+ sidecar); ``stamp`` (mtime, size) reloads it when it changes."""
-    return W.load_trained(path)
+    return weights.load_trained(path)
 
 
 @st.cache_resource(show_spinner=False)
-def sample_image(name: str) -> I.LoadedImage:
-    return I.load_sample(name)
+def sample_image(name: str) -> images.LoadedImage:
+    return images.load_sample(name)
 
 
-def load_upload(data: bytes) -> tuple[str, I.LoadedImage]:
-    """The page's work for one uploaded file: the checks and decoding of ``resnet.images``
+def load_upload(data: bytes) -> tuple[str, images.LoadedImage]:
+    """The page's work for one uploaded file: the checks and decoding of ``resnet.inference.images``
     (raises ``ImageError``) and a digest that names the image in the analysis cache."""
-    return "upload:" + hashlib.sha256(data).hexdigest()[:20], I.load_image(data)
+    return "upload:" + hashlib.sha256(data).hexdigest()[:20], images.load_image(data)
 
 
 @dataclass
@@ -115,14 +117,14 @@ class Shown:
     key: str  # names the image in the shared analysis cache
     picture: Image.Image  # for display (an upload: at most DISPLAY_SIDE px)
     size: tuple[int, int]  # the file's own width and height
-    steps: list[I.Step]  # loading steps; preprocessing steps are in ``prepared``
-    prepared: I.Prepared
+    steps: list[preprocess.Step]  # loading steps; preprocessing steps are in ``prepared``
+    prepared: preprocess.Prepared
 
 
 DISPLAY_SIDE = 768
 
 
-def session_upload(uploaded, spec: I.Preprocess) -> Shown:
+def session_upload(uploaded, spec: preprocess.Preprocess) -> Shown:
     """The upload, decoded and preprocessed once per (file, preprocessing) in this session.
 
     Only a thumbnail and the network's input are kept, not the decoded file (up to 40
@@ -130,58 +132,58 @@ def session_upload(uploaded, spec: I.Preprocess) -> Shown:
     """
     cached = st.session_state.get("_fm_upload")
     if cached is not None and cached[0] == uploaded.file_id:
-        if isinstance(cached[2], I.ImageError):
+        if isinstance(cached[2], images.ImageError):
             raise cached[2]
         if cached[1] == spec:
             return cached[2]
     try:
         image_key, loaded = load_upload(uploaded.getvalue())
-    except I.ImageError as exc:
+    except images.ImageError as exc:
         st.session_state["_fm_upload"] = (uploaded.file_id, spec, exc)
         raise
     except Exception as exc:  # never a traceback for a file, whatever it holds
         _log.warning("upload %r failed", uploaded.name, exc_info=True)
-        refusal = I.ImageError("damaged", str(exc))
+        refusal = images.ImageError("damaged", str(exc))
         st.session_state["_fm_upload"] = (uploaded.file_id, spec, refusal)
         raise refusal from None
     picture = loaded.image.copy()
     picture.thumbnail((DISPLAY_SIDE, DISPLAY_SIDE))
-    shown = Shown(image_key, picture, loaded.size, loaded.steps, I.preprocess(loaded.image, spec))
+    shown = Shown(image_key, picture, loaded.size, loaded.steps, preprocess.preprocess(loaded.image, spec))
     st.session_state["_fm_upload"] = (uploaded.file_id, spec, shown)
     return shown
 
 
 @st.cache_resource(show_spinner=False, max_entries=6)  # ResNet-50 at 224: ~65 MB of maps per entry
 def analysis_for(
-    model_key: str, image_key: str, drop: tuple[str, ...], shortcuts_off: bool, _lab: W.LabModel, _array: np.ndarray,
-) -> tuple[F.Analysis, float, str]:
+    model_key: str, image_key: str, drop: tuple[str, ...], shortcuts_off: bool, _lab: weights.LabModel, _array: np.ndarray,
+) -> tuple[features.Analysis, float, str]:
     """Every block's maps for one (weights, image, ablation), shared by all sessions (read-only)."""
-    M.ensure_dygraph()  # cached functions run in the calling script's thread
+    network.ensure_dygraph()  # cached functions run in the calling script's thread
     start = time.perf_counter()
     settings = dict(labels=_lab.classes, drop_blocks=frozenset(drop), shortcuts_off=shortcuts_off)
     analysis = None
     if all(FAST_SIZES[0] <= side <= FAST_SIZES[1] for side in _array.shape[2:]):
         try:  # the fast path runs ablations on dygraph itself
-            analysis = F.run(_lab.model, _array, forward=fast_forward_features, **settings)
+            analysis = features.run(_lab.model, _array, forward=fast_forward_features, **settings)
         except Exception:  # the fast path is an optimisation: never a reason to fail the page
             _log.warning("fast path failed; using dygraph", exc_info=True)
     if analysis is None:
-        analysis = F.run(_lab.model, _array, **settings)
+        analysis = features.run(_lab.model, _array, **settings)
     return analysis, time.perf_counter() - start, analysis.backend
 
 
-def stem_view(analysis: F.Analysis) -> F.BlockView:
+def stem_view(analysis: features.Analysis) -> features.BlockView:
     """The stem's output as a view, so the channel grid can show it (it has no F(x) or shortcut)."""
     stem = analysis.stem
     zeros = np.broadcast_to(np.float32(0), stem.shape)
-    return F.BlockView(
+    return features.BlockView(
         name=STEM, stage=0, x=stem, residual=zeros, shortcut=zeros, out=stem, shortcut_kind="off", scale=0.0,
         x_how="same", x_source=None, residual_ratio=math.nan, out_ratio=1.0, channel_means=stem.mean(axis=(1, 2)),
         absmax=float(np.abs(stem).max()), dropped=False,
     )
 
 
-def clickable_grid(fig: go.Figure, view: F.BlockView, channels: list[int], selected: int | None,
+def clickable_grid(fig: go.Figure, view: features.BlockView, channels: list[int], selected: int | None,
                    columns: int = 8) -> go.Figure:
     """An invisible marker over every tile of ``channel_grid_figure`` (same tiling), so a click
     selects a channel (Plotly cannot select points of a heatmap); the selected tile outlined."""
@@ -196,7 +198,7 @@ def clickable_grid(fig: go.Figure, view: F.BlockView, channels: list[int], selec
     if selected in channels:
         i = channels.index(selected)
         x0, y0 = (i % cols) * (w + 1) - 0.5, (i // cols) * (h + 1) - 0.5
-        fig.add_shape(type="rect", x0=x0, y0=y0, x1=x0 + w, y1=y0 + h, line=dict(color=figures.HIGHLIGHT, width=3))
+        fig.add_shape(type="rect", x0=x0, y0=y0, x1=x0 + w, y1=y0 + h, line=dict(color=style.HIGHLIGHT, width=3))
     fig.update_layout(clickmode="event+select", dragmode=False)
     return fig
 
@@ -204,8 +206,8 @@ def clickable_grid(fig: go.Figure, view: F.BlockView, channels: list[int], selec
 def file_label(path: Path) -> str:
     """A file in the selector: its run's label from the sidecar, if it has one."""
     try:
-        label = W.read_sidecar(path).get("label")
-    except W.WeightsError:
+        label = weights.read_sidecar(path).get("label")
+    except weights.WeightsError:
         label = None
     return f"{label} · {path.name}" if isinstance(label, str) and label else path.name
 
@@ -238,7 +240,7 @@ def page() -> None:
         depth = c_depth.selectbox(t("fm.depth"), DEPTHS, key=url_choice("depth", DEPTHS, 50),
                                   format_func=lambda d: f"ResNet-{d}", help=t("fm.depth_help"))
 
-    lab: W.LabModel | None = None
+    lab: weights.LabModel | None = None
     model_key = ""
     problem: str | None = None  # a weights problem: the page says so and stops
     if source == "random":
@@ -248,14 +250,14 @@ def page() -> None:
         model_key = f"random:{depth}:{seed}"
     elif source in FILE_SOURCES:
         if source == "local":
-            folder = W.weights_dir()
-            files = W.local_weights()
+            folder = weights.weights_dir()
+            files = weights.local_weights()
             if folder is None:
-                problem = t("fm.local_unset", env=W.ENV_WEIGHTS_DIR)
+                problem = t("fm.local_unset", env=weights.ENV_WEIGHTS_DIR)
             elif not files:
                 problem = t("fm.local_empty", folder=str(folder))
         else:
-            files = W.safetensors_files(trained_dir(store_path()))
+            files = weights.safetensors_files(trained_dir(store_path()))
             if not files:
                 problem = t("fm.trained_empty", folder=str(trained_dir(store_path())))
         names = [p.name for p in files]
@@ -271,13 +273,13 @@ def page() -> None:
                 with st.spinner(t("fm.loading_file", name=name)):
                     lab = file_lab(str(path), (stat.st_mtime_ns, stat.st_size))
                 model_key = f"file:{path}:{stat.st_mtime_ns}:{stat.st_size}"
-            except W.WeightsError as exc:
+            except weights.WeightsError as exc:
                 problem = error_text(exc)
             except Exception as exc:  # an unreadable disk, a file removed meanwhile…
                 _log.warning("loading %s failed", path, exc_info=True)
                 problem = t("fm.error.other", reason=f"{name}: {exc}"[:500])
     else:  # official ImageNet weights, downloaded only when asked
-        target = W.official_file(int(depth))
+        target = weights.official_file(int(depth))
         if not target.is_file():
             c_extra.markdown(t("fm.official_where", folder=str(target.parent)))
             st.info(t("fm.official_missing", depth=depth, mb=OFFICIAL_MB[int(depth)]))
@@ -289,8 +291,8 @@ def page() -> None:
                     bar.progress(fraction, text=t("fm.downloading", done=done / 2**20, total=(total or 0) / 2**20))
 
                 try:
-                    W.official_path(int(depth), progress)
-                except W.WeightsError as exc:
+                    weights.official_path(int(depth), progress)
+                except weights.WeightsError as exc:
                     bar.empty()
                     problem = error_text(exc)
             if not target.is_file() and problem is None:
@@ -301,7 +303,7 @@ def page() -> None:
                 with st.spinner(t("fm.loading_official", depth=depth)):
                     lab = official_lab(int(depth))
                 model_key = f"official:{depth}"
-            except W.WeightsError as exc:
+            except weights.WeightsError as exc:
                 problem = error_text(exc)
             except Exception as exc:
                 _log.warning("loading official weights failed", exc_info=True)
@@ -311,11 +313,11 @@ def page() -> None:
     if problem is not None or lab is None:
         st.error(problem or t("fm.error.other", reason="?"), icon="🚫")
         return
-    M.ensure_dygraph()
+    network.ensure_dygraph()
 
     config = lab.model.config
     spec = lab.preprocess
-    st.caption(t("fm.model_info", model=W.model_label(config), classes=config.num_classes, source=lab.source,
+    st.caption(t("fm.model_info", model=weights.model_label(config), classes=config.num_classes, source=lab.source,
                  size=spec.crop, channels=spec.channels))
 
     # ---------------------------------------------------------------------------------
@@ -331,13 +333,13 @@ def page() -> None:
             return
         try:
             shown = session_upload(uploaded, spec)
-        except I.ImageError as exc:
+        except images.ImageError as exc:
             st.error(t("fm.upload_refused", name=uploaded.name) + " " + error_text(exc), icon="🚫")
             return
     else:
         loaded = sample_image(image_name)
-        shown = Shown(f"sample:{image_name}", loaded.image, loaded.size, loaded.steps, I.preprocess(loaded.image, spec))
-        info = I.sample(image_name)
+        shown = Shown(f"sample:{image_name}", loaded.image, loaded.size, loaded.steps, preprocess.preprocess(loaded.image, spec))
+        info = images.sample(image_name)
         credit = t("fm.credit", by=info.credit, licence=info.licence)
 
     image_key, prepared = shown.key, shown.prepared
@@ -348,7 +350,7 @@ def page() -> None:
     c_crop.image(prepared.display, caption=t("fm.network_sees", size=spec.crop), width="stretch")
     with c_steps:
         st.markdown(f"**{t('fm.preprocessing')}**")
-        st.markdown("\n".join(f"{i}. {line}" for i, line in enumerate(I.describe(shown.steps + prepared.steps, t), 1)))
+        st.markdown("\n".join(f"{i}. {line}" for i, line in enumerate(preprocess.describe(shown.steps + prepared.steps, t), 1)))
 
     # ---------------------------------------------------------------------------------
     # One forward pass: every block's x, F(x), shortcut and output
@@ -376,7 +378,7 @@ def page() -> None:
     st.header(t("fm.overview"))
     st.caption(t("fm.overview_help"))
     overview_key = f"fm_overview_{len(block_names)}"
-    st.plotly_chart(F.overview_figure(analysis, st.session_state[block_key], t), key=overview_key,
+    st.plotly_chart(feature_plots.overview_figure(analysis, st.session_state[block_key], t), key=overview_key,
                     on_select=select_clicked_block, selection_mode="points", config=PLOTLY)
 
     # -- the selected block -------------------------------------------------------------------
@@ -385,26 +387,26 @@ def page() -> None:
                          format_func=lambda n: t("fm.fig.stem") if n == STEM else n)
     view = stem_view(analysis) if block == STEM else analysis.block(block)
     n_channels = view.out.shape[0]
-    strongest = F.top_channels(view, 1)[0]
+    strongest = features.top_channels(view, 1)[0]
     ch_key = url_int("ch", 0, n_channels - 1, strongest)
     if st.session_state[ch_key] is None or not 0 <= st.session_state[ch_key] < n_channels:
         st.session_state[ch_key] = strongest
     channel = int(b2.number_input(t("fm.channel"), 0, n_channels - 1, key=ch_key,
                                   help=t("fm.channel_help", n_max=n_channels - 1, top=strongest)))
     k = int(b3.slider(t("fm.k"), *K_RANGE, key=url_int("k", *K_RANGE, 16), help=t("fm.k_help")))
-    mode = b4.radio(t("fm.scale"), F.SCALE_MODES, key=url_choice("scale", F.SCALE_MODES, "channel"), horizontal=True,
+    mode = b4.radio(t("fm.scale"), features.SCALE_MODES, key=url_choice("scale", features.SCALE_MODES, "channel"), horizontal=True,
                     format_func=lambda m: t(f"fm.scale.{m}"), help=t("fm.scale_help"))
     show_url_notices(t)
 
     if block == STEM:
-        st.markdown(t("fm.stem_info", shape=figures.shape_text(view.out.shape)))
+        st.markdown(t("fm.stem_info", shape=style.shape_text(view.out.shape)))
     else:
         st.markdown(t(
-            "fm.block_info", name=block, shape_in=figures.shape_text(view.x.shape),
-            shape_out=figures.shape_text(view.out.shape), ratio=view.residual_ratio, out_ratio=view.out_ratio,
+            "fm.block_info", name=block, shape_in=style.shape_text(view.x.shape),
+            shape_out=style.shape_text(view.out.shape), ratio=view.residual_ratio, out_ratio=view.out_ratio,
             shortcut=t(f"fm.shortcut_kind.{view.shortcut_kind}", scale=f"{view.scale:g}"),
         ))
-    channels = F.top_channels(view, min(k, n_channels))
+    channels = features.top_channels(view, min(k, n_channels))
     st.subheader(t("fm.grid", k=len(channels), name=t("fm.fig.stem") if block == STEM else block))
     grid_key = f"fm_grid_{block}"
 
@@ -414,19 +416,19 @@ def page() -> None:
         if points and isinstance(points[0].get("customdata"), (int, float)) and points[0]["customdata"] >= 0:
             st.session_state[ch_key] = int(points[0]["customdata"])
 
-    st.plotly_chart(clickable_grid(F.channel_grid_figure(analysis, view, channels, mode, t), view, channels, channel), key=grid_key,
+    st.plotly_chart(clickable_grid(feature_plots.channel_grid_figure(analysis, view, channels, mode, t), view, channels, channel), key=grid_key,
                     on_select=select_clicked_channel, selection_mode="points", config=PLOTLY)
 
     if block != STEM:
         st.subheader(t("fm.panel", c=channel, name=block))
-        panel = F.channel_panel(view, channel)
-        st.plotly_chart(F.channel_panel_figure(analysis, view, panel, mode, t), key="fm_panel", config=PLOTLY)
+        panel = features.channel_panel(view, channel)
+        st.plotly_chart(feature_plots.channel_panel_figure(analysis, view, panel, mode, t), key="fm_panel", config=PLOTLY)
         st.caption(t(f"fm.panel_how.{panel.x_how}", c=channel, xc=panel.x_channel, n=view.x.shape[0]))
 
     # -- ‖F(x)‖ / ‖x‖ per block -------------------------------------------------------------------
     st.header(t("fm.ratio"))
     st.markdown(t("fm.ratio_help"))
-    st.plotly_chart(F.ratio_figure(analysis, t), key="fm_ratio", config=PLOTLY)
+    st.plotly_chart(feature_plots.ratio_figure(analysis, t), key="fm_ratio", config=PLOTLY)
     dead = [v.name for v in analysis.blocks if not v.out.any()]
     if dead:  # e.g. a λ = 2 net that blew up in training: its ReLUs output nothing any more
         st.warning(t("fm.dead_blocks", n=len(dead), names=", ".join(dead[:6]) + (", …" if len(dead) > 6 else "")), icon="⚠️")
@@ -437,8 +439,8 @@ def page() -> None:
         st.info(t("fm.no_classes"))
     else:
         p1, p2 = st.columns([3, 2])
-        p1.plotly_chart(F.top5_figure(analysis, t), key="fm_top5", config=PLOTLY)
-        p2.plotly_chart(F.cam_figure(analysis, prepared.display, t), key="fm_cam", config=PLOTLY)
+        p1.plotly_chart(feature_plots.top5_figure(analysis, t), key="fm_top5", config=PLOTLY)
+        p2.plotly_chart(feature_plots.cam_figure(analysis, prepared.display, t), key="fm_cam", config=PLOTLY)
         st.caption(t("fm.cam_help"))
 
     # ---------------------------------------------------------------------------------
@@ -462,7 +464,7 @@ def page() -> None:
     if ablate != "none":
         with st.spinner(t("fm.computing_ablation")):
             ablated, _, _ = analysis_for(model_key, image_key, drop, ablate == "shortcuts", lab, prepared.array)
-        comparison = F.compare(analysis, ablated)
+        comparison = features.compare(analysis, ablated)
         what = t("fm.ablate.shortcuts") if ablate == "shortcuts" else t("fm.dropped_block", name=drop[0])
         m1, m2, m3 = st.columns(3)
         m1.metric(t("fm.first_changed"), comparison.first_changed or "—")
@@ -473,17 +475,17 @@ def page() -> None:
                   help=t("fm.top_prob_help", before=before))
         st.markdown(t("fm.ablation_reading", what=what))
         st.subheader(t("fm.change"))
-        st.plotly_chart(F.ablation_figure(comparison, t), key="fm_change", config=PLOTLY)
+        st.plotly_chart(feature_plots.ablation_figure(comparison, t), key="fm_change", config=PLOTLY)
         r1, r2 = st.columns(2) if lab.classes is not None else (st.container(), None)
         r1.markdown(f"**{t('fm.ratio')}**")
-        r1.plotly_chart(F.ratio_figure(analysis, t, ablated), key="fm_ratio_ablated", config=PLOTLY)
+        r1.plotly_chart(feature_plots.ratio_figure(analysis, t, ablated), key="fm_ratio_ablated", config=PLOTLY)
         if r2 is not None:
             r2.markdown(f"**{t('fm.predictions')}**")
-            r2.plotly_chart(F.top5_figure(analysis, t, ablated), key="fm_top5_ablated", config=PLOTLY)
+            r2.plotly_chart(feature_plots.top5_figure(analysis, t, ablated), key="fm_top5_ablated", config=PLOTLY)
         if block != STEM:
             ablated_view = ablated.block(block)
             st.subheader(t("fm.panel_ablated", c=channel, name=block, what=what))
-            st.plotly_chart(F.channel_panel_figure(ablated, ablated_view, F.channel_panel(ablated_view, channel), mode, t),
+            st.plotly_chart(feature_plots.channel_panel_figure(ablated, ablated_view, features.channel_panel(ablated_view, channel), mode, t),
                             key="fm_panel_ablated", config=PLOTLY)
 
 

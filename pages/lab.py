@@ -1,7 +1,7 @@
 """Training lab: train variants side by side and watch the loss curves part ways.
 
 Everything shown comes from the run store (SQLite): the shipped reference runs, imported
-on every load, and live runs that the worker processes of ``resnet.jobs`` train and
+on every load, and live runs that the worker processes of ``resnet.lab.jobs`` train and
 stream into it. The page never trains in its own process; a fragment redraws the live
 curves from the store while runs are queued or training.
 """
@@ -21,15 +21,15 @@ from pages.common.ui import page_setup, setting_slider, show_url_notices, sync_u
 
 t = page_setup("lab.title")
 
-from resnet import curves as C  # noqa: E402  (the rest imports Paddle: after the sidebar is up)
-from resnet import diagnostics  # noqa: E402
-from resnet.data import load_dataset  # noqa: E402
-from resnet.jobs import get_pool  # noqa: E402
+from resnet.inference import diagnostics  # noqa: E402  (imports Paddle: after the sidebar is up)
+from resnet.plots import curves  # noqa: E402
+from resnet.lab.data import load_dataset  # noqa: E402
+from resnet.lab.jobs import get_pool  # noqa: E402
 from resnet.model import CIFAR_DEPTHS, IMAGENET_DEPTHS, SHORTCUTS, ensure_dygraph  # noqa: E402
 from resnet.paths import operator_dir  # noqa: E402
-from resnet.reference import BASE, PRESETS, import_reference_runs  # noqa: E402
-from resnet.store import ACTIVE, RunInfo, RunStore, StoreError  # noqa: E402
-from resnet.train import LIMITS, TrainConfig, build_model, chance_loss  # noqa: E402
+from resnet.lab.presets import BASE, PRESETS, import_reference_runs  # noqa: E402
+from resnet.lab.store import ACTIVE, RunInfo, RunStore, StoreError  # noqa: E402
+from resnet.lab.train import LIMITS, TrainConfig, build_model, chance_loss  # noqa: E402
 
 ensure_dygraph()  # this run's thread (see ensure_dygraph)
 
@@ -42,7 +42,7 @@ DIAG_BATCH = 64  # images fed to the diagnostics (the first of the run's trainin
 PRESET_KEYS = tuple(PRESETS)
 DEPTHS = (*CIFAR_DEPTHS, *IMAGENET_DEPTHS)
 LAMBDA_PRESETS = (0.0, 0.5, 1.0, 2.0)
-X_AXES = C.X_AXES
+X_AXES = curves.X_AXES
 PLOTLY = {"displaylogo": False, "displayModeBar": True, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 
 
@@ -253,7 +253,7 @@ def colors_for(runs: list[RunInfo]) -> dict[int, str]:
     """Same configuration, same colour: a live rerun is drawn solid over its dashed reference."""
     by_config: dict[str, str] = {}
     for run in runs:
-        by_config.setdefault(config_key(run.config), C.COLORS[len(by_config) % len(C.COLORS)])
+        by_config.setdefault(config_key(run.config), curves.COLORS[len(by_config) % len(curves.COLORS)])
     return {run.id: by_config[config_key(run.config)] for run in runs}
 
 
@@ -517,21 +517,21 @@ def live_view() -> None:
             st.info(t("lab.nothing_selected"))
         else:
             colors = colors_for(chosen)
-            curves = [
-                C.Curve(run_id=r.id, name=run_name(r), color=colors[r.id], metrics=metrics[r.id], reference=r.source == "reference",
+            drawn = [
+                curves.Curve(run_id=r.id, name=run_name(r), color=colors[r.id], metrics=metrics[r.id], reference=r.source == "reference",
                         diverged_step=(r.result or {}).get("diverged_step") if r.status == "diverged" else None,
                         stuck=r.stuck_at_chance)
                 for r in chosen
             ]
             digits_only = all(r.config.get("dataset") == "digits" for r in chosen)
             keep_zoom = f"{x_axis}-{log_y}"
-            fig = C.train_loss_figure(curves, t, x_axis=x_axis, smoothing=smoothing, log_y=log_y,
+            fig = curves.train_loss_figure(drawn, t, x_axis=x_axis, smoothing=smoothing, log_y=log_y,
                                       chance=chance_loss(10) if digits_only else None)
             fig.update_layout(uirevision=keep_zoom)
             st.plotly_chart(fig, key="chart_train_loss", config=png_config("train_loss"))
             g1, g2 = st.columns(2)
             for col, metric in ((g1, "test_loss"), (g2, "test_acc")):
-                fig = C.eval_figure(curves, metric, t, x_axis=x_axis, log_y=log_y)
+                fig = curves.eval_figure(drawn, metric, t, x_axis=x_axis, log_y=log_y)
                 fig.update_layout(uirevision=keep_zoom)
                 col.plotly_chart(fig, key=f"chart_{metric}", config=png_config(metric))
             st.dataframe(pd.DataFrame([run_row(r) for r in chosen]), hide_index=True, width="stretch",
@@ -603,7 +603,7 @@ def signals_at_init(config_json: str) -> list[diagnostics.BlockSignal]:
 @st.cache_data(show_spinner=False, max_entries=32)
 def signals_trained(path: str, stamp: float, config_json: str) -> tuple[list[diagnostics.BlockSignal], list[tuple[str, float]]]:
     """Per-block signal (train mode, as during training) and Fig. 7 response std (eval mode) after training."""
-    from resnet.weights import load_trained
+    from resnet.model.weights import load_trained
 
     ensure_dygraph()
     config = TrainConfig.from_dict(json.loads(config_json))
@@ -632,9 +632,9 @@ if not shown:
     st.info(t("lab.nothing_selected"))
 else:
     diag_colors = colors_for(chosen_runs)
-    forward: list[C.Series] = []
-    backward: list[C.Series] = []
-    response: list[C.Series] = []
+    forward: list[curves.Series] = []
+    backward: list[curves.Series] = []
+    response: list[curves.Series] = []
     problems = []
     with st.spinner(t("lab.measuring")):
         for key, run in shown:
@@ -645,8 +645,8 @@ else:
                 continue
             names = [s.name for s in signals]
             label = f"{run.label} · {t('lab.at_init')}"
-            forward.append(C.Series(label, diag_colors[run.id], names, [s.out_rms for s in signals], dash="dot"))
-            backward.append(C.Series(label, diag_colors[run.id], names, [s.grad_rms for s in signals], dash="dot"))
+            forward.append(curves.Series(label, diag_colors[run.id], names, [s.out_rms for s in signals], dash="dot"))
+            backward.append(curves.Series(label, diag_colors[run.id], names, [s.grad_rms for s in signals], dash="dot"))
         for run in chosen_runs:
             path = trained_file(run)
             if path is None:
@@ -658,23 +658,23 @@ else:
                 continue
             names = [s.name for s in signals]
             label = f"{run.label} #{run.id} · {t('lab.trained')}"
-            forward.append(C.Series(label, diag_colors[run.id], names, [s.out_rms for s in signals]))
-            backward.append(C.Series(label, diag_colors[run.id], names, [s.grad_rms for s in signals]))
-            response.append(C.Series(f"{run.label} #{run.id}", diag_colors[run.id], [n for n, _ in stds], [v for _, v in stds]))
+            forward.append(curves.Series(label, diag_colors[run.id], names, [s.out_rms for s in signals]))
+            backward.append(curves.Series(label, diag_colors[run.id], names, [s.grad_rms for s in signals]))
+            response.append(curves.Series(f"{run.label} #{run.id}", diag_colors[run.id], [n for n, _ in stds], [v for _, v in stds]))
     for problem in problems:
         st.warning(problem)
     d1, d2 = st.columns(2)
     d1.markdown(f"**{t('lab.diag_forward')}**")
-    d1.plotly_chart(C.block_figure(forward, t("lab.diag_forward_y"), t("lab.diag_block_x"), log_y=None), key="diag_forward",
+    d1.plotly_chart(curves.block_figure(forward, t("lab.diag_forward_y"), t("lab.diag_block_x"), log_y=None), key="diag_forward",
                     config=png_config("activation_rms"))
     d2.markdown(f"**{t('lab.diag_backward')}**")
-    d2.plotly_chart(C.block_figure(backward, t("lab.diag_backward_y"), t("lab.diag_block_x"), log_y=None), key="diag_backward",
+    d2.plotly_chart(curves.block_figure(backward, t("lab.diag_backward_y"), t("lab.diag_block_x"), log_y=None), key="diag_backward",
                     config=png_config("gradient_rms"))
     st.caption(t("lab.diag_reading"))
     st.subheader(t("lab.fig7"))
     if response:
         st.markdown(t("lab.fig7_intro"))
-        st.plotly_chart(C.block_figure(response, t("lab.fig7_y"), t("lab.fig7_x"), log_y=None), key="fig7",
+        st.plotly_chart(curves.block_figure(response, t("lab.fig7_y"), t("lab.fig7_x"), log_y=None), key="fig7",
                         config=png_config("response_std"))
     else:
         st.info(t("lab.fig7_needs_weights"))

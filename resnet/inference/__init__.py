@@ -1,0 +1,1 @@
+"""Looking inside one network: images, the fast path, features, anatomy, cost, diagnostics."""

@@ -1,0 +1,255 @@
+"""The anatomy of a built network: one row per layer with shapes, parameters and MACs.
+
+Everything is read from the live Paddle layers (weight shapes, strides, paddings) and
+the output shapes are propagated analytically with
+
+    out = floor((in + 2·pad − kernel) / stride) + 1
+
+``traced_layers`` runs a real forward pass with temporary hooks so tests and the page
+can check every analytic row against what Paddle actually produced.
+
+MACs are multiply-accumulates of convolutions and the fc layer (FLOPs ≈ 2 × MACs).
+BatchNorm is not counted: at inference it folds into the preceding conv.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import paddle
+from paddle import nn
+
+from ..model.network import ResNet, resnet
+
+Shape = tuple[int, ...]
+
+MAX_BATCH = 1024
+IMAGE_SIZE_RANGE = (32, 1024)
+
+
+def conv_output_size(size: int, kernel: int, stride: int, padding: int, ceil_mode: bool = False) -> int:
+    """floor((size + 2·padding − kernel) / stride) + 1 (ceil instead of floor if asked)."""
+    span = size + 2 * padding - kernel
+    if span < 0:
+        raise ValueError(f"input {size} too small for kernel {kernel} with padding {padding}")
+    steps = math.ceil(span / stride) if ceil_mode else span // stride
+    return steps + 1
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One layer of the table. ``macs`` and ``output_shape`` are for the whole batch."""
+
+    name: str  # state-dict prefix, e.g. "layer1.0.conv2"
+    block: str  # "stem", "layer1.0", …, "head"
+    stage: str  # "stem", "stage 1".."stage 4", "head"
+    kind: str  # conv | bn | maxpool | avgpool | fc
+    role: str  # what it does: stem | bn | maxpool | reduce | conv3x3 | expand | projection | avgpool | classifier
+    kernel_shape: Shape | None  # [M, C, kh, kw] for convs, [in, out] for fc
+    padding: int | None
+    stride: int | None
+    params: int  # trainable scalars
+    input_shape: Shape
+    output_shape: Shape
+    macs: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "block": self.block, "stage": self.stage, "kind": self.kind,
+            "role": self.role,
+            "kernel_shape": list(self.kernel_shape) if self.kernel_shape else None,
+            "padding": self.padding, "stride": self.stride, "params": self.params,
+            "input_shape": list(self.input_shape), "output_shape": list(self.output_shape),
+            "macs": self.macs,
+        }
+
+
+def _first(value: int | Iterable[int]) -> int:
+    return value if isinstance(value, int) else int(list(value)[0])
+
+
+def layer_row(name: str, layer: nn.Layer, in_shape: Shape, block: str, stage: str, role: str) -> LayerRow:
+    """The row for one Paddle layer given its input shape [N, C, H, W] (or [N, F])."""
+    params = sum(int(p.size) for p in layer.parameters() if not p.stop_gradient)
+    n = in_shape[0]
+    if isinstance(layer, nn.Conv2D):
+        out_c, in_per_group, kh, kw = (int(d) for d in layer.weight.shape)
+        stride, padding = _first(layer._stride), _first(layer._padding)
+        h = conv_output_size(in_shape[2], kh, stride, padding)
+        w = conv_output_size(in_shape[3], kw, stride, padding)
+        out = (n, out_c, h, w)
+        # each output element needs C/groups · kh · kw multiply-adds
+        macs = n * out_c * h * w * in_per_group * kh * kw
+        return LayerRow(name, block, stage, "conv", role, (out_c, in_per_group, kh, kw), padding, stride, params, in_shape, out, macs)
+    if isinstance(layer, nn.BatchNorm2D):
+        return LayerRow(name, block, stage, "bn", role, None, None, None, params, in_shape, in_shape, 0)
+    if isinstance(layer, nn.MaxPool2D):
+        k, s, p = _first(layer.ksize), _first(layer.stride), _first(layer.padding)
+        h = conv_output_size(in_shape[2], k, s, p, ceil_mode=bool(layer.ceil_mode))
+        w = conv_output_size(in_shape[3], k, s, p, ceil_mode=bool(layer.ceil_mode))
+        return LayerRow(name, block, stage, "maxpool", role, None, p, s, 0, in_shape, (n, in_shape[1], h, w), 0)
+    if isinstance(layer, nn.AdaptiveAvgPool2D):
+        return LayerRow(name, block, stage, "avgpool", role, None, None, None, 0, in_shape, (n, in_shape[1], 1, 1), 0)
+    if isinstance(layer, nn.Linear):
+        f_in, f_out = (int(d) for d in layer.weight.shape)  # Paddle stores [in, out]
+        return LayerRow(name, block, stage, "fc", role, (f_in, f_out), None, None, params, (n, f_in), (n, f_out), n * f_in * f_out)
+    raise TypeError(f"no table row for layer type {type(layer).__name__}")
+
+
+_RESIDUAL_ROLES = {
+    "bottleneck": {"conv1": "reduce", "conv2": "conv3x3", "conv3": "expand"},
+    "basic": {"conv1": "conv3x3", "conv2": "conv3x3"},
+}
+
+
+def model_rows(model: ResNet, batch: int, image_size: int) -> list[LayerRow]:
+    """Rows for every layer of ``model`` in network order, for a [batch, C, size, size] input."""
+    if not (isinstance(batch, int) and 1 <= batch <= MAX_BATCH):
+        raise ValueError(f"batch must be an integer in 1..{MAX_BATCH}, got {batch!r}")
+    lo, hi = IMAGE_SIZE_RANGE
+    if not (isinstance(image_size, int) and lo <= image_size <= hi):
+        raise ValueError(f"image_size must be an integer in {lo}..{hi}, got {image_size!r}")
+    cfg = model.config
+    rows: list[LayerRow] = []
+
+    def add(name: str, layer: nn.Layer, shape: Shape, block: str, stage: str, role: str) -> Shape:
+        row = layer_row(name, layer, shape, block, stage, role)
+        rows.append(row)
+        return row.output_shape
+
+    shape: Shape = (batch, cfg.in_channels, image_size, image_size)
+    shape = add("conv1", model.conv1, shape, "stem", "stem", "stem")
+    shape = add("bn1", model.bn1, shape, "stem", "stem", "bn")
+    if model.maxpool is not None:
+        shape = add("maxpool", model.maxpool, shape, "stem", "stem", "maxpool")
+
+    roles = _RESIDUAL_ROLES[cfg.block]
+    for block_name, block in model.named_blocks():
+        stage = f"stage {block_name[5]}"  # "layer3.4" -> "stage 3"
+        x_shape = shape
+        for conv_name, role in roles.items():
+            index = conv_name[-1]
+            shape = add(f"{block_name}.{conv_name}", getattr(block, conv_name), shape, block_name, stage, role)
+            shape = add(f"{block_name}.bn{index}", getattr(block, f"bn{index}"), shape, block_name, stage, "bn")
+        if block.downsample is not None:
+            proj = add(f"{block_name}.downsample.0", block.downsample[0], x_shape, block_name, stage, "projection")
+            add(f"{block_name}.downsample.1", block.downsample[1], proj, block_name, stage, "bn")
+    shape = add("avgpool", model.avgpool, shape, "head", "head", "avgpool")
+    add("fc", model.fc, (shape[0], shape[1]), "head", "head", "classifier")
+    return rows
+
+
+def layer_table(depth: int = 50, batch: int = 10, image_size: int = 224, **model_kwargs: Any) -> list[dict[str, Any]]:
+    """One dict per layer (name, kind, kernel_shape, padding, stride, params, output_shape, macs…)."""
+    return [row.as_dict() for row in model_rows(resnet(depth, **model_kwargs), batch, image_size)]
+
+
+def traced_layers(model: nn.Layer, x: paddle.Tensor) -> dict[str, tuple[Shape, int]]:
+    """Run ``model(x)`` once and record each leaf layer's (output shape, MACs) by name.
+
+    The hooks are removed before returning, whatever happens. MACs here come from the
+    shapes Paddle really produced, independently of ``model_rows``'s arithmetic.
+    """
+    seen: dict[str, tuple[Shape, int]] = {}
+    handles = []
+
+    def make_hook(name: str):
+        def hook(layer: nn.Layer, inputs: tuple, output: paddle.Tensor) -> None:
+            out_shape = tuple(int(d) for d in output.shape)
+            macs = 0
+            if isinstance(layer, nn.Conv2D):
+                _, c_per_group, kh, kw = layer.weight.shape
+                macs = math.prod(out_shape) * int(c_per_group) * int(kh) * int(kw)
+            elif isinstance(layer, nn.Linear):
+                macs = math.prod(out_shape) * int(layer.weight.shape[0])
+            seen[name] = (out_shape, macs)
+        return hook
+
+    try:
+        for name, layer in model.named_sublayers():
+            if isinstance(layer, (nn.Conv2D, nn.BatchNorm2D, nn.MaxPool2D, nn.AdaptiveAvgPool2D, nn.Linear)):
+                handles.append(layer.register_forward_post_hook(make_hook(name)))
+        with paddle.no_grad():
+            model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return seen
+
+
+def cross_check(model: ResNet, rows: list[LayerRow], seed: int = 0) -> list[str]:
+    """Compare analytic rows with a real forward pass; return mismatches (empty = all agree)."""
+    n, c, h, w = rows[0].input_shape
+    paddle.seed(seed)
+    was_training = model.training
+    model.eval()
+    try:
+        seen = traced_layers(model, paddle.randn([n, c, h, w]))
+    finally:
+        model.train(was_training)
+    problems = []
+    for row in rows:
+        if row.name not in seen:
+            problems.append(f"{row.name}: not reached by the forward pass")
+            continue
+        shape, macs = seen[row.name]
+        if shape != tuple(row.output_shape):
+            problems.append(f"{row.name}: table says {row.output_shape}, forward gave {shape}")
+        if macs != row.macs:
+            problems.append(f"{row.name}: table says {row.macs} MACs, forward gave {macs}")
+    extra = set(seen) - {row.name for row in rows}
+    problems += [f"{name}: ran in the forward pass but missing from the table" for name in sorted(extra)]
+    return problems
+
+
+@dataclass(frozen=True)
+class Totals:
+    params: int  # trainable
+    macs_per_batch: int
+    macs_per_image: int
+    batch: int
+
+
+def totals(rows: list[LayerRow]) -> Totals:
+    batch = rows[0].input_shape[0]
+    macs = sum(r.macs for r in rows)
+    return Totals(params=sum(r.params for r in rows), macs_per_batch=macs, macs_per_image=macs // batch, batch=batch)
+
+
+def block_summary(rows: list[LayerRow]) -> list[dict[str, Any]]:
+    """One entry per block (stem, every residual block, head): params, MACs, output shape."""
+    order: list[str] = []
+    grouped: dict[str, list[LayerRow]] = {}
+    for row in rows:
+        if row.block not in grouped:
+            order.append(row.block)
+            grouped[row.block] = []
+        grouped[row.block].append(row)
+    summary = []
+    for name in order:
+        group = grouped[name]
+        main = [r for r in group if r.role not in ("bn", "projection")]
+        summary.append({
+            "block": name,
+            "stage": group[0].stage,
+            "input_shape": list(group[0].input_shape),
+            "output_shape": list(main[-1].output_shape),
+            "params": sum(r.params for r in group),
+            "macs": sum(r.macs for r in group),
+            "projection": any(r.role == "projection" for r in group),
+        })
+    return summary
+
+
+def pooling_rounding(size: int = 112) -> dict[str, int]:
+    """What Paddle's 3×3/2 max-pool (padding 1) really gives, measured, with floor and ceil."""
+    x = paddle.zeros([1, 1, size, size])
+    return {
+        "input": size,
+        "paddle_default": int(nn.MaxPool2D(3, 2, 1)(x).shape[-1]),
+        "paddle_ceil_mode": int(nn.MaxPool2D(3, 2, 1, ceil_mode=True)(x).shape[-1]),
+        "formula_floor": conv_output_size(size, 3, 2, 1),
+        "formula_ceil": conv_output_size(size, 3, 2, 1, ceil_mode=True),
+    }

@@ -1,0 +1,27 @@
+"""The lab's command line: ``python -m resnet.lab train …`` or ``python -m resnet.lab reference …``.
+
+    python -m resnet.lab train --depth 56 --shortcut none --steps 200
+    python -m resnet.lab reference --preset degradation    # rewrite assets/reference_runs
+"""
+
+from __future__ import annotations
+
+import sys
+
+COMMANDS = ("train", "reference")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] not in COMMANDS:
+        print(f"usage: python -m resnet.lab {{{','.join(COMMANDS)}}} [--help | options]")
+        return 2
+    if args[0] == "train":
+        from .train import main as command
+    else:
+        from .presets import main as command
+    return command(args[1:])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,311 @@
+"""A bounded pool of training worker processes fed from the run store.
+
+The page (or a test, or a script) submits configurations; the store queues them
+(deduplicated: the same configuration submitted twice is one run) and the workers, one
+per core by default with one compute thread each, claim queued runs, train them with
+``resnet.lab.train.train`` and stream metrics into the store as they go. Everything the page
+shows is read back from the store, so workers never touch Streamlit and a page rerun,
+a second browser tab or a server restart sees the same runs.
+
+    pool = get_pool()                    # process-wide, started lazily
+    run_id = pool.submit(TrainConfig(depth=56, shortcut="none"))
+    pool.store.get_run(run_id).status    # queued / running / done …
+    pool.store.metrics(run_id)           # the curve so far
+    pool.cancel(run_id)
+
+Processes, not threads: training holds the GIL and would freeze the UI. Measured on 2
+cores (bench/training.py): two 1-thread workers train ~1.6× the images per second of
+one (the "Degradation" preset: ~28–33 s instead of ~52 s); a second Paddle thread in
+one process did not help (Paddle's CPU conv kernels ran single-threaded here).
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing as mp
+import os
+import re
+import sys
+import threading
+import time
+import types
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+
+from ..paths import REPO_ROOT
+from .store import ACTIVE, RunInfo, RunStore, StoreError, store_path
+
+if TYPE_CHECKING:  # resnet.lab.train imports Paddle: only workers load it, after setting threads
+    from .train import StepMetrics, TrainConfig
+
+POLL_S = 0.5  # the pool checks its workers this often
+IDLE_POLL_S = 2.0  # idle workers look for runs queued elsewhere (a submit here wakes them at once)
+FLUSH_S = 0.5  # a training worker writes metrics and checks for cancel/stop at least this often
+TRAINED_SUBDIR = "trained"  # final weights of finished runs, next to the store (data_home()/trained)
+
+
+class JobPool:
+    """Worker processes (spawn context) training queued runs from one store."""
+
+    def __init__(self, store: RunStore | str | Path | None = None, *, workers: int | None = None, threads: int = 1) -> None:
+        self.store = store if isinstance(store, RunStore) else RunStore(store)
+        self.workers = workers or _usable_cores()
+        self.threads = threads
+        self._ctx = mp.get_context("spawn")
+        self._wake = self._ctx.Semaphore(0)  # one release per new run: an idle worker claims it now
+        self._stop = self._ctx.Event()
+        self._procs: list[mp.process.BaseProcess] = []
+        self._lock = threading.Lock()
+        self._monitor: threading.Thread | None = None
+
+    # -- life cycle -------------------------------------------------------------------
+
+    def start(self) -> JobPool:
+        """Start the workers (idempotent); first mark runs orphaned by a dead server interrupted."""
+        with self._lock:
+            if self._procs:
+                return self
+            self._stop.clear()  # a pool that was shut down can start again
+            self.store.interrupt_dead()
+            self._procs = [self._spawn() for _ in range(self.workers)]
+            self._monitor = threading.Thread(target=self._watch, name="resnet-jobs-monitor", daemon=True)
+            self._monitor.start()
+        return self
+
+    def _spawn(self) -> mp.process.BaseProcess:
+        proc = self._ctx.Process(
+            target=_worker_main,
+            args=(str(self.store.path), self.threads, self._wake, self._stop),
+            name="resnet-train-worker",
+            daemon=True,  # never outlive the app
+        )
+        with _clean_spawn():
+            proc.start()
+        return proc
+
+    def _watch(self) -> None:
+        while not self._stop.wait(POLL_S):
+            try:
+                self.check_workers()
+            except StoreError:  # e.g. disk full for a moment: the page reports it, try again
+                pass
+
+    def check_workers(self) -> list[int]:
+        """Replace dead workers; mark the runs they held interrupted (curves kept); their ids."""
+        with self._lock:
+            if self._stop.is_set():
+                return []
+            dead = [p for p in self._procs if not p.is_alive()]  # is_alive() also reaps zombies
+            if not dead:
+                return []
+            interrupted = self.store.interrupt_dead()
+            self._procs = [p for p in self._procs if p not in dead] + [self._spawn() for _ in dead]
+            return interrupted
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop the workers; a run still training stops within a step or so, marked interrupted."""
+        with self._lock:
+            self._stop.set()
+            for _ in self._procs:
+                self._wake.release()
+            deadline = time.monotonic() + timeout
+            for proc in self._procs:
+                proc.join(max(0.0, deadline - time.monotonic()))
+            for proc in self._procs:
+                if proc.is_alive():  # stuck (e.g. a huge step): its run is marked interrupted below
+                    proc.terminate()
+                    proc.join()
+            self._procs = []
+        if self._monitor is not None:
+            self._monitor.join()
+        self.store.interrupt_dead()
+
+    @property
+    def worker_pids(self) -> list[int]:
+        return [p.pid for p in self._procs if p.pid is not None]
+
+    # -- runs -------------------------------------------------------------------------
+
+    def submit(self, config: TrainConfig) -> int:
+        """Queue ``config`` (``ValueError`` if out of range); an identical live run's id is reused."""
+        self.start()
+        run_id, created = self.store.enqueue(config)
+        if created:
+            self._wake.release()
+        return run_id
+
+    def submit_many(self, configs: Iterable[TrainConfig]) -> list[int]:
+        """Queue several configs (all validated before any is queued); ids in the given order.
+
+        The costliest are queued first so the workers finish a comparison together
+        (with FIFO order, two small runs first leave one worker alone on a big one).
+        """
+        configs = [c.validate() for c in configs]
+        order = sorted(range(len(configs)), key=lambda i: -_relative_cost(configs[i]))
+        ids = {i: self.submit(configs[i]) for i in order}
+        return [ids[i] for i in range(len(configs))]
+
+    def cancel(self, run_id: int) -> str:
+        """Cancel a queued or running run; the resulting status."""
+        return self.store.request_cancel(run_id)
+
+    def status(self, run_id: int) -> RunInfo:
+        return self.store.get_run(run_id)
+
+    def queue_position(self, run_id: int) -> int | None:
+        return self.store.queue_position(run_id)
+
+    def wait(self, run_ids: Iterable[int], timeout: float) -> list[RunInfo]:
+        """Poll until none of ``run_ids`` is queued or running; ``TimeoutError`` after ``timeout`` s."""
+        run_ids = list(run_ids)
+        deadline = time.monotonic() + timeout
+        while True:
+            runs = [self.store.get_run(r) for r in run_ids]
+            if all(r.status not in ACTIVE for r in runs):
+                return runs
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"runs still active after {timeout:g} s: {[r.id for r in runs if r.status in ACTIVE]}")
+            time.sleep(0.1)
+
+
+def trained_dir(store_path: str | Path) -> Path:
+    """``<store dir>/trained``: where finished runs' weights go (default store: ``data_home()/trained``)."""
+    return Path(store_path).parent / TRAINED_SUBDIR
+
+
+def trained_weights_path(store_path: str | Path, run_id: int, label: str) -> Path:
+    """Where a worker saves a finished run's weights: ``<store dir>/trained/run<id>_<label>.safetensors``.
+
+    With the default store that is ``data_home()/trained``, where the Feature maps page
+    lists the lab's trained models.
+    """
+    slug = re.sub(r"[^A-Za-z0-9.-]+", "_", label.replace("λ=", "lambda")).strip("_")
+    return trained_dir(store_path) / f"run{run_id}_{slug}.safetensors"
+
+
+def _usable_cores() -> int:
+    """Cores this process may run on (a container's share, not the host's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _relative_cost(config: TrainConfig) -> float:
+    """Rough training cost for ordering: conv work grows with depth, width² and pixels."""
+    return config.steps * config.batch_size * config.depth * config.width**2 * config.image_size**2
+
+
+@contextmanager
+def _clean_spawn() -> Iterator[None]:
+    """Start spawn children that import ``resnet`` and none of the parent's ``__main__``.
+
+    A spawn child re-executes the parent's main script to unpickle what it defines.
+    Under Streamlit ``__main__`` is the page script (the child would run the page and
+    import Streamlit); with a bare stand-in the child only imports ``resnet.lab.jobs``. The
+    child also gets the parent's ``sys.path``, which lacks the app folder outside page
+    runs (Streamlit adds it only while a script runs), when the monitor replaces a worker.
+    """
+    saved_main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    root = str(REPO_ROOT)
+    added = root not in sys.path
+    if added:
+        sys.path.insert(0, root)
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = saved_main
+        if added:
+            sys.path.remove(root)
+
+
+_POOLS: dict[Path, JobPool] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def get_pool(path: str | Path | None = None) -> JobPool:
+    """The process-wide pool for a store (default: the data home's), started on first use.
+
+    For a long-lived server: call it on every page run; ``StoreError`` if the store
+    cannot be written.
+    """
+    key = store_path(path).resolve()
+    with _POOLS_LOCK:
+        pool = _POOLS.get(key)
+        if pool is None:
+            pool = _POOLS[key] = JobPool(key)
+            atexit.register(pool.shutdown)
+    return pool.start()
+
+
+# ---------------------------------------------------------------------------------
+# Inside a worker process
+# ---------------------------------------------------------------------------------
+
+
+def _worker_main(path: str, threads: int, wake, stop) -> None:
+    """Claim queued runs and train them until told to stop or the app process dies."""
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # read when Paddle is first imported, just below
+    from .train import TrainConfig
+
+    store = RunStore(path)
+    parent = mp.parent_process()
+
+    def leaving() -> bool:
+        return stop.is_set() or not parent.is_alive()
+
+    while not leaving():
+        claimed = store.claim_next(os.getpid())
+        if claimed is None:
+            wake.acquire(timeout=IDLE_POLL_S)
+            continue
+        run_id, config = claimed
+        if not _train_run(store, run_id, TrainConfig.from_dict(config), leaving):
+            return
+
+
+def _train_run(store: RunStore, run_id: int, config: TrainConfig, leaving: Callable[[], bool]) -> bool:
+    """Train one claimed run to its end state; False when the worker must quit meanwhile."""
+    from .train import train
+
+    reporter = _Reporter(store, run_id, leaving)
+    try:
+        result = train(config, on_step=reporter.on_step, should_stop=reporter.should_stop,
+                       save_weights=trained_weights_path(store.path, run_id, config.label))
+    except Exception as exc:  # a bad data folder, out of memory…: the run fails, the worker lives on
+        reporter.flush()
+        store.fail_run(run_id, f"{type(exc).__name__}: {exc}")
+        return True
+    reporter.flush()
+    if result.status == "cancelled" and not reporter.cancelled:  # stopped because the app is going away
+        store.fail_run(run_id, "the app stopped while it trained", status="interrupted")
+    else:
+        store.finish_run(run_id, result)
+    return not reporter.leaving
+
+
+class _Reporter:
+    """Buffers metrics into the store every FLUSH_S and answers "should I stop?"."""
+
+    def __init__(self, store: RunStore, run_id: int, leaving: Callable[[], bool]) -> None:
+        self.store, self.run_id, self.is_leaving = store, run_id, leaving
+        self.pending: list[StepMetrics] = []
+        self.last_flush = time.monotonic()
+        self.cancelled = self.leaving = False
+
+    def on_step(self, metrics: StepMetrics) -> None:
+        self.pending.append(metrics)
+        # The first step and every evaluation show up at once; the rest in batches.
+        if metrics.step == 1 or metrics.test_loss is not None or time.monotonic() - self.last_flush >= FLUSH_S:
+            self.flush()
+
+    def flush(self) -> None:
+        self.store.add_metrics(self.run_id, self.pending)
+        self.pending = []
+        self.last_flush = time.monotonic()
+        self.cancelled = self.store.cancel_requested(self.run_id)
+        self.leaving = self.is_leaving()
+
+    def should_stop(self) -> bool:
+        return self.cancelled or self.leaving

@@ -1,0 +1,145 @@
+"""Classroom presets and the reference runs that ship with the app.
+
+    python -m resnet.lab reference                 # all presets → assets/reference_runs/*.json
+    python -m resnet.lab reference --preset degradation
+
+The reference runs are trained by exactly the lab's code path (``JobPool`` → worker →
+``resnet.lab.train.train``) on a throw-away store, then exported; the page imports them with
+``import_reference_runs(store)`` so curves show the moment it opens. "Rerun live" is
+``pool.submit_many(preset.configs)``: the same configurations as live runs.
+
+All presets train on digits (8×8) with the paper's optimiser (SGD, momentum 0.9,
+weight decay 1e-4, lr 0.1) plus a 20-step linear warm-up, which He et al. also used
+for their deepest net: without it ResNet-56 spends its first ~150 steps recovering from
+the initial lr, and the short classroom runs would hide that it trains fine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ..paths import ASSETS
+from .store import RunStore
+from .train import TrainConfig
+
+REFERENCE_DIR = ASSETS / "reference_runs"
+# Degradation: the gap (plain-56 ≈ 2.3 vs plain-20 ≈ 0.15 training loss) is clear by
+# step 100, and 120 steps keep the whole preset under a minute on 2 cores.
+BASE = TrainConfig(dataset="digits", batch_size=64, lr=0.1, warmup_steps=20, steps=120, eval_every=20, seed=0)
+# λ = 2 needs ~150 steps (with warm-up) to blow up and come to rest at chance, and the
+# stuck-at-chance check wants 50 steps of rest.
+LAMBDA_BASE = replace(BASE, steps=200, eval_every=25)
+
+
+@dataclass(frozen=True)
+class Preset:
+    key: str
+    title: str
+    question: str  # what the preset answers, for the page's caption
+    configs: tuple[TrainConfig, ...]
+
+
+PRESETS: dict[str, Preset] = {
+    p.key: p
+    for p in (
+        Preset(
+            "degradation",
+            "Degradation",
+            "Does a deeper plain net train worse? plain-56 vs plain-20, and the same depths with shortcuts.",
+            tuple(replace(BASE, depth=d, shortcut=s) for s in ("none", "identity") for d in (20, 56)),
+        ),
+        Preset(
+            "why_not_2x",
+            "Why not 2x?",
+            "ResNet-56 with y = F(x) + λx for λ = 0, 0.5, 1, 2: λ per block multiplies to λ^27.",
+            tuple(
+                replace(LAMBDA_BASE, depth=56, shortcut="identity" if lam == 1 else "scaled", scale=lam)
+                for lam in (0.0, 0.5, 1.0, 2.0)
+            ),
+        ),
+        Preset(
+            "resnet50_shortcut",
+            "ResNet-50: shortcut on/off",
+            "The ResNet-50 topology (16 bottleneck blocks, small stem, width 8) with and without shortcuts.",
+            tuple(replace(LAMBDA_BASE, depth=50, width=8, shortcut=s) for s in ("identity", "none")),
+        ),
+    )
+}
+
+
+def reference_path(key: str) -> Path:
+    return REFERENCE_DIR / f"{key}.json"
+
+
+def import_reference_runs(store: RunStore, keys: list[str] | None = None) -> dict[str, list[int]]:
+    """Load the shipped reference runs into ``store`` (idempotent); run ids per preset.
+
+    Presets without a reference file are left out.
+    """
+    imported = {}
+    for key in keys or list(PRESETS):
+        path = reference_path(key)
+        if path.exists():
+            data = json.loads(path.read_text())
+            imported[key] = [store.import_run(run, source="reference") for run in data["runs"]]
+    return imported
+
+
+def _rounded(value: float | None, digits: int = 5) -> float | None:
+    """Five significant digits: the files stay small, the curves look the same."""
+    if value is None or not math.isfinite(value) or value == 0:
+        return value
+    return round(value, digits - 1 - int(math.floor(math.log10(abs(value)))))
+
+
+def _compact(run: dict) -> dict:
+    run["metrics"] = {name: [_rounded(v) for v in values] for name, values in run["metrics"].items()}
+    run["metrics"]["step"] = [int(s) for s in run["metrics"]["step"]]
+    return run
+
+
+def make_reference_runs(keys: list[str], *, workers: int | None = None, out_dir: Path = REFERENCE_DIR) -> list[Path]:
+    """Train the presets through a fresh ``JobPool`` and write one JSON file per preset."""
+    from .jobs import JobPool
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    with tempfile.TemporaryDirectory() as tmp:
+        pool = JobPool(Path(tmp) / "runs.sqlite", workers=workers)
+        try:
+            for key in keys:
+                preset = PRESETS[key]
+                start = time.perf_counter()
+                run_ids = pool.submit_many(preset.configs)
+                runs = pool.wait(run_ids, timeout=3600)
+                for run in runs:
+                    loss = run.result["final_train_loss"] if run.result else None
+                    print(f"{key}: {run.label:16s} {run.status:9s} final train loss {loss}  stuck={run.stuck_at_chance}")
+                print(f"{key}: {time.perf_counter() - start:.1f} s")
+                payload = {"preset": key, "runs": [_compact(pool.store.export_run(r)) for r in run_ids]}
+                path = out_dir / f"{key}.json"
+                path.write_text(json.dumps(payload, separators=(",", ":")) + "\n")
+                written.append(path)
+        finally:
+            pool.shutdown()
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m resnet.lab reference", description="Write the presets' reference runs.")
+    parser.add_argument("--preset", action="append", choices=sorted(PRESETS), help="default: all")
+    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
+    args = parser.parse_args(argv)
+    for path in make_reference_runs(args.preset or list(PRESETS), workers=args.workers):
+        print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Plotly figure builders (no Streamlit, no Paddle): one module per page's figures."""

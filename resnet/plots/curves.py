@@ -1,0 +1,218 @@
+"""The training lab's figures: loss/accuracy curves of several runs, and per-block diagnostics.
+
+Plain Plotly (no Streamlit). The page turns runs from the store into ``Curve`` objects and
+hands them here with its translator ``t``. Flags are drawn on the chart itself: a run
+that diverged (loss became NaN/inf) ends in a red ✕ with a note, a run stuck at chance
+level (the λ = 2 pattern) gets a note at its last point, and the chance level ln C is a
+dotted line when every curve has the same number of classes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import plotly.graph_objects as go
+
+from .style import Text
+
+
+COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"]
+X_AXES = ("step", "wall")
+DIVERGED_COLOR = "#b91c1c"
+# A font every browser has: Plotly's PNG export draws the chart as an image in which the
+# page's web font is missing, and text measured in one font but drawn in another overlaps.
+FONT = dict(family="Arial, 'Liberation Sans', Helvetica, sans-serif")
+LAYOUT = dict(margin=dict(l=10, r=10, t=36, b=10), hovermode="x unified", font=FONT)
+
+
+def _legend() -> dict[str, Any]:
+    """A horizontal legend at the bottom of the figure: the plot shrinks to make room for
+    however many rows it needs, so it never covers the x-axis title."""
+    return dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0)
+
+
+@dataclass
+class Curve:
+    """One run's metrics as the charts draw them."""
+
+    run_id: int
+    name: str  # legend text
+    color: str
+    metrics: dict[str, list]  # resnet.lab.store.METRIC_COLUMNS
+    reference: bool = False  # shipped reference run: dashed
+    diverged_step: int | None = None
+    stuck: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def ema(values: Sequence[float | None], smoothing: float) -> list[float | None]:
+    """Exponential moving average, debiased (as TensorBoard's smoothing slider).
+
+    ``smoothing`` in [0, 1): 0 returns the values unchanged. ``None`` and non-finite
+    values stay gaps and do not enter the average.
+    """
+    if not 0 <= smoothing < 1:
+        raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
+    out: list[float | None] = []
+    acc = weight = 0.0
+    for v in values:
+        if v is None or not math.isfinite(v):
+            out.append(None)
+            continue
+        acc = smoothing * acc + (1 - smoothing) * v
+        weight = smoothing * weight + (1 - smoothing)
+        out.append(acc / weight)
+    return out
+
+
+def log_ticks(values: Sequence[float | None]) -> list[float]:
+    """Tick values for a log axis over ``values``: 1-2-5 steps for a short span, else decades.
+
+    Plotly labels the minor ticks of a log axis with their leading digit only ("2", "5"),
+    which reads as nonsense next to "0.1"; explicit ticks get full labels.
+    """
+    positive = [v for v in values if v is not None and math.isfinite(v) and v > 0]
+    if not positive:
+        return []
+    low, high = math.floor(math.log10(min(positive))), math.ceil(math.log10(max(positive)))
+    if high - low <= 3:
+        steps = (1, 2, 5) if high - low <= 1 else (1, 3)
+        return [v for e in range(low, high + 1) for m in steps if min(positive) / 3 <= (v := float(f"{m}e{e}")) <= max(positive) * 3]
+    stride = max(1, math.ceil((high - low) / 8))
+    return [float(f"1e{e}") for e in range(low, high + 1, stride)]
+
+
+def _log_y(fig: go.Figure) -> None:
+    """A log y-axis with fully labelled ticks; zero and negative values become gaps."""
+    values: list[float] = []
+    for trace in fig.data:
+        ys = list(trace.y) if trace.y is not None else []
+        if trace.type == "scatter":
+            trace.y = [v if v is not None and math.isfinite(v) and v > 0 else None for v in ys]
+        values += [v for v in trace.y or [] if v is not None]
+    ticks = log_ticks(values)
+    fig.update_yaxes(type="log", tickvals=ticks or None, ticktext=[f"{v:g}" for v in ticks] or None)
+    for note in fig.layout.annotations:  # Plotly places annotations on a log axis by log10(y)
+        if note.yref in (None, "y") and isinstance(note.y, (int, float)) and note.y > 0:
+            note.y = math.log10(note.y)
+
+
+def _xs(metrics: dict[str, list], x_axis: str) -> list:
+    return metrics["wall_s"] if x_axis == "wall" else metrics["step"]
+
+
+def _x_title(x_axis: str, t: Text) -> str:
+    return t("lab.axis_wall") if x_axis == "wall" else t("lab.axis_step")
+
+
+def _finite(v: float | None) -> bool:
+    return v is not None and math.isfinite(v)
+
+
+def train_loss_figure(
+    curves: Sequence[Curve], t: Text, *, x_axis: str = "step", smoothing: float = 0.0, log_y: bool = False,
+    chance: float | None = None, height: int | None = None,
+) -> go.Figure:
+    """Training loss per step; raw values faint under the smoothed line when smoothing."""
+    fig = go.Figure()
+    for c in curves:
+        xs, ys = _xs(c.metrics, x_axis), c.metrics["train_loss"]
+        dash = "dash" if c.reference else "solid"
+        group = f"run{c.run_id}"
+        if smoothing > 0:
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=c.color, width=1, dash=dash), opacity=0.25,
+                                     name=c.name, legendgroup=group, showlegend=False, hoverinfo="skip", meta=c.run_id))
+        fig.add_trace(go.Scatter(x=xs, y=ema(ys, smoothing), mode="lines", line=dict(color=c.color, width=2, dash=dash),
+                                 name=c.name, legendgroup=group, meta=c.run_id, connectgaps=False))
+        _flag(fig, c, xs, ys, t)
+    if chance is not None:
+        fig.add_hline(y=chance, line=dict(color="#555", width=1, dash="dot"),
+                      annotation_text=t("lab.chance", value=f"{chance:.2f}"), annotation_position="bottom right")
+    fig.update_yaxes(title=t("lab.train_loss"))
+    if log_y:
+        _log_y(fig)
+    fig.update_xaxes(title=_x_title(x_axis, t))
+    height = height or 400 + 22 * math.ceil(len(curves) / 2)  # room for the legend's rows
+    fig.update_layout(height=height, title=dict(text=t("lab.train_loss"), x=0, font=dict(size=15, **FONT)), legend=_legend(), **LAYOUT)
+    return fig
+
+
+def _flag(fig: go.Figure, c: Curve, xs: list, ys: list, t: Text) -> None:
+    """Diverged: a red ✕ where the loss left the numbers. Stuck: a note at the end."""
+    finite = [i for i, v in enumerate(ys) if _finite(v)]
+    if c.diverged_step is not None:
+        last = finite[-1] if finite else None
+        x = xs[-1] if xs else 0
+        y = ys[last] if last is not None else 0
+        fig.add_trace(go.Scatter(
+            x=[x], y=[y], mode="markers+text", marker=dict(symbol="x", size=14, color=DIVERGED_COLOR, line=dict(width=2)),
+            text=[t("lab.flag_diverged_at", step=c.diverged_step)], textposition="top center",
+            textfont=dict(color=DIVERGED_COLOR), name=t("lab.flag_diverged_at", step=c.diverged_step),
+            showlegend=False, legendgroup=f"run{c.run_id}", meta=c.run_id,
+        ))
+    elif c.stuck and finite:
+        peak = max(ys[i] for i in finite)
+        i = finite[int(0.85 * (len(finite) - 1))]  # short of the end, where the chance-level label sits
+        fig.add_annotation(x=xs[i], y=ys[i], text=t("lab.flag_stuck_note", peak=f"{peak:.3g}"), showarrow=True,
+                           arrowhead=2, ax=-60, ay=-36, font=dict(color=DIVERGED_COLOR), bgcolor="#fff7ed",
+                           bordercolor=DIVERGED_COLOR)
+
+
+def eval_figure(
+    curves: Sequence[Curve], metric: str, t: Text, *, x_axis: str = "step", log_y: bool = False, height: int | None = None,
+) -> go.Figure:
+    """Test loss or test accuracy at the evaluation steps (``metric``: test_loss | test_acc)."""
+    fig = go.Figure()
+    for c in curves:
+        xs = _xs(c.metrics, x_axis)
+        points = [(x, v) for x, v in zip(xs, c.metrics[metric]) if v is not None]
+        fig.add_trace(go.Scatter(
+            x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers", name=c.name, meta=c.run_id,
+            line=dict(color=c.color, width=2, dash="dash" if c.reference else "solid"), marker=dict(size=5),
+            legendgroup=f"run{c.run_id}",
+        ))
+    fig.update_yaxes(title=t(f"lab.{metric}"), range=[0, 1.02] if metric == "test_acc" else None,
+                     tickformat=".0%" if metric == "test_acc" else None)
+    if log_y and metric == "test_loss":
+        _log_y(fig)
+    fig.update_xaxes(title=_x_title(x_axis, t))
+    height = height or 300 + 24 * len(curves)  # a half-width chart: about one legend row per run
+    fig.update_layout(height=height, title=dict(text=t(f"lab.{metric}"), x=0, font=dict(size=15, **FONT)), legend=_legend(), **LAYOUT)
+    return fig
+
+
+@dataclass
+class Series:
+    """One line of a per-block chart: values by block (or layer) index."""
+
+    name: str
+    color: str
+    names: list[str]  # block or layer names, for the hover
+    values: list[float]
+    dash: str = "solid"
+
+
+def block_figure(series: Sequence[Series], y_title: str, x_title: str, *, log_y: bool | None = True, height: int | None = None) -> go.Figure:
+    """Per-block (or per-layer) values vs. depth, one line per series; x = index from 1.
+
+    ``log_y=None``: log when the positive values span more than a factor of 100.
+    """
+    fig = go.Figure()
+    for s in series:
+        fig.add_trace(go.Scatter(
+            x=list(range(1, len(s.values) + 1)), y=s.values, customdata=s.names, mode="lines+markers", name=s.name,
+            line=dict(color=s.color, width=2, dash=s.dash), marker=dict(size=4),
+            hovertemplate="%{customdata}: %{y:.3g}<extra>%{fullData.name}</extra>",
+        ))
+    fig.update_yaxes(title=y_title)
+    if log_y is None:
+        positive = [v for s in series for v in s.values if math.isfinite(v) and v > 0]
+        log_y = bool(positive) and max(positive) > 100 * min(positive)
+    if log_y:
+        _log_y(fig)
+    fig.update_xaxes(title=x_title)
+    height = height or 300 + 22 * len(series)
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), legend=_legend(), showlegend=True, font=FONT)
+    return fig

@@ -1,0 +1,224 @@
+"""Plotly figures of the Feature maps page, drawn from ``resnet.inference.features`` results."""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from PIL import Image
+from plotly.subplots import make_subplots
+
+from ..inference.features import (
+    MAPS, Analysis, BlockView, ChannelPanel, Comparison, Prediction, class_activation_map, color_limit, top_k,
+)
+from .style import HIGHLIGHT, STAGE_COLORS, Text, shape_text
+
+DENSE_ROW = 8  # blocks per stage above which the overview drops the shapes under its markers
+SEQUENTIAL, DIVERGING = "Viridis", "RdBu_r"
+
+
+
+def _class_name(pred: Prediction, t: Text) -> str:
+    return pred.label.split(",")[0] if pred.label else t("fm.class_n", i=pred.index)
+
+
+def overview_figure(analysis: Analysis, selected: str | None, t: Text) -> go.Figure:
+    """Stem and every block as one map (a row per stage), coloured by ‖F(x)‖/‖x‖.
+
+    Each marker's customdata is "stem" or the block's name, so a click selects it.
+    Diamonds have a projection shortcut; an × marks a dropped block. With more than
+    ``DENSE_ROW`` blocks in a stage (ResNet-101/152) the shapes move from under the
+    markers to the row labels, so the labels do not overlap.
+    """
+    stages = sorted({v.stage for v in analysis.blocks})
+    per_stage = {s: sum(1 for v in analysis.blocks if v.stage == s) for s in stages}
+    dense = max(per_stage.values()) > DENSE_ROW
+    size, size_selected, font = (18, 26, 9) if dense else (26, 36, 10)
+    xs, ys, texts, hovers, symbols = [], [], [], [], []
+    column: dict[int, int] = {}
+    stage_shape: dict[int, str] = {}
+    for v in analysis.blocks:
+        xs.append(column.get(v.stage, 0))
+        column[v.stage] = xs[-1] + 1
+        ys.append(v.stage)
+        stage_shape[v.stage] = shape_text(v.out.shape)
+        name = v.name.removeprefix("layer")
+        texts.append(name if dense else f"{name}<br>{shape_text(v.out.shape)}")
+        symbols.append("x" if v.dropped else ("diamond" if v.shortcut_kind == "projection" else "square"))
+        hovers.append(t("fm.fig.hover_block", name=v.name, shape_in=shape_text(v.x.shape), shape_out=shape_text(v.out.shape),
+                        ratio=f"{v.residual_ratio:.3f}", out_ratio=f"{v.out_ratio:.3f}")
+                      + (f"<br>{t('fm.fig.projection')}" if v.shortcut_kind == "projection" else "")
+                      + (f"<br>{t('fm.fig.dropped')}" if v.dropped else ""))
+    names = [v.name for v in analysis.blocks]
+    ratios = [v.residual_ratio for v in analysis.blocks]
+    finite = [r for r in ratios if math.isfinite(r)]
+
+    def outline(ns: list[str]) -> dict:
+        return dict(color=[HIGHLIGHT if n == selected else "#333" for n in ns], width=[4 if n == selected else 1 for n in ns])
+
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(
+        x=[0], y=[0], mode="markers+text",
+        text=[t("fm.fig.stem") if dense else f"{t('fm.fig.stem')}<br>{shape_text(analysis.stem.shape)}"],
+        textposition="bottom center", textfont=dict(size=font), customdata=["stem"], showlegend=False,
+        hovertext=[t("fm.fig.hover_stem", shape=shape_text(analysis.stem.shape))], hoverinfo="text",
+        marker=dict(size=size_selected if selected == "stem" else size, color="#bbbbbb", line=outline(["stem"])),
+    ))
+    fig.add_trace(go.Scatter(
+        x=xs, y=ys, mode="markers+text", text=texts, textposition="bottom center", textfont=dict(size=font),
+        customdata=names, hovertext=hovers, hoverinfo="text", showlegend=False,
+        marker=dict(
+            size=[size_selected if n == selected else size for n in names], symbol=symbols,
+            color=[r if math.isfinite(r) else 0.0 for r in ratios], colorscale="Blues",
+            cmin=0.0, cmax=max(finite, default=1.0), line=outline(names),
+            colorbar=dict(title=dict(text=t("fm.fig.ratio_residual"), side="right"), thickness=12),
+        ),
+    ))
+    ticks = [t("fm.fig.stem")] + [t("fm.fig.stage_row", i=s) for s in stages]
+    if dense:
+        ticks = [f"{tick} · {shape}" for tick, shape in zip(ticks, [shape_text(analysis.stem.shape)] + [stage_shape[s] for s in stages])]
+    fig.update_yaxes(tickvals=[0] + stages, ticktext=ticks, autorange="reversed", showgrid=False, zeroline=False,
+                     range=[max(stages) + 0.9, -0.5])  # room for the last row's labels
+    fig.update_xaxes(visible=False, range=[-0.6, max(column.values()) - 0.4])
+    fig.update_layout(height=120 + 95 * len(stages), margin=dict(l=10, r=10, t=10, b=10), dragmode=False,
+                      clickmode="event+select")
+    return fig
+
+
+def channel_grid_figure(analysis: Analysis, view: BlockView, channels: Sequence[int], mode: str, t: Text,
+                        columns: int = 8) -> go.Figure:
+    """The block's output maps of ``channels`` as one tiled heatmap (light to draw)."""
+    if not channels:
+        raise ValueError("no channels to show")
+    h, w = view.out.shape[1:]
+    cols = min(columns, len(channels))
+    rows = math.ceil(len(channels) / cols)
+    mosaic = np.full((rows * (h + 1) - 1, cols * (w + 1) - 1), np.nan, dtype=np.float32)
+    ids = np.full(mosaic.shape, -1)
+    annotations = []
+    for i, c in enumerate(channels):
+        r, q = divmod(i, cols)
+        tile = view.out[c]
+        if mode == "channel":  # each tile its own range: show it as a fraction of its max
+            tile = tile / color_limit(analysis, view, tile, mode)
+        mosaic[r * (h + 1): r * (h + 1) + h, q * (w + 1): q * (w + 1) + w] = tile
+        ids[r * (h + 1): r * (h + 1) + h, q * (w + 1): q * (w + 1) + w] = c
+        annotations.append(dict(x=q * (w + 1) - 0.5, y=r * (h + 1) - 0.5, text=str(c), showarrow=False,
+                                xanchor="left", yanchor="top", font=dict(size=10, color="white"),
+                                bgcolor="rgba(0,0,0,0.45)"))
+    zmax = 1.0 if mode == "channel" else color_limit(analysis, view, view.out, mode)
+    fig = go.Figure(go.Heatmap(
+        z=mosaic, customdata=ids, zmin=0.0, zmax=zmax, colorscale=SEQUENTIAL, hoverongaps=False,
+        colorbar=dict(title=dict(text=t("fm.fig.fraction_of_max") if mode == "channel" else t("fm.fig.activation"),
+                                 side="right"), thickness=12),
+        hovertemplate=t("fm.fig.channel", c="%{customdata}") + "<br>%{z:.3f}<extra></extra>",
+    ))
+    fig.update_layout(annotations=annotations, height=80 + 110 * rows, margin=dict(l=0, r=0, t=10, b=0))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
+    return fig
+
+
+def channel_panel_figure(analysis: Analysis, view: BlockView, panel: ChannelPanel, mode: str, t: Text) -> go.Figure:
+    """x, F(x), shortcut term and output of one channel, side by side."""
+    c = panel.channel
+    if panel.x_how == "mean":
+        x_title = t("fm.fig.x_mean", n=view.x.shape[0])
+    else:
+        x_title = t(f"fm.fig.x_{panel.x_how}", c=panel.x_channel)
+    short_key = view.shortcut_kind + ("_scaled" if view.shortcut_kind != "off" and view.scale != 1.0 else "")
+    titles = [x_title, t("fm.fig.residual", c=c), t(f"fm.fig.shortcut_{short_key}", c=c, scale=f"{view.scale:g}"),
+              t("fm.fig.out", c=c)]
+    maps = [panel.x, panel.residual, panel.shortcut, panel.out]
+    fig = make_subplots(rows=1, cols=4, subplot_titles=titles, horizontal_spacing=0.03)
+    for i, (name, values) in enumerate(zip(MAPS, maps)):
+        limit = color_limit(analysis, view, values, mode)
+        signed = name in ("residual", "shortcut")
+        fig.add_trace(go.Heatmap(
+            z=values, zmin=-limit if signed else 0.0, zmax=limit, colorscale=DIVERGING if signed else SEQUENTIAL,
+            colorbar=dict(orientation="h", x=0.125 + 0.25 * i, xanchor="center", y=-0.08, yanchor="top",
+                          len=0.22, thickness=10, tickfont=dict(size=9)),
+            hovertemplate="(%{x}, %{y})<br>%{z:.3f}<extra></extra>",
+        ), row=1, col=i + 1)
+        fig.update_xaxes(visible=False, row=1, col=i + 1)
+        fig.update_yaxes(visible=False, autorange="reversed", scaleanchor=f"x{i + 1 if i else ''}", row=1, col=i + 1)
+    fig.update_annotations(font=dict(size=11))
+    fig.update_layout(height=330, margin=dict(l=0, r=0, t=40, b=60))
+    return fig
+
+
+def ratio_figure(analysis: Analysis, t: Text, ablated: Analysis | None = None) -> go.Figure:
+    """‖F(x)‖/‖x‖ per block (bars, by stage) and ‖out‖/‖x‖ (line); the ablated run dashed."""
+    names = [v.name.removeprefix("layer") for v in analysis.blocks]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(
+        x=names, y=[v.residual_ratio for v in analysis.blocks], name=t("fm.fig.ratio_residual"),
+        marker_color=[STAGE_COLORS[(v.stage - 1) % len(STAGE_COLORS)] for v in analysis.blocks],
+    ))
+    fig.add_trace(go.Scatter(x=names, y=[v.out_ratio for v in analysis.blocks], mode="lines+markers",
+                             name=t("fm.fig.ratio_out"), line=dict(color="#333")))
+    if ablated is not None:
+        fig.add_trace(go.Scatter(x=names, y=[v.residual_ratio for v in ablated.blocks], mode="lines+markers",
+                                 name=t("fm.fig.ablated_series", name=t("fm.fig.ratio_residual")),
+                                 line=dict(color="#d62728", dash="dash")))
+    fig.add_hline(y=1.0, line=dict(color="#999", width=1, dash="dot"))
+    fig.update_layout(height=340, margin=dict(l=10, r=10, t=10, b=10), xaxis_title=t("fm.fig.block_axis"),
+                      legend=dict(orientation="h", y=1.08, x=0), bargap=0.25)
+    fig.update_xaxes(type="category")  # names like "1.0", "1.1" would otherwise be placed as numbers
+    return fig
+
+
+def top5_figure(analysis: Analysis, t: Text, ablated: Analysis | None = None, k: int = 5) -> go.Figure:
+    """The top-k classes as bars; with an ablation, its probabilities for the same classes."""
+    preds = top_k(analysis, k)
+    labels = [_class_name(p, t) for p in preds][::-1]  # most probable on top
+    hover = [p.label or t("fm.class_n", i=p.index) for p in preds][::-1]
+    fig = go.Figure(go.Bar(x=[p.prob for p in preds][::-1], y=labels, orientation="h", name=t("fm.fig.original"),
+                           hovertext=hover, hovertemplate="%{hovertext}<br>%{x:.1%}<extra></extra>",
+                           marker_color="#636efa"))
+    if ablated is not None:
+        fig.add_trace(go.Bar(x=[float(ablated.probs[p.index]) for p in preds][::-1], y=labels, orientation="h",
+                             name=t("fm.fig.ablated"), hovertext=hover,
+                             hovertemplate="%{hovertext}<br>%{x:.1%}<extra></extra>", marker_color="#d62728"))
+    fig.update_layout(height=60 + 45 * k, margin=dict(l=10, r=10, t=10, b=10), barmode="group",
+                      xaxis=dict(title=t("fm.fig.probability"), tickformat=".0%", range=[0, 1.02]),
+                      yaxis=dict(automargin=True), showlegend=ablated is not None,
+                      legend=dict(orientation="h", y=1.1, x=0))
+    return fig
+
+
+def cam_figure(analysis: Analysis, display: Image.Image, t: Text, cls: int | None = None,
+               opacity: float = 0.45) -> go.Figure:
+    """The class-activation map of ``cls`` (default: the top class) over the center crop."""
+    cls = int(np.argmax(analysis.probs)) if cls is None else cls
+    cam = class_activation_map(analysis, None, cls)
+    cell = display.size[0] / cam.shape[1]  # the CAM's grid stretched over the crop; the browser interpolates
+    pred = Prediction(cls, analysis.labels[cls] if analysis.labels else None, float(analysis.probs[cls]))
+    buffer = io.BytesIO()
+    display.convert("RGB").save(buffer, "PNG")  # a data URI is ~5× smaller than a pixel array in the JSON
+    fig = go.Figure(go.Image(source="data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode(),
+                             hoverinfo="skip"))
+    fig.add_trace(go.Heatmap(z=cam, x0=cell / 2 - 0.5, dx=cell, y0=cell / 2 - 0.5, dy=cell, zsmooth="best",
+                             zmin=0.0, zmax=1.0, colorscale="Jet", opacity=opacity, showscale=False,
+                             hovertemplate="%{z:.2f}<extra></extra>"))
+    fig.update_layout(title=dict(text=t("fm.fig.cam_title", label=_class_name(pred, t), prob=f"{pred.prob:.1%}"),
+                                 font=dict(size=13)),
+                      height=380, margin=dict(l=0, r=0, t=40, b=0))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
+    return fig
+
+
+def ablation_figure(comparison: Comparison, t: Text) -> go.Figure:
+    """How far each block's output moved under the ablation (0 before the first change)."""
+    names = [n.removeprefix("layer") for n in comparison.names]
+    fig = go.Figure(go.Bar(x=names, y=comparison.change, marker_color="#d62728",
+                           hovertemplate="%{x}: %{y:.3f}<extra></extra>"))
+    fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10),
+                      xaxis_title=t("fm.fig.block_axis"), yaxis_title=t("fm.fig.change_axis"))
+    fig.update_xaxes(type="category")  # names like "1.0", "1.1" would otherwise be placed as numbers
+    return fig

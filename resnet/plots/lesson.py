@@ -1,0 +1,65 @@
+"""Plotly figures of the Why residuals page: plain vs residual block, λ^L, measured signal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import plotly.graph_objects as go
+
+from .style import Text
+
+
+def plain_vs_residual(t: Text) -> go.Figure:
+    """Two blocks side by side: a plain stack H(x), and F(x) + x with its shortcut."""
+    fig = go.Figure()
+    for x0, title, residual in ((0.0, t("why.fig_plain"), False), (2.2, t("why.fig_residual"), True)):
+        ys = [0, -1, -2, -3.2, -4.2]
+        labels = ["x", t("why.fig_layer"), t("why.fig_layer"), "⊕" if residual else "", "ReLU → " + ("F(x) + x" if residual else "H(x)")]
+        fig.add_trace(go.Scatter(x=[x0, x0], y=[0, -4.2], mode="lines", line=dict(color="#555", width=2), hoverinfo="skip", showlegend=False))
+        if residual:
+            fig.add_trace(go.Scatter(x=[x0, x0 + 0.9, x0 + 0.9, x0], y=[0, 0, -3.2, -3.2], mode="lines",
+                                     line=dict(color="#d62728", width=3, dash="dot"), hoverinfo="skip", showlegend=False))
+            fig.add_annotation(x=x0 + 0.9, y=-1.6, text=t("why.fig_shortcut"), showarrow=False, bgcolor="#fde2e2", font=dict(color="#b91c1c"))
+        for y, label in zip(ys, labels):
+            if label:
+                fig.add_annotation(x=x0, y=y, text=label, showarrow=False, bgcolor="#dbeafe" if label == t("why.fig_layer") else "#f3f4f6",
+                                   bordercolor="#444", borderwidth=1, borderpad=6, font=dict(size=13, color="#111"))
+        fig.add_annotation(x=x0, y=0.8, text=f"<b>{title}</b>", showarrow=False, font=dict(size=14))
+    fig.update_xaxes(visible=False, range=[-0.9, 3.9])
+    fig.update_yaxes(visible=False, range=[-4.8, 1.2])
+    fig.update_layout(height=380, margin=dict(l=0, r=0, t=0, b=0), dragmode=False)
+    return fig
+
+
+def lambda_power(scales: list[float], depth: int, t: Text) -> go.Figure:
+    """λ^l for l = 0..depth, one line per λ, log y: the ∏λ argument at a glance."""
+    fig = go.Figure()
+    ls = list(range(depth + 1))
+    for lam in scales:
+        ys = [abs(lam) ** l if lam != 0 else (1.0 if l == 0 else None) for l in ls]
+        fig.add_trace(go.Scatter(x=ls, y=ys, mode="lines", name=f"λ = {lam:g}"))
+    fig.update_yaxes(type="log", title=t("why.power_y"), exponentformat="power")
+    fig.update_xaxes(title=t("why.power_x"))
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h"))
+    return fig
+
+
+def signal_chart(runs: dict[str, list[Any]], field: str, t: Text,
+                 predicted: tuple[str, list[float]] | None = None) -> go.Figure:
+    """Measured RMS per block (``field`` of diagnostics.BlockSignal) for several variants, log y.
+
+    ``predicted`` = (label, values) overlays the ∏λ prediction as a dashed line.
+    """
+    fig = go.Figure()
+    for label, signals in runs.items():
+        fig.add_trace(go.Scatter(
+            x=[s.name for s in signals], y=[getattr(s, field) for s in signals], mode="lines+markers", name=label,
+        ))
+    if predicted is not None:
+        names = [s.name for s in next(iter(runs.values()))]
+        fig.add_trace(go.Scatter(x=names, y=list(predicted[1]), mode="lines", name=predicted[0],
+                                 line=dict(color="#111", dash="dash", width=1.5)))
+    fig.update_yaxes(type="log", title=t(f"why.{field}"), exponentformat="power")
+    fig.update_xaxes(title=t("why.block_axis"), tickangle=-45)
+    fig.update_layout(height=440, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=-0.45))
+    return fig

@@ -1,0 +1,220 @@
+"""The training loop: few-step runs, comparable starts, diagnostics, validation, CLI."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import paddle
+import pytest
+
+import resnet.lab.train as train_mod
+from resnet.lab.data import load_digits
+from resnet.lab.store import RunStore
+from resnet.lab.train import (
+    TrainConfig,
+    batch_indices,
+    blew_up_then_stuck,
+    build_model,
+    learning_rate,
+    main,
+    train,
+)
+
+TINY = TrainConfig(depth=20, width=4, batch_size=16, steps=3, eval_every=2, seed=3)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits()
+
+
+@pytest.mark.parametrize("shortcut, scale", [("identity", 1.0), ("none", 1.0), ("scaled", 0.5)])
+def test_few_step_run_per_shortcut_mode(digits, shortcut, scale):
+    rows = []
+    result = train(replace(TINY, shortcut=shortcut, scale=scale), on_step=rows.append, data=digits)
+    assert result.status == "done" and result.steps_done == 3 and result.images_per_s > 0
+    assert [m.step for m in rows] == [1, 2, 3]
+    assert [m.test_loss is not None for m in rows] == [False, True, True]  # every 2nd step and the last
+    assert all(math.isfinite(m.train_loss) for m in rows)
+    assert 0 <= result.final_test_acc <= 1 and result.final_train_loss == rows[-1].train_loss
+    assert all(b.wall_s >= a.wall_s for a, b in zip(rows, rows[1:]))
+
+
+def test_same_seed_same_result(digits):
+    first = [m.train_loss for m in _losses(TINY, digits)]
+    second = [m.train_loss for m in _losses(TINY, digits)]
+    assert first == second
+
+
+def _losses(config, data):
+    rows = []
+    train(config, on_step=rows.append, data=data)
+    return rows
+
+
+def test_identical_initial_weights_for_shared_parameters(digits):
+    variants = [
+        replace(TINY, shortcut="none"),
+        replace(TINY, shortcut="identity"),
+        replace(TINY, shortcut="scaled", scale=2.0),
+        replace(TINY, depth=32, shortcut="none"),
+    ]
+    states = []
+    for i, config in enumerate(variants):
+        paddle.seed(100 + i)  # the global seed must not matter
+        states.append({k: v.numpy() for k, v in build_model(config, digits).state_dict().items()})
+    assert "layer2.0.downsample.0.weight" in states[1] and "layer2.0.downsample.0.weight" not in states[0]
+    for other in states[1:]:
+        shared = states[0].keys() & other.keys()
+        assert "layer1.0.conv1.weight" in shared and "fc.weight" in shared
+        for name in shared:
+            np.testing.assert_array_equal(states[0][name], other[name], err_msg=name)
+    # ResNet-20 and its λ = 2 twin share every parameter, projections included.
+    assert states[1].keys() == states[2].keys()
+    for name in states[1]:
+        np.testing.assert_array_equal(states[1][name], states[2][name], err_msg=name)
+    reseeded = build_model(replace(TINY, seed=TINY.seed + 1), digits).state_dict()["layer1.0.conv1.weight"].numpy()
+    assert not np.array_equal(reseeded, states[1]["layer1.0.conv1.weight"])
+
+
+def test_identical_data_order_across_variants(digits, monkeypatch):
+    seen: dict[str, list[list[int]]] = {}
+
+    def recording(num_train, batch_size, seed):
+        log = seen.setdefault(f"{len(seen)}", [])
+        for batch in batch_indices(num_train, batch_size, seed):
+            log.append(batch.tolist())
+            yield batch
+
+    monkeypatch.setattr(train_mod, "batch_indices", recording)
+    train(replace(TINY, shortcut="none"), data=digits)
+    train(replace(TINY, depth=32, shortcut="scaled", scale=0.5), data=digits)
+    assert len(seen["0"]) == 3 and seen["0"] == seen["1"]
+
+
+def test_batch_indices_cover_each_epoch_once():
+    stream = batch_indices(10, 4, seed=0)
+    first_epochs = np.concatenate([next(stream) for _ in range(5)])  # 20 indices = 2 epochs
+    assert sorted(first_epochs[:10].tolist()) == list(range(10))
+    assert sorted(first_epochs[10:].tolist()) == list(range(10))
+
+
+def test_learning_rate_warmup():
+    config = replace(TINY, lr=0.1, warmup_steps=4, steps=10)
+    assert [round(learning_rate(config, s), 4) for s in (1, 2, 4, 5, 10)] == [0.02, 0.04, 0.08, 0.1, 0.1]
+
+
+def test_diverged_run_stops_at_first_non_finite_loss(digits):
+    # λ = 1e5 per block: the loss is huge at step 1 and NaN right after.
+    rows = []
+    result = train(replace(TINY, shortcut="scaled", scale=1e5, steps=5), on_step=rows.append, data=digits)
+    assert result.status == "diverged" and result.steps_done == result.diverged_step == len(rows) < 5
+    assert not math.isfinite(rows[-1].train_loss) and all(math.isfinite(m.train_loss) for m in rows[:-1])
+
+
+def test_should_stop_cancels(digits):
+    rows = []
+    result = train(replace(TINY, steps=50), on_step=rows.append, should_stop=lambda: len(rows) >= 2, data=digits)
+    assert result.status == "cancelled" and result.steps_done == 2
+
+
+def test_blew_up_then_stuck_detection():
+    chance = math.log(10)
+    stuck = [2.3, 40.0, 56.0, 30.0, 5.0] + [chance + 0.01] * 100  # the λ = 2 run
+    assert blew_up_then_stuck(stuck, 10)
+    slow_plain = list(np.linspace(2.4, 1.9, 300))  # plain-56: never spiked, drifts below chance
+    assert not blew_up_then_stuck(slow_plain, 10)
+    assert not blew_up_then_stuck([chance] * 300, 10)  # flat at chance, but never blew up
+    assert not blew_up_then_stuck([50.0] + [0.1] * 200, 10)  # spiked, then learned
+    assert not blew_up_then_stuck(stuck[:60], 10)  # too short to tell
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"steps": 0}, "steps must be between 1 and 20000"),
+        ({"steps": 10**6}, "steps must be between 1 and 20000"),
+        ({"steps": 2.5}, "steps must be a whole number"),
+        ({"steps": True}, "steps must be a whole number"),
+        ({"batch_size": 1}, "batch_size must be between 2 and 1024"),
+        ({"depth": 21}, "depth must be one of"),
+        ({"depth": "56"}, "depth must be a whole number"),
+        ({"width": 0}, "width must be between 1 and 128"),
+        ({"scale": float("nan")}, "λ (scale) must be a finite number"),
+        ({"scale": float("inf")}, "λ (scale) must be a finite number"),
+        ({"lr": 0.0}, "lr must be between"),
+        ({"lr": -0.1}, "lr must be between"),
+        ({"lr": 50.0}, "lr must be between"),
+        ({"lr": float("nan")}, "lr must be a finite number"),
+        ({"shortcut": "double"}, "shortcut must be one of"),
+        ({"stem": "imagenet"}, "CIFAR depths"),
+        ({"eval_every": 5}, "eval_every must be between 1 and steps (3)"),
+        ({"warmup_steps": 4}, "warmup_steps must be between 0 and steps (3)"),
+        ({"dataset": "folder"}, "needs a data folder"),
+        ({"dataset": "mnist"}, "dataset must be one of"),
+    ],
+)
+def test_validation_errors(change, message):
+    with pytest.raises(ValueError) as info:
+        replace(TINY, **change).validate()
+    assert message in str(info.value)
+
+
+def test_from_dict_converts_url_strings():
+    config = TrainConfig.from_dict({"depth": "56", "shortcut": "scaled", "scale": "2", "steps": "100"})
+    assert (config.depth, config.scale, config.steps) == (56, 2.0, 100)
+    with pytest.raises(ValueError, match="depth must be a whole number, got 'deep'"):
+        TrainConfig.from_dict({"depth": "deep"})
+    with pytest.raises(ValueError, match="unknown training setting"):
+        TrainConfig.from_dict({"depth": 20, "gpu": 1})
+
+
+def test_canonical_json_ignores_unused_scale():
+    assert replace(TINY, scale=3.0).to_json() == TINY.to_json()
+    assert replace(TINY, shortcut="scaled", scale=3.0).to_json() != replace(TINY, shortcut="scaled", scale=2.0).to_json()
+
+
+def test_labels():
+    assert TrainConfig(depth=56, shortcut="none").label == "plain-56"
+    assert TrainConfig(depth=56, shortcut="scaled", scale=2.0).label == "ResNet-56 λ=2"
+    assert TrainConfig(depth=50, width=8).label == "ResNet-50 w8"
+
+
+def test_cli_records_run_in_store(tmp_path, capsys):
+    path = tmp_path / "cli.sqlite"
+    code = main(["--depth", "20", "--width", "4", "--batch-size", "16", "--steps", "2", "--eval-every", "2", "--store", str(path)])
+    assert code == 0
+    (run,) = RunStore(path).list_runs()
+    assert run.status == "done" and run.source == "cli" and run.steps_done == 2
+    assert main(["--steps", "0"]) == 2
+    assert "steps must be between" in capsys.readouterr().out
+
+
+def test_finished_run_saves_final_weights_that_load_back(digits, tmp_path):
+    from resnet.model.preprocess import preprocess
+    from resnet.model.weights import load_trained
+    from PIL import Image
+
+    config = replace(TINY, shortcut="scaled", scale=0.5)
+    result = train(config, data=digits, save_weights=tmp_path / "trained" / "run1")
+    assert result.weights == str(tmp_path / "trained" / "run1.safetensors")
+    lab = load_trained(result.weights)
+    assert lab.model.config.depth == 20 and lab.model.config.width == 4 and lab.model.config.num_classes == 10
+    assert lab.classes == tuple(str(c) for c in range(10)) and lab.meta["train_config"]["scale"] == 0.5
+    # the sidecar's preprocessing is the training set's: a training image, fed as a picture, is what the net saw
+    raw = np.clip(np.rint((digits.x_train[0, 0] * digits.std[0] + digits.mean[0]) * 255), 0, 255)  # back to 0…255
+    assert lab.preprocess.crop == 8 and lab.preprocess.channels == 1 and len(lab.preprocess.mean) == 1
+    fed = preprocess(Image.fromarray(raw.astype(np.uint8), mode="L"), lab.preprocess).array
+    np.testing.assert_allclose(fed[0, 0], digits.x_train[0, 0], atol=0.02 / digits.std[0])
+    # the saved weights are the trained ones, not the initial draw: same test loss as at the end of training
+    logits = lab.model(paddle.to_tensor(digits.x_test))
+    loss = float(paddle.nn.functional.cross_entropy(logits, paddle.to_tensor(digits.y_test)))
+    assert loss == pytest.approx(result.final_test_loss, rel=1e-4)
+
+
+def test_weights_saved_only_when_asked_and_done(digits, tmp_path):
+    assert train(TINY, data=digits).weights is None
+    cancelled = train(TINY, data=digits, should_stop=lambda: True, save_weights=tmp_path / "w")
+    assert cancelled.status == "cancelled" and cancelled.weights is None and not list(tmp_path.iterdir())

@@ -1,0 +1,44 @@
+"""AppTest of the Compute cost page: course numbers, URL handling, measured latency."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from tests.helpers import open_page
+
+
+def run(**params: str) -> AppTest:
+    return open_page("pages/cost.py", **params)
+
+
+def test_resnet50_costs_and_the_course_estimate():
+    at = run(lang="en")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Parameters (trainable)"] == "25,557,032"
+    assert metrics["MACs per image"] == "4.09 G"
+    assert metrics["FLOPs per image"] == "8.18 G"
+    assert metrics["One 56×56 block (layer1.1), batch 10"] == "2.18 G"
+    assert metrics["The course: × 48"] == "104.82 G"
+    assert metrics["The truth, summed layer by layer"] == "40.89 G"
+    table = at.dataframe[1].value  # ResNet vs VGG
+    vgg16 = table[table.iloc[:, 0] == "VGG-16"].iloc[0]
+    assert vgg16.iloc[1] == 138_357_544
+    assert abs(vgg16.iloc[2] - 15.47) < 0.01
+
+
+def test_out_of_range_settings_fall_back_with_a_notice():
+    at = run(lang="en", size="4096", batch="0", width="7")
+    warnings = " ".join(w.value for w in at.warning)
+    assert "size=4096" in warnings and "batch=0" in warnings and "width=7" in warnings
+    assert {m.label: m.value for m in at.metric}["MACs per image"] == "4.09 G"
+
+
+def test_measuring_shows_both_paths():
+    at = run(lang="zh", depth="18", size="64")
+    at.number_input(key="measure_repeats").set_value(3).run()
+    at.button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    labels = [m.label for m in at.metric]
+    assert "动态图前向" in labels and "快速路径前向" in labels and "加速比" in labels
+    speedup = next(m.value for m in at.metric if m.label == "加速比")
+    assert speedup.endswith("×") and float(speedup[:-1]) > 0

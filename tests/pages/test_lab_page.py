@@ -1,0 +1,361 @@
+"""AppTest of the Training lab page, and the figure helpers it draws with (resnet.plots.curves).
+
+Every test gets its own empty store (conftest's ``RESNET_LAB_HOME``). Only
+``test_tiny_live_run…`` starts worker processes; every wait there is a poll on the store
+with a deadline, and the pool is shut down afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.helpers import open_page, poll, query_param
+from resnet.lab import jobs
+from resnet.plots import curves
+from resnet.lab.presets import PRESETS
+from resnet.lab.store import RunStore
+
+TINY = dict(depth="20", width="4", batch="16", steps="6", eval="3", warmup="0", seed="11")
+DEADLINE_S = 90
+
+
+@pytest.fixture(autouse=True)
+def no_stray_workers():
+    """Shut down every pool a test started (the page starts one on its first submit)."""
+    before = set(jobs._POOLS)
+    yield
+    for key in set(jobs._POOLS) - before:
+        jobs._POOLS.pop(key).shutdown()
+
+
+def open_lab(**params: str) -> AppTest:
+    return open_page("pages/lab.py", timeout=120, **{"lang": "en", **params})
+
+
+def figure(at: AppTest, title: str) -> dict:
+    """The Plotly spec of the chart with this title."""
+    for element in at.get("plotly_chart"):
+        spec = json.loads(element.proto.spec)
+        if spec["layout"].get("title", {}).get("text") == title:
+            return spec
+    raise AssertionError(f"no chart titled {title!r}")
+
+
+def legend(spec: dict) -> dict[str, int]:
+    """Legend name → number of points, for the traces that show in the legend."""
+    return {d["name"]: len(d["x"]) for d in spec["data"] if d.get("showlegend", True) and "name" in d}
+
+
+# ---------------------------------------------------------------------------------
+# Presets and reference curves
+# ---------------------------------------------------------------------------------
+
+
+def test_presets_show_reference_curves_at_once():
+    at = open_lab()
+    store = RunStore()
+    refs = store.list_runs(source="reference")
+    assert len(refs) == sum(len(p.configs) for p in PRESETS.values())  # imported on the first load
+    degradation = legend(figure(at, "Training loss"))
+    assert degradation == {f"{label} · reference": 120 for label in ("plain-20", "plain-56", "ResNet-20", "ResNet-56")}
+    assert legend(figure(at, "Test accuracy"))["plain-56 · reference"] == 6  # evaluated every 20 steps
+    assert at.multiselect(key="url_runs").value == [r.id for r in refs if r.config["steps"] == 120]  # the four of the preset
+
+    at.radio(key="url_preset").set_value("why_not_2x").run()
+    spec = figure(at, "Training loss")
+    names = legend(spec)
+    assert "ResNet-56 λ=2 · reference ⚠ stuck at chance" in names and "ResNet-56 λ=0.5 · reference" in names
+    assert all(n == 200 for n in names.values())
+    notes = [a["text"] for a in spec["layout"]["annotations"]]
+    assert any("then stuck at chance" in n for n in notes) and any("chance level ln 10 = 2.30" in n for n in notes)
+    table = at.dataframe[0].value
+    flagged = table[table["flags"].str.contains("stuck at chance")]
+    assert list(flagged["run"].str.replace(r"^#\d+ ", "", regex=True)) == ["ResNet-56 λ=2"]
+    assert query_param(at, "preset") == "why_not_2x" and query_param(at, "runs") == ",".join(str(i) for i in at.multiselect(key="url_runs").value)
+    assert not RunStore().list_runs(source="live")  # looking trains nothing
+
+
+def test_reference_curves_in_chinese():
+    at = open_lab(lang="zh", preset="resnet50_shortcut")
+    names = legend(figure(at, "训练损失"))
+    assert names == {"ResNet-50 w8 · 参考": 200, "plain-50 w8 · 参考": 200}
+    assert at.title[0].value.startswith("训练实验室")
+
+
+def test_diagnostics_at_initialisation_for_each_configuration():
+    at = open_lab()
+    specs = [json.loads(e.proto.spec) for e in at.get("plotly_chart")]
+    per_block = [s for s in specs if any(d["name"].endswith("· init") for d in s["data"])]
+    assert len(per_block) == 2  # activation and gradient RMS per block
+    forward = {d["name"]: d for d in per_block[0]["data"]}
+    assert len(forward["ResNet-56 · init"]["x"]) == 27 and len(forward["ResNet-20 · init"]["x"]) == 9
+    assert all(v > 0 for v in forward["plain-56 · init"]["y"])
+    assert any("needs trained weights" in i.value for i in at.info)  # Fig. 7: the references ship without weights
+
+
+# ---------------------------------------------------------------------------------
+# Bad input: a clear message, nothing queued
+# ---------------------------------------------------------------------------------
+
+
+def test_bad_settings_give_a_message_and_queue_nothing(isolated_home):
+    at = open_lab(**TINY)
+    at.number_input(key="url_steps").set_value(0)
+    at.number_input(key="url_batch").set_value(1)
+    at.number_input(key="url_lr").set_value(50.0)
+    at.button(key="train").click().run()
+    assert not at.exception
+    message = " ".join(e.value for e in at.error)
+    assert "Nothing was queued" in message
+    assert "Steps must be between 1 and 20000 (got 0)" in message
+    assert "Batch size must be between 2 and 1024 (got 1)" in message
+    assert "Learning rate must be between 1e-06 and 10 (got 50)" in message
+    assert not RunStore().list_runs(source="live")
+    assert not [path for path in jobs._POOLS if isolated_home in path.parents]  # no worker was even started
+
+
+def test_bad_settings_are_explained_in_chinese():
+    at = open_lab(lang="zh", **TINY)
+    at.number_input(key="url_eval").set_value(60)
+    at.button(key="train").click().run()
+    message = " ".join(e.value for e in at.error)
+    assert "没有加入队列" in message and "必须在 1 到步数（6）之间（当前为 60）" in message
+    assert not RunStore().list_runs(source="live")
+
+
+def test_out_of_range_url_values_fall_back_with_notices():
+    at = open_lab(steps="0", lam="inf", width="999", runs="999", smooth="2", x="sideways", logy="maybe", preset="nope")
+    warnings = " ".join(w.value for w in at.warning)
+    for bad in ("steps=0", "lam=inf", "width=999", "runs=999", "smooth=2", "x=sideways", "logy=maybe", "preset=nope"):
+        assert bad in warnings, bad
+    assert at.number_input(key="url_steps").value == 120 and at.number_input(key="url_width").value == 16
+    assert at.radio(key="url_preset").value == "degradation" and len(at.multiselect(key="url_runs").value) == 4
+    assert not RunStore().list_runs(source="live")
+
+
+# ---------------------------------------------------------------------------------
+# A live run, from the button to the curve
+# ---------------------------------------------------------------------------------
+
+
+def test_tiny_live_run_appears_in_store_and_its_curve_shows(isolated_home):
+    at = open_lab(**TINY)
+    at.button(key="train").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    store = RunStore()
+    (run,) = store.list_runs(source="live")
+    assert run.label == "ResNet-20 w4" and run.config["steps"] == 6 and run.config["seed"] == 11
+    assert any(f"Queued as run #{run.id}" in s.value for s in at.success)
+    assert at.multiselect(key="url_runs").value[-1] == run.id
+
+    done = poll(lambda: (r := store.get_run(run.id)).status == "done" and r, f"run {run.id} to finish", timeout=DEADLINE_S)
+    at.run()
+    assert not at.exception
+    name = f"ResNet-20 w4 · live #{run.id}"
+    assert legend(figure(at, "Training loss"))[name] == 6
+    assert legend(figure(at, "Test accuracy"))[name] == 2  # evaluated at steps 3 and 6
+    assert query_param(at, "runs").endswith(str(run.id))
+    # its final weights were saved (for the Feature maps page) and are measured after training
+    weights = Path(done.result["weights"])
+    assert weights.is_file() and weights.parent == isolated_home / "trained"
+    traces = [d["name"] for e in at.get("plotly_chart") for d in json.loads(e.proto.spec)["data"]]
+    assert f"ResNet-20 w4 #{run.id} · trained" in traces and f"ResNet-20 w4 #{run.id}" in traces  # Fig. 7 too
+
+    # the same settings again: the same run, not a second one
+    at.button(key="train").click().run()
+    assert any(f"Run #{run.id}" in i.value and "already" in i.value for i in at.info)
+    assert [r.id for r in store.list_runs(source="live")] == [run.id]
+
+
+def test_queue_progress_and_cancel():
+    at = open_lab(**{**TINY, "steps": "20000", "eval": "5000", "seed": "12"})
+    at.button(key="train").click().run()
+    store = RunStore()
+    (run,) = store.list_runs(source="live")
+    poll(lambda: store.get_run(run.id).steps_done >= 1, "the run to start training", timeout=DEADLINE_S)
+    at.run()
+    bars = [p.proto.text for p in at.get("progress")]
+    assert any(f"#{run.id} ResNet-20 w4: step" in b and "/20000" in b and "left" in b for b in bars), bars
+    at.button(key=f"cancel_{run.id}").click().run()
+    poll(lambda: store.get_run(run.id).status == "cancelled", "the run to be cancelled", timeout=DEADLINE_S)
+    at.run()
+    assert not at.get("progress")
+    table = at.dataframe[0].value
+    assert "cancelled" in table.loc[table["run"] == f"#{run.id} ResNet-20 w4", "status"].item()
+
+
+class QueueOnlyPool:
+    """Stands in for ``resnet.lab.jobs.get_pool``: queues in the real store, trains nothing."""
+
+    def __init__(self, path=None) -> None:
+        self.store = RunStore(path)
+
+    def submit(self, config) -> int:
+        return self.store.enqueue(config)[0]
+
+    def submit_many(self, configs) -> list[int]:
+        return [self.submit(c) for c in configs]
+
+
+def test_rerun_live_queue_positions_and_cancel_while_queued(monkeypatch):
+    monkeypatch.setattr(jobs, "get_pool", QueueOnlyPool)
+    at = open_lab(preset="resnet50_shortcut")
+    at.button(key="rerun_live").click().run()
+    store = RunStore()
+    first, second = store.list_runs(source="live")
+    assert {first.label, second.label} == {"ResNet-50 w8", "plain-50 w8"}
+    assert any(f"Started 2 new run(s): #{min(first.id, second.id)}, #{max(first.id, second.id)}." in s.value for s in at.success)
+    assert at.multiselect(key="url_runs").value[-2:] == [first.id, second.id]
+    bars = [p.proto.text for p in at.get("progress")]
+    assert bars == [f"#{first.id} {first.label}: queued, position 1", f"#{second.id} {second.label}: queued, position 2"]
+
+    at.button(key="rerun_live").click().run()  # a second press (or a second tab) trains nothing new
+    assert any("These runs already exist" in s.value for s in at.success)
+    assert len(store.list_runs(source="live")) == 2
+
+    at.button(key=f"cancel_{first.id}").click().run()
+    assert store.get_run(first.id).status == "cancelled"
+    assert [p.proto.text for p in at.get("progress")] == [f"#{second.id} {second.label}: queued, position 1"]
+
+
+def test_diverged_run_is_flagged_on_chart_and_in_run_list():
+    from resnet.lab.train import StepMetrics, TrainConfig, TrainResult
+
+    store = RunStore()
+    run_id, _ = store.enqueue(TrainConfig(depth=20, width=4, shortcut="scaled", scale=3.0, steps=10, eval_every=5))
+    store.claim_next(worker_pid=os.getpid())
+    store.add_metrics(run_id, [StepMetrics(1, 0.1, 2.4), StepMetrics(2, 0.2, 80.0), StepMetrics(3, 0.3, float("nan"))])
+    store.finish_run(run_id, TrainResult("diverged", 3, 0.3, 100.0, float("nan"), None, None, False, diverged_step=3))
+    at = open_lab(runs=str(run_id))
+    spec = figure(at, "Training loss")
+    name = f"ResNet-20 λ=3 w4 · live #{run_id} ⚠ diverged"
+    assert legend(spec)[name] == 3
+    marker = [d for d in spec["data"] if d.get("mode") == "markers+text"]
+    assert marker[0]["text"] == ["diverged at step 3 (loss NaN/∞)"] and marker[0]["y"] == [80.0]
+    row = at.dataframe[0].value.iloc[0]
+    assert "diverged" in row["status"] and row["flags"] == "diverged at step 3 (loss NaN/∞)"
+
+
+def test_bad_data_folder_is_explained_and_queues_nothing(tmp_path, monkeypatch):
+    from PIL import Image
+
+    root = tmp_path / "datasets"
+    for name in ("a.png", "b.png"):  # a "folder" data set with a single class
+        (root / "one_class" / "cats").mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (12, 12), "white").save(root / "one_class" / "cats" / name)
+    monkeypatch.setenv("RESNET_LAB_DATA_DIR", str(root))
+    at = open_lab(**TINY, dataset="folder", folder="one_class")
+    assert not at.warning, [w.value for w in at.warning]
+    at.button(key="train").click().run()
+    message = " ".join(e.value for e in at.error)
+    assert "The data folder cannot be used" in message and "needs at least two classes" in message
+    assert not RunStore().list_runs(source="live")
+
+
+# ---------------------------------------------------------------------------------
+# URL round trip, and a store that cannot be written
+# ---------------------------------------------------------------------------------
+
+
+def test_url_round_trip():
+    at = open_lab()
+    at.radio(key="url_preset").set_value("why_not_2x").run()
+    chosen = at.multiselect(key="url_runs").value[:2]
+    at.multiselect(key="url_runs").set_value(chosen).run()
+    at.slider(key="url_smooth").set_value(0.3).run()
+    at.radio(key="url_x").set_value("wall").run()
+    at.toggle(key="url_logy").set_value(False).run()
+    at.number_input(key="url_steps").set_value(300).run()
+    at.radio(key="url_shortcut").set_value("scaled").run()
+    at.pills(key="lab_lam_pick").set_value(0.5).run()  # a λ preset fills the λ field
+    assert at.number_input(key="url_lam").value == 0.5
+    params = {name: query_param(at, name) for name in ("preset", "runs", "smooth", "x", "logy", "steps", "shortcut", "lam")}
+    assert params == {"preset": "why_not_2x", "runs": f"{chosen[0]},{chosen[1]}", "smooth": "0.3", "x": "wall",
+                      "logy": "0", "steps": "300", "shortcut": "scaled", "lam": "0.5"}
+    assert "width" not in at.query_params  # defaults stay out of the link
+
+    shared = open_lab(**params)
+    assert not shared.warning, [w.value for w in shared.warning]
+    assert shared.radio(key="url_preset").value == "why_not_2x" and shared.multiselect(key="url_runs").value == chosen
+    assert shared.slider(key="url_smooth").value == 0.3 and shared.radio(key="url_x").value == "wall"
+    assert shared.toggle(key="url_logy").value is False
+    assert shared.number_input(key="url_steps").value == 300 and shared.radio(key="url_shortcut").value == "scaled"
+    assert shared.number_input(key="url_lam").value == 0.5 and shared.pills(key="lab_lam_pick").value == 0.5
+    spec = figure(shared, "Training loss")
+    assert spec["layout"]["xaxis"]["title"]["text"] == "wall time (s)" and spec["layout"]["yaxis"].get("type") != "log"
+
+
+def test_unwritable_store_is_reported_and_curves_still_show(tmp_path, monkeypatch):
+    blocker = tmp_path / "not_a_dir"
+    blocker.write_text("a file where the data folder should be")
+    monkeypatch.setenv("RESNET_LAB_HOME", str(blocker / "home"))
+    at = open_lab(**TINY)
+    assert any("run store cannot be written" in e.value for e in at.error)
+    assert len(legend(figure(at, "Training loss"))) == 4  # from a private, temporary copy
+    assert at.button(key="train").disabled and at.button(key="rerun_live").disabled  # nothing can be queued
+    at.slider(key="url_smooth").set_value(0.0).run()  # the view still works
+    assert not at.exception and not at.get("progress")
+
+
+def test_damaged_reference_file_is_reported_not_fatal(tmp_path, monkeypatch):
+    from resnet.lab import presets as reference
+
+    (tmp_path / "degradation.json").write_text('{"preset": "degradation", "runs": [')  # cut short
+    monkeypatch.setattr(reference, "REFERENCE_DIR", tmp_path)
+    at = open_lab()
+    assert any("reference runs could not be read" in w.value for w in at.warning)
+    assert any("No runs selected" in i.value for i in at.info)
+
+
+# ---------------------------------------------------------------------------------
+# resnet.plots.curves
+# ---------------------------------------------------------------------------------
+
+
+def test_ema_smoothing():
+    assert curves.ema([1.0, 2.0, 3.0], 0.0) == [1.0, 2.0, 3.0]
+    smoothed = curves.ema([2.0, 2.0, None, 2.0, float("nan")], 0.9)
+    assert smoothed[:2] == pytest.approx([2.0, 2.0]) and smoothed[2] is None and smoothed[4] is None  # debiased, gaps kept
+    noisy = curves.ema([0.0, 10.0] * 50, 0.9)
+    assert 3 < noisy[-1] < 7 and max(noisy[50:]) - min(noisy[50:]) < 3
+    with pytest.raises(ValueError):
+        curves.ema([1.0], 1.0)
+
+
+def test_log_ticks_are_fully_labelled():
+    assert curves.log_ticks([1.2, 3.0]) == [1.0, 2.0, 5.0]  # within a decade: 1-2-5
+    assert curves.log_ticks([0.1, 63.0]) == [0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0]  # a few decades: 1-3
+    assert curves.log_ticks([0.004, 2.3]) == [0.001, 0.01, 0.1, 1.0, 10.0]
+    assert curves.log_ticks([None, 0.0, -1.0]) == []
+
+
+def test_diverged_run_is_marked_on_the_chart():
+    t = lambda key, **v: key + (json.dumps(v, sort_keys=True) if v else "")  # noqa: E731
+    metrics = {"step": [1, 2, 3], "wall_s": [0.1, 0.2, 0.3], "train_loss": [2.0, 40.0, None],
+               "test_loss": [None, None, None], "test_acc": [None, None, None]}
+    fig = curves.train_loss_figure([curves.Curve(7, "ResNet-56 λ=3 · live #7", "#000", metrics, diverged_step=3)], t,
+                                   log_y=True, smoothing=0.5)
+    marker = [d for d in fig.data if d.mode == "markers+text"]
+    assert len(marker) == 1 and list(marker[0].x) == [3] and list(marker[0].y) == [40.0]
+    assert marker[0].text[0] == 'lab.flag_diverged_at{"step": 3}'
+    assert all(v is None or math.isfinite(v) for d in fig.data for v in d.y)
+
+
+@pytest.mark.parametrize("log_y", [False, True])
+def test_notes_sit_on_their_curve_on_linear_and_log_axes(log_y):
+    t = lambda key, **v: key  # noqa: E731
+    losses = [2.3, 60.0] + [2.3] * 18
+    metrics = {"step": list(range(1, 21)), "wall_s": [0.1 * i for i in range(1, 21)], "train_loss": losses,
+               "test_loss": [None] * 20, "test_acc": [None] * 20}
+    fig = curves.train_loss_figure([curves.Curve(1, "λ=2", "#000", metrics, stuck=True)], t, log_y=log_y, chance=2.3)
+    notes = {a.text: a for a in fig.layout.annotations}
+    expected = math.log10(2.3) if log_y else 2.3  # Plotly puts annotations on a log axis by log10(y)
+    stuck = notes["lab.flag_stuck_note"]
+    assert 10 < stuck.x < 20 and stuck.y == pytest.approx(expected)  # on the flat tail, short of the end
+    assert notes["lab.chance"].y == pytest.approx(expected)
