@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
-from pages.common.ui import page_setup, show_url_notices, sync_url, url_choice, url_int, url_setting
+from pages.common.ui import page_setup, setting_key, show_url_notices, sync_url, url_choice, url_int, url_setting
 
 t = page_setup("fm.title")
 
@@ -51,7 +51,7 @@ def finish() -> None:
     Settings that do not apply to the current view (the seed of a file's weights, the block
     to drop without that ablation…) leave the URL.
     """
-    source, ablate = (st.session_state.get(f"url_{name}", st.query_params.get(name)) for name in ("weights", "ablate"))
+    source, ablate = (st.session_state.get(setting_key(name), st.query_params.get(name)) for name in ("weights", "ablate"))
     unused = {
         "seed": source != "random", "file": source not in FILE_SOURCES, "depth": source in FILE_SOURCES,
         "drop": ablate != "drop",
@@ -59,7 +59,7 @@ def finish() -> None:
     for name in URL_NAMES:
         if unused.get(name):
             st.query_params.pop(name, None)
-        elif f"url_{name}" in st.session_state:
+        elif setting_key(name) in st.session_state:
             sync_url(name)
         # else: the page stopped before this setting (at the upload box, at an error); the
         # link keeps it as it was, and it is validated when the page gets that far
@@ -366,7 +366,7 @@ def page() -> None:
         st.session_state[block_key] = default_block
     def reset_channel() -> None:
         """A new block opens on its strongest channel."""
-        st.session_state["url_ch"] = None
+        st.session_state[setting_key("ch")] = None
 
     def select_clicked_block() -> None:
         points = st.session_state[overview_key].selection.points

@@ -4,6 +4,11 @@ Every page calls ``page_setup`` first, so a page file also runs on its own (AppT
 ``from_file``) with the same sidebar and state as under ``app.py``'s navigation.
 Settings live in ``st.query_params`` so a link opens on exactly the same view; values
 from the URL are validated and fall back to the default with a visible notice.
+
+Each page owns its settings: the widget state of ``?depth=`` on the Architecture page
+is ``st.session_state["arch.depth"]``, on the Feature maps page ``"fm.depth"``, so moving
+through the sidebar never carries one page's value (or range) into another. Only the
+language and classroom mode are shared, on purpose.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from resnet.i18n import LANGS, Translator, lang_from_locale
 
 LANG_NAMES = {"en": "English", "zh": "中文"}
 _NOTICES = "_url_notices"
+_PAGE = "_page"  # the page whose script is running in this session (set by page_setup)
 
 # The pages in lesson order: (file, url path, catalog key of the title, icon). Streamlit
 # finds pages/*.py itself (classic multipage app, URL path = file name); its own
@@ -80,7 +86,12 @@ _CLASSROOM_CSS = """<style>
 
 
 def page_setup(title_key: str) -> Translator:
-    """Configure the page, draw the shared sidebar, return the translator."""
+    """Configure the page, draw the shared sidebar, return the translator.
+
+    The title key's prefix ("arch" of "arch.title") names the page: its settings are
+    kept under ``"<page>.<name>"`` (see ``setting_key``).
+    """
+    st.session_state[_PAGE] = title_key.split(".")[0]
     t = Translator(language())
     st.set_page_config(page_title=f"{t(title_key)} · ResNet Lab", page_icon="🧠", layout="wide")
     with st.sidebar:
@@ -115,18 +126,23 @@ def share_link() -> str:
     return f"{base}?{urlencode(st.query_params.to_dict())}"
 
 
+def setting_key(name: str) -> str:
+    """The session-state key of this page's setting ``name``: ``"<page>.<name>"``."""
+    return f"{st.session_state.get(_PAGE, 'page')}.{name}"
+
+
 def url_setting(
     name: str,
     default: Any,
     parse: Callable[[str], Any],
     valid: Callable[[Any], bool],
 ) -> str:
-    """Seed the widget state ``url_<name>`` from ``?name=`` once; return that key.
+    """Seed this page's widget state ``<page>.<name>`` from ``?name=`` once; return that key.
 
     A value that does not parse or is not ``valid`` is replaced by ``default`` and
     reported by ``show_url_notices``. Call ``sync_url`` after drawing the widget.
     """
-    key = f"url_{name}"
+    key = setting_key(name)
     if key not in st.session_state:
         raw = st.query_params.get(name)
         value = default
@@ -157,7 +173,7 @@ def url_int(name: str, lo: int, hi: int, default: int) -> str:
 def sync_url(*names: str) -> None:
     """Write the current widget values back into the URL, and show the link to share."""
     for name in names:
-        value = st.session_state.get(f"url_{name}")
+        value = st.session_state.get(setting_key(name))
         if value is None:
             st.query_params.pop(name, None)
         else:

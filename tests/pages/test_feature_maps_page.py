@@ -141,14 +141,14 @@ def test_every_sample_shows_its_maps(sample):
 
 def test_block_and_channel_selection_follow_the_widgets_and_the_url():
     at = run()
-    at.selectbox(key="url_block").set_value("layer2.0")
+    at.selectbox(key="fm.block").set_value("layer2.0")
     run(at)
     assert "**layer2.0:** input x 256×56×56 → output 512×28×28" in texts(at)
     assert "projection" in texts(at)
     grid = charts(at)[1]
     strongest = grid["layout"]["annotations"][0]["text"]  # the grid is ordered strongest first
     assert query_param(at, "block") == "layer2.0" and query_param(at, "ch") == strongest  # a new block opens on its strongest channel
-    at.number_input(key="url_ch").set_value(5)
+    at.number_input(key="fm.ch").set_value(5)
     run(at)
     assert query_param(at, "ch") == "5"
     assert "Channel 5 of layer2.0: x, F(x), shortcut, output" in [s.value for s in at.subheader]
@@ -156,8 +156,8 @@ def test_block_and_channel_selection_follow_the_widgets_and_the_url():
     titles = [a["text"] for a in panel["layout"]["annotations"]]
     assert titles[1] == "F(x) (channel 5)" and titles[0].startswith("x (input channel ")  # the projection's input
     assert "shortcut: projection of x" in titles
-    at.slider(key="url_k").set_value(8)
-    at.radio(key="url_scale").set_value("shared")
+    at.slider(key="fm.k").set_value(8)
+    at.radio(key="fm.scale").set_value("shared")
     run(at)
     assert len(charts(at)[1]["layout"]["annotations"]) == 8
     assert query_param(at, "k") == "8" and query_param(at, "scale") == "shared"
@@ -183,7 +183,7 @@ def test_the_stem_shows_its_channels_without_a_panel():
 def test_channel_out_of_range_for_the_new_block_falls_back_to_its_strongest():
     at = run(block="layer1.1", ch="200")
     assert query_param(at, "ch") == "200"
-    at.selectbox(key="url_block").set_value("stem")  # 64 channels: 200 does not exist there
+    at.selectbox(key="fm.block").set_value("stem")  # 64 channels: 200 does not exist there
     run(at)
     assert int(query_param(at, "ch")) < 64
 
@@ -201,14 +201,14 @@ def test_shortcuts_off_changes_every_block():
 
 def test_dropping_a_block_leaves_earlier_blocks_alone():
     at = run()
-    at.radio(key="url_ablate").set_value("drop")
+    at.radio(key="fm.ablate").set_value("drop")
     run(at)
-    at.selectbox(key="url_drop").set_value("layer3.2")
+    at.selectbox(key="fm.drop").set_value("layer3.2")
     run(at)
     assert metrics(at)["First block that changes"] == "layer3.2"
     assert query_param(at, "ablate") == "drop" and query_param(at, "drop") == "layer3.2"
     assert "Channel" in " ".join(s.value for s in at.subheader if "layer3.2 dropped" in s.value)
-    at.radio(key="url_ablate").set_value("none")
+    at.radio(key="fm.ablate").set_value("none")
     run(at)
     assert "First block that changes" not in metrics(at) and query_param(at, "drop") is None
 
@@ -223,7 +223,7 @@ def test_url_round_trip_opens_the_same_view():
     assert not at.warning, [w.value for w in at.warning]
     assert at.title[0].value == ZH["fm.title"]
     assert {name: query_param(at, name) for name in params} == params
-    assert at.selectbox(key="url_block").value == "layer3.1" and at.number_input(key="url_ch").value == 7
+    assert at.selectbox(key="fm.block").value == "layer3.1" and at.number_input(key="fm.ch").value == 7
     assert metrics(at)[ZH["fm.first_changed"]] == "layer4.0"
     assert "256×14×14" in texts(at)  # ResNet-18's basic blocks: stage 3 has 256 channels
 
@@ -295,7 +295,7 @@ def test_bad_uploads_get_their_message_and_the_page_keeps_working(name, data, co
     assert expected in message
     assert not charts(at)
     # the same session recovers: pick a sample and the maps are back
-    at.selectbox(key="url_image").set_value("cat")
+    at.selectbox(key="fm.image").set_value("cat")
     run(at)
     assert not at.error and len(charts(at)) == 4
 
@@ -325,7 +325,7 @@ def test_official_weights_offline_says_so_without_downloading(monkeypatch, isola
     assert len(at.error) == 1
     assert "this machine seems to be offline" in at.error[0].value and "paddle-hapi.bj.bcebos.com" in at.error[0].value
     assert not (isolated_home / weights.WEIGHTS_SUBDIR / "resnet50.pdparams").exists()
-    at.selectbox(key="url_weights").set_value("random")  # and the page goes on
+    at.selectbox(key="fm.weights").set_value("random")  # and the page goes on
     run(at)
     assert len(charts(at)) == 4
 
@@ -362,14 +362,14 @@ def test_a_model_trained_in_the_lab_is_listed_and_its_input_respected(isolated_h
     save_digits_model(isolated_home / "trained", "run1_ResNet-20", label="ResNet-20 digits")
     save_digits_model(isolated_home / "trained", "run2_plain-20", shortcut="none")
     at = run(weights="trained", block="layer2.0")
-    assert at.selectbox(key="url_file").options == ["ResNet-20 digits · run1_ResNet-20.safetensors",
+    assert at.selectbox(key="fm.file").options == ["ResNet-20 digits · run1_ResNet-20.safetensors",
                                                     "run2_plain-20.safetensors"]
     shown = texts(at)
     assert "ResNet-20, 10 classes" in shown and "input 1×8×8" in shown
     assert EN["fm.step.to_gray"] in shown and "[1, 1, 8, 8]" in shown
     top5 = next(f for f in charts(at) if f["data"][0].get("orientation") == "h")
     assert all(label.startswith("digit ") for label in top5["data"][0]["y"])
-    at.selectbox(key="url_file").set_value("run2_plain-20.safetensors")
+    at.selectbox(key="fm.file").set_value("run2_plain-20.safetensors")
     run(at)
     assert "plain net-20" in texts(at) and "x (mean of 16 channels)" in chart_text(at)
     assert query_param(at, "file") == "run2_plain-20.safetensors" and query_param(at, "depth") is None
@@ -417,6 +417,6 @@ def test_bad_local_weights_files_get_their_message(monkeypatch, tmp_path):
     message = at.error[0].value
     assert "does not fit ResNet-34" in message and "the file holds: ResNet-18" in message
     assert "layer1.2." in message  # a missing key, by name
-    at.selectbox(key="url_weights").set_value("random")
+    at.selectbox(key="fm.weights").set_value("random")
     run(at)
     assert not at.error and len(charts(at)) == 4

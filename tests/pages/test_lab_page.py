@@ -65,9 +65,9 @@ def test_presets_show_reference_curves_at_once():
     degradation = legend(figure(at, "Training loss"))
     assert degradation == {f"{label} · reference": 120 for label in ("plain-20", "plain-56", "ResNet-20", "ResNet-56")}
     assert legend(figure(at, "Test accuracy"))["plain-56 · reference"] == 6  # evaluated every 20 steps
-    assert at.multiselect(key="url_runs").value == [r.id for r in refs if r.config["steps"] == 120]  # the four of the preset
+    assert at.multiselect(key="lab.runs").value == [r.id for r in refs if r.config["steps"] == 120]  # the four of the preset
 
-    at.radio(key="url_preset").set_value("why_not_2x").run()
+    at.radio(key="lab.preset").set_value("why_not_2x").run()
     spec = figure(at, "Training loss")
     names = legend(spec)
     assert "ResNet-56 λ=2 · reference ⚠ stuck at chance" in names and "ResNet-56 λ=0.5 · reference" in names
@@ -77,7 +77,7 @@ def test_presets_show_reference_curves_at_once():
     table = at.dataframe[0].value
     flagged = table[table["flags"].str.contains("stuck at chance")]
     assert list(flagged["run"].str.replace(r"^#\d+ ", "", regex=True)) == ["ResNet-56 λ=2"]
-    assert query_param(at, "preset") == "why_not_2x" and query_param(at, "runs") == ",".join(str(i) for i in at.multiselect(key="url_runs").value)
+    assert query_param(at, "preset") == "why_not_2x" and query_param(at, "runs") == ",".join(str(i) for i in at.multiselect(key="lab.runs").value)
     assert not RunStore().list_runs(source="live")  # looking trains nothing
 
 
@@ -106,9 +106,9 @@ def test_diagnostics_at_initialisation_for_each_configuration():
 
 def test_bad_settings_give_a_message_and_queue_nothing(isolated_home):
     at = open_lab(**TINY)
-    at.number_input(key="url_steps").set_value(0)
-    at.number_input(key="url_batch").set_value(1)
-    at.number_input(key="url_lr").set_value(50.0)
+    at.number_input(key="lab.steps").set_value(0)
+    at.number_input(key="lab.batch").set_value(1)
+    at.number_input(key="lab.lr").set_value(50.0)
     at.button(key="train").click().run()
     assert not at.exception
     message = " ".join(e.value for e in at.error)
@@ -122,7 +122,7 @@ def test_bad_settings_give_a_message_and_queue_nothing(isolated_home):
 
 def test_bad_settings_are_explained_in_chinese():
     at = open_lab(lang="zh", **TINY)
-    at.number_input(key="url_eval").set_value(60)
+    at.number_input(key="lab.eval").set_value(60)
     at.button(key="train").click().run()
     message = " ".join(e.value for e in at.error)
     assert "没有加入队列" in message and "必须在 1 到步数（6）之间（当前为 60）" in message
@@ -134,8 +134,8 @@ def test_out_of_range_url_values_fall_back_with_notices():
     warnings = " ".join(w.value for w in at.warning)
     for bad in ("steps=0", "lam=inf", "width=999", "runs=999", "smooth=2", "x=sideways", "logy=maybe", "preset=nope"):
         assert bad in warnings, bad
-    assert at.number_input(key="url_steps").value == 120 and at.number_input(key="url_width").value == 16
-    assert at.radio(key="url_preset").value == "degradation" and len(at.multiselect(key="url_runs").value) == 4
+    assert at.number_input(key="lab.steps").value == 120 and at.number_input(key="lab.width").value == 16
+    assert at.radio(key="lab.preset").value == "degradation" and len(at.multiselect(key="lab.runs").value) == 4
     assert not RunStore().list_runs(source="live")
 
 
@@ -152,7 +152,7 @@ def test_tiny_live_run_appears_in_store_and_its_curve_shows(isolated_home):
     (run,) = store.list_runs(source="live")
     assert run.label == "ResNet-20 w4" and run.config["steps"] == 6 and run.config["seed"] == 11
     assert any(f"Queued as run #{run.id}" in s.value for s in at.success)
-    assert at.multiselect(key="url_runs").value[-1] == run.id
+    assert at.multiselect(key="lab.runs").value[-1] == run.id
 
     done = poll(lambda: (r := store.get_run(run.id)).status == "done" and r, f"run {run.id} to finish", timeout=DEADLINE_S)
     at.run()
@@ -211,7 +211,7 @@ def test_rerun_live_queue_positions_and_cancel_while_queued(monkeypatch):
     first, second = store.list_runs(source="live")
     assert {first.label, second.label} == {"ResNet-50 w8", "plain-50 w8"}
     assert any(f"Started 2 new run(s): #{min(first.id, second.id)}, #{max(first.id, second.id)}." in s.value for s in at.success)
-    assert at.multiselect(key="url_runs").value[-2:] == [first.id, second.id]
+    assert at.multiselect(key="lab.runs").value[-2:] == [first.id, second.id]
     bars = [p.proto.text for p in at.get("progress")]
     assert bars == [f"#{first.id} {first.label}: queued, position 1", f"#{second.id} {second.label}: queued, position 2"]
 
@@ -265,16 +265,16 @@ def test_bad_data_folder_is_explained_and_queues_nothing(tmp_path, monkeypatch):
 
 def test_url_round_trip():
     at = open_lab()
-    at.radio(key="url_preset").set_value("why_not_2x").run()
-    chosen = at.multiselect(key="url_runs").value[:2]
-    at.multiselect(key="url_runs").set_value(chosen).run()
-    at.slider(key="url_smooth").set_value(0.3).run()
-    at.radio(key="url_x").set_value("wall").run()
-    at.toggle(key="url_logy").set_value(False).run()
-    at.number_input(key="url_steps").set_value(300).run()
-    at.radio(key="url_shortcut").set_value("scaled").run()
+    at.radio(key="lab.preset").set_value("why_not_2x").run()
+    chosen = at.multiselect(key="lab.runs").value[:2]
+    at.multiselect(key="lab.runs").set_value(chosen).run()
+    at.slider(key="lab.smooth").set_value(0.3).run()
+    at.radio(key="lab.x").set_value("wall").run()
+    at.toggle(key="lab.logy").set_value(False).run()
+    at.number_input(key="lab.steps").set_value(300).run()
+    at.radio(key="lab.shortcut").set_value("scaled").run()
     at.pills(key="lab_lam_pick").set_value(0.5).run()  # a λ preset fills the λ field
-    assert at.number_input(key="url_lam").value == 0.5
+    assert at.number_input(key="lab.lam").value == 0.5
     params = {name: query_param(at, name) for name in ("preset", "runs", "smooth", "x", "logy", "steps", "shortcut", "lam")}
     assert params == {"preset": "why_not_2x", "runs": f"{chosen[0]},{chosen[1]}", "smooth": "0.3", "x": "wall",
                       "logy": "0", "steps": "300", "shortcut": "scaled", "lam": "0.5"}
@@ -282,11 +282,11 @@ def test_url_round_trip():
 
     shared = open_lab(**params)
     assert not shared.warning, [w.value for w in shared.warning]
-    assert shared.radio(key="url_preset").value == "why_not_2x" and shared.multiselect(key="url_runs").value == chosen
-    assert shared.slider(key="url_smooth").value == 0.3 and shared.radio(key="url_x").value == "wall"
-    assert shared.toggle(key="url_logy").value is False
-    assert shared.number_input(key="url_steps").value == 300 and shared.radio(key="url_shortcut").value == "scaled"
-    assert shared.number_input(key="url_lam").value == 0.5 and shared.pills(key="lab_lam_pick").value == 0.5
+    assert shared.radio(key="lab.preset").value == "why_not_2x" and shared.multiselect(key="lab.runs").value == chosen
+    assert shared.slider(key="lab.smooth").value == 0.3 and shared.radio(key="lab.x").value == "wall"
+    assert shared.toggle(key="lab.logy").value is False
+    assert shared.number_input(key="lab.steps").value == 300 and shared.radio(key="lab.shortcut").value == "scaled"
+    assert shared.number_input(key="lab.lam").value == 0.5 and shared.pills(key="lab_lam_pick").value == 0.5
     spec = figure(shared, "Training loss")
     assert spec["layout"]["xaxis"]["title"]["text"] == "wall time (s)" and spec["layout"]["yaxis"].get("type") != "log"
 
@@ -299,7 +299,7 @@ def test_unwritable_store_is_reported_and_curves_still_show(tmp_path, monkeypatc
     assert any("run store cannot be written" in e.value for e in at.error)
     assert len(legend(figure(at, "Training loss"))) == 4  # from a private, temporary copy
     assert at.button(key="train").disabled and at.button(key="rerun_live").disabled  # nothing can be queued
-    at.slider(key="url_smooth").set_value(0.0).run()  # the view still works
+    at.slider(key="lab.smooth").set_value(0.0).run()  # the view still works
     assert not at.exception and not at.get("progress")
 
 

@@ -78,7 +78,7 @@ def test_architecture_shows_resnet50_course_numbers():
 
 def test_switching_depth_rebuilds_the_model():
     at = run("pages/architecture.py", lang="en")
-    at.selectbox(key="url_depth").set_value(152).run()
+    at.selectbox(key="arch.depth").set_value(152).run()
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Parameters (trainable)"] == "60,192,808"
@@ -97,7 +97,7 @@ def test_language_switch_changes_the_page():
 
 def test_selecting_a_block_shows_its_convs_and_projection():
     at = run("pages/architecture.py", lang="en")
-    at.selectbox(key="url_block").set_value("layer2.0").run()
+    at.selectbox(key="arch.block").set_value("layer2.0").run()
     info = " ".join(m.value for m in at.markdown)
     assert "layer2.0" in info and "[10, 256, 56, 56]" in info and "[10, 512, 28, 28]" in info
     assert "projection" in info
@@ -121,9 +121,9 @@ def test_out_of_range_url_values_fall_back_with_a_notice(params):
 def test_url_opens_the_shared_view():
     at = run("pages/architecture.py", lang="zh", depth="101", batch="4", size="128", block="layer3.20")
     assert not at.warning
-    assert at.selectbox(key="url_depth").value == 101
-    assert at.selectbox(key="url_block").value == "layer3.20"
-    assert at.number_input(key="url_batch").value == 4
+    assert at.selectbox(key="arch.depth").value == 101
+    assert at.selectbox(key="arch.block").value == "layer3.20"
+    assert at.number_input(key="arch.batch").value == 4
     assert at.title[0].value.startswith("网络结构")
 
 
@@ -140,7 +140,7 @@ def test_table_filter_and_csv():
 def test_classroom_mode_shows_one_idea_per_screen():
     at = run("app.py", lang="en", classroom="1", step="3", lam="0.5")
     assert [h.value for h in at.header] == [catalog("en")["why.q1"]]
-    assert at.slider(key="url_lam").value == 0.5
+    assert at.slider(key="why.lam").value == 0.5
     assert at.toggle(key="_classroom_choice").value is True
     assert query_param(at, "classroom") == "1" and query_param(at, "lam") == "0.5"
     at.toggle(key="_classroom_choice").set_value(False).run()
