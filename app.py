@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pages.common.ui import classroom, link, page_setup, setting_slider, show_url_notices, sync_url, url_int
+from resnet.model.spec import DOWNSAMPLES
 from resnet.plots import lesson as lesson_plots
 
 t = page_setup("why.title")
@@ -21,24 +22,14 @@ MEASURED_VARIANTS = (("identity", 1.0), ("none", 1.0), ("scaled", 0.5), ("scaled
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def measured_signals(depth: int, scale: float) -> list[tuple[str, float, list]]:
+def measured_signals(depth: int, scale: float, downsample: str) -> list[tuple[str, float, list]]:
     """(shortcut, λ, per-block forward RMS and ∂L/∂x) at initialisation, standard variants + λ."""
-    import paddle  # only when asked: the rest of this page needs no Paddle
+    from resnet.inference import diagnostics  # only when asked: the rest of this page needs no Paddle
 
-    from resnet.inference import diagnostics
-    from resnet.model import ensure_dygraph, resnet
-
-    ensure_dygraph()
     variants = dict.fromkeys([*MEASURED_VARIANTS, ("scaled", scale)])
-    runs = []
-    for shortcut, lam in variants:
-        paddle.seed(0)  # same data and same draw of weights for every variant
-        x = paddle.randn([32, 1, 8, 8])
-        labels = paddle.randint(0, 10, [32])
-        model = resnet(depth, num_classes=10, in_channels=1, shortcut=shortcut, scale=lam)
-        model.train()
-        runs.append((shortcut, lam, diagnostics.measure_signal(model, x, labels)))
-    return runs
+    # the same data and the same weights (by parameter name) for every variant
+    return [(shortcut, lam, diagnostics.measure_at_init(depth, shortcut, lam, downsample=downsample))
+            for shortcut, lam in variants]
 
 
 def degradation() -> None:
@@ -77,9 +68,12 @@ def why_not_2x() -> list[str]:
 
     st.subheader(t("why.measured"))
     st.markdown(t("why.measured_body"))
-    measure_depth = st.radio(t("why.measure_depth"), MEASURE_DEPTHS, horizontal=True, format_func=lambda d: f"ResNet-{d}", key="measure_depth")
+    r1, r2 = st.columns([1, 2])
+    measure_depth = r1.radio(t("why.measure_depth"), MEASURE_DEPTHS, horizontal=True, format_func=lambda d: f"ResNet-{d}", key="measure_depth")
+    downsample = r2.radio(t("why.measure_downsample"), DOWNSAMPLES, horizontal=True,
+                          format_func=lambda d: t(f"why.downsample.{d}"), key="measure_downsample")
     with st.spinner(t("why.measuring")):
-        measured = measured_signals(measure_depth, round(scale, 2))
+        measured = measured_signals(measure_depth, round(scale, 2), downsample)
     runs = {t("why.variant_none") if shortcut == "none" else f"λ = {lam:g}": signals for shortcut, lam, signals in measured}
     from resnet.inference.diagnostics import predicted_growth  # Paddle is loaded by now
 
@@ -90,7 +84,8 @@ def why_not_2x() -> list[str]:
     g1.plotly_chart(lesson_plots.signal_chart(runs, "out_rms", t, (label, forward)), key="forward_chart")
     g2.markdown(f"**{t('why.backward')}**")
     g2.plotly_chart(lesson_plots.signal_chart(runs, "grad_rms", t, (label, backward)), key="backward_chart")
-    st.markdown(t("why.measured_reading"))
+    st.caption(t(f"why.prediction_note.{downsample}"))
+    st.markdown(t("why.measured_reading", stage_starts=t(f"why.stage_starts.{downsample}")))
     return ["lam", "L"]
 
 

@@ -39,7 +39,7 @@ def main() -> int:
         start = time.perf_counter()
         pool = JobPool(Path(tmp) / "runs.sqlite", workers=args.workers, threads=args.threads).start()
         try:
-            runs = pool.wait(pool.submit_many(configs), timeout=1800)
+            runs = pool.wait([s.run_id for s in pool.submit_many(configs)], timeout=1800)
             wall = time.perf_counter() - start
         finally:
             pool.shutdown()

@@ -7,7 +7,7 @@ import inspect
 import pandas as pd
 import streamlit as st
 
-from pages.common.ui import classroom, page_setup, stage_name, show_url_notices, sync_url, url_choice, url_int, url_setting
+from pages.common.ui import classroom, page_setup, select_on_click, show_url_notices, stage_name, sync_url, url_choice, url_int
 
 t = page_setup("arch.title")
 
@@ -20,6 +20,7 @@ network.ensure_dygraph()  # this run's thread (see ensure_dygraph)
 DEPTHS = network.IMAGENET_DEPTHS
 SIZE_RANGE = (32, 512)
 BATCH_RANGE = (1, 256)
+PLOTLY = {"displayModeBar": False}
 
 
 @st.cache_resource(show_spinner=False)
@@ -42,94 +43,84 @@ def forward_check(depth: int, size: int) -> list[str]:
     return anatomy.cross_check(net, anatomy.model_rows(net, 1, size))
 
 
-st.title(t("arch.title"))
-st.markdown(t("arch.intro"))
-
-c1, c2, c3 = st.columns(3)
-depth = c1.selectbox(t("arch.depth"), DEPTHS, key=url_choice("depth", DEPTHS, 50), format_func=lambda d: f"ResNet-{d}")
-batch = c2.number_input(t("arch.batch"), *BATCH_RANGE, key=url_int("batch", *BATCH_RANGE, 10), help=t("arch.batch_help"))
-size = c3.number_input(t("arch.size"), *SIZE_RANGE, step=16, key=url_int("size", *SIZE_RANGE, 224), help=t("arch.size_help"))
-
-show_url_notices(t)
-
-with st.spinner(t("arch.building", depth=depth)):
-    net = shared_model(depth)
-    rows = table_rows(depth, int(batch), int(size))
-summary = anatomy.block_summary(rows)
-totals = anatomy.totals(rows)
-block_names = [b["block"] for b in summary if b["block"].startswith("layer")]
-
-# -- totals -----------------------------------------------------------------------
-m1, m2, m3, m4, m5 = st.columns(5)
-m1.metric(t("arch.params"), f"{totals.params:,}", help=t("arch.params_help", all=network.count_parameters(net, trainable_only=False)))
-m2.metric(t("arch.macs_image"), f"{totals.macs_per_image / 1e9:.2f} G", help=t("arch.macs_help"))
-m3.metric(t("arch.macs_batch", n=totals.batch), f"{totals.macs_per_batch / 1e9:.1f} G")
-m4.metric(t("arch.blocks"), f"{len(block_names)}", help=" + ".join(str(n) for n in net.config.blocks_per_stage))
-with st.spinner(t("arch.checking")):
-    problems = forward_check(depth, int(size))
-if problems:
-    m5.metric(t("arch.check"), "✗")
-    st.error(t("arch.check_failed") + "\n\n" + "\n".join(f"- {p}" for p in problems[:20]))
-else:
-    m5.metric(t("arch.check"), "✓", help=t("arch.check_ok", n=len(rows)))
-
-# -- the network diagram; a click selects a block -----------------------------------
-block_key = url_setting("block", block_names[0], str, lambda v: v in block_names)
-if st.session_state[block_key] not in block_names:  # depth changed under a deeper block
-    st.session_state[block_key] = block_names[0]
-show_url_notices(t)
-
-st.subheader(t("arch.diagram"))
-st.caption(t("arch.diagram_help"))
+def settings() -> tuple[int, int, int]:
+    """Depth, batch and input size."""
+    st.title(t("arch.title"))
+    st.markdown(t("arch.intro"))
+    c1, c2, c3 = st.columns(3)
+    depth = c1.selectbox(t("arch.depth"), DEPTHS, key=url_choice("depth", DEPTHS, 50), format_func=lambda d: f"ResNet-{d}")
+    batch = c2.number_input(t("arch.batch"), *BATCH_RANGE, key=url_int("batch", *BATCH_RANGE, 10), help=t("arch.batch_help"))
+    size = c3.number_input(t("arch.size"), *SIZE_RANGE, step=16, key=url_int("size", *SIZE_RANGE, 224), help=t("arch.size_help"))
+    show_url_notices(t)
+    return int(depth), int(batch), int(size)
 
 
-def select_clicked_block() -> None:
-    """A click on a diagram marker selects that block (runs before the rerun)."""
-    points = st.session_state[f"diagram_{depth}"].selection.points
-    if points and points[0].get("customdata") in block_names:
-        st.session_state[block_key] = points[0]["customdata"]
+def totals(net: network.ResNet, rows: list[anatomy.LayerRow], depth: int, size: int) -> None:
+    """Parameters, MACs, blocks, and the forward pass that checks the table."""
+    sums = anatomy.totals(rows)
+    m1, m2, m3, m4, m5 = st.columns(5)
+    m1.metric(t("arch.params"), f"{sums.params:,}", help=t("arch.params_help", all=network.count_parameters(net, trainable_only=False)))
+    m2.metric(t("arch.macs_image"), f"{sums.macs_per_image / 1e9:.2f} G", help=t("arch.macs_help"))
+    m3.metric(t("arch.macs_batch", n=sums.batch), f"{sums.macs_per_batch / 1e9:.1f} G")
+    m4.metric(t("arch.blocks"), f"{sum(net.config.blocks_per_stage)}", help=" + ".join(str(n) for n in net.config.blocks_per_stage))
+    with st.spinner(t("arch.checking")):
+        problems = forward_check(depth, size)
+    if problems:
+        m5.metric(t("arch.check"), "✗")
+        st.error(t("arch.check_failed") + "\n\n" + "\n".join(f"- {p}" for p in problems[:20]))
+    else:
+        m5.metric(t("arch.check"), "✓", help=t("arch.check_ok", n=len(rows)))
 
 
-st.plotly_chart(
-    architecture_plots.network_diagram(summary, st.session_state[block_key], t),
-    key=f"diagram_{depth}", on_select=select_clicked_block, selection_mode="points",
-    config={"displayModeBar": False},
-)
-
-# -- the selected block ---------------------------------------------------------------
-left, right = st.columns([2, 3])
-with left:
-    block = st.selectbox(t("arch.block"), block_names, key=block_key)
-    info = next(b for b in summary if b["block"] == block)
-    st.markdown(t(
-        "arch.block_info", name=block, params=f"{info['params']:,}", macs=f"{info['macs'] / 1e9:.3f}",
-        shape_in=info["input_shape"], shape_out=info["output_shape"],
-    ))
-    st.markdown(t("arch.shortcut_projection") if info["projection"] else t("arch.shortcut_identity"))
-    block_rows = [r for r in rows if r.block == block]
-    st.dataframe(
-        pd.DataFrame([{
-            t("col.name"): r.name.removeprefix(block + "."), t("col.role"): t("role." + r.role),
-            t("col.kernel_shape"): str(list(r.kernel_shape)) if r.kernel_shape else "",
-            t("col.stride"): r.stride if r.stride is not None else "", t("col.params"): r.params,
-            t("col.output_shape"): str(list(r.output_shape)), t("col.macs"): r.macs,
-        } for r in block_rows]),
-        hide_index=True, width="stretch",
+def diagram(summary: list[dict], depth: int) -> str:
+    """The network as a diagram; a click selects a block. Returns the selected block's session key."""
+    block_names = [b["block"] for b in summary if b["block"].startswith("layer")]
+    block_key = url_choice("block", block_names, block_names[0])  # a shallower net resets a deeper block
+    show_url_notices(t)
+    st.subheader(t("arch.diagram"))
+    st.caption(t("arch.diagram_help"))
+    chart_key = f"diagram_{depth}"
+    st.plotly_chart(
+        architecture_plots.network_diagram(summary, st.session_state[block_key], t),
+        key=chart_key, on_select=select_on_click(chart_key, block_key, block_names), selection_mode="points", config=PLOTLY,
     )
-with right:
-    st.plotly_chart(architecture_plots.block_diagram(block_rows, t), config={"displayModeBar": False}, key="block_diagram")
+    return block_key
 
-if not classroom():  # presenter mode hides the advanced views
-    with st.expander(t("arch.source")):
-        block_obj = dict(net.named_blocks())[block]
-        st.caption(t("arch.source_help", cls=type(block_obj).__name__))
-        st.code(inspect.getsource(network.ResidualBlock.forward_trace) + "\n\n" + inspect.getsource(type(block_obj)), language="python")
 
-    # -- the full table -----------------------------------------------------------------
+def selected_block(net: network.ResNet, rows: list[anatomy.LayerRow], summary: list[dict], block_key: str) -> None:
+    """The block's shapes, shortcut, layers and diagram; its source code outside classroom mode."""
+    left, right = st.columns([2, 3])
+    with left:
+        block = st.selectbox(t("arch.block"), [b["block"] for b in summary if b["block"].startswith("layer")], key=block_key)
+        info = next(b for b in summary if b["block"] == block)
+        st.markdown(t(
+            "arch.block_info", name=block, params=f"{info['params']:,}", macs=f"{info['macs'] / 1e9:.3f}",
+            shape_in=info["input_shape"], shape_out=info["output_shape"],
+        ))
+        st.markdown(t("arch.shortcut_projection") if info["projection"] else t("arch.shortcut_identity"))
+        block_rows = [r for r in rows if r.block == block]
+        st.dataframe(
+            pd.DataFrame([{
+                t("col.name"): r.name.removeprefix(block + "."), t("col.role"): t("role." + r.role),
+                t("col.kernel_shape"): str(list(r.kernel_shape)) if r.kernel_shape else "",
+                t("col.stride"): "" if r.stride is None else str(r.stride), t("col.params"): r.params,
+                t("col.output_shape"): str(list(r.output_shape)), t("col.macs"): r.macs,
+            } for r in block_rows]),
+            hide_index=True, width="stretch",
+        )
+    with right:
+        st.plotly_chart(architecture_plots.block_diagram(block_rows, t), config=PLOTLY, key="block_diagram")
+    if not classroom():  # presenter mode hides the advanced views
+        with st.expander(t("arch.source")):
+            block_obj = dict(net.named_blocks())[block]
+            st.caption(t("arch.source_help", cls=type(block_obj).__name__))
+            st.code(inspect.getsource(network.ResidualBlock.forward_trace) + "\n\n" + inspect.getsource(type(block_obj)), language="python")
+
+
+def layer_table(rows: list[anatomy.LayerRow], depth: int, batch: int, size: int) -> None:
+    """Every layer, filtered by stage, kind and name, and as CSV."""
     st.subheader(t("arch.table"))
     frame = pd.DataFrame([r.as_dict() for r in rows])
-
-
     f1, f2, f3 = st.columns([2, 2, 3])
     stages = f1.multiselect(t("arch.filter_stage"), list(dict.fromkeys(frame["stage"])), format_func=lambda s: stage_name(t, s), key="filter_stage")
     kinds = f2.multiselect(t("arch.filter_kind"), list(dict.fromkeys(frame["kind"])), format_func=lambda k: t("kind." + k), key="filter_kind")
@@ -156,14 +147,28 @@ if not classroom():  # presenter mode hides the advanced views
         file_name=f"resnet{depth}_b{batch}_{size}px_layers.csv", mime="text/csv",
     )
 
-# -- where the course slipped, computed from this model ---------------------------------
-with st.expander(t("arch.course")):
-    pool = anatomy.pooling_rounding()
-    convs_in_blocks = sum(1 for r in rows if r.kind == "conv" and r.block.startswith("layer") and r.role != "projection")
-    st.markdown(t(
-        "arch.course_body", blocks=len(block_names), convs=convs_in_blocks,
-        stem_bias="None" if net.conv1.bias is None else "present", bn=int(net.bn1.weight.shape[0]),
-        pool_in=pool["input"], pool_floor=pool["paddle_default"], pool_ceil=pool["paddle_ceil_mode"],
-    ))
 
+def course_slips(net: network.ResNet, rows: list[anatomy.LayerRow]) -> None:
+    """Where the course slipped, computed from this model."""
+    with st.expander(t("arch.course")):
+        pool = anatomy.pooling_rounding()
+        convs_in_blocks = sum(1 for r in rows if r.kind == "conv" and r.block.startswith("layer") and r.role != "projection")
+        st.markdown(t(
+            "arch.course_body", blocks=sum(net.config.blocks_per_stage), convs=convs_in_blocks,
+            stem_bias="None" if net.conv1.bias is None else "present", bn=int(net.bn1.weight.shape[0]),
+            pool_in=pool["input"], pool_floor=pool["paddle_default"], pool_ceil=pool["paddle_ceil_mode"],
+        ))
+
+
+depth, batch, size = settings()
+with st.spinner(t("arch.building", depth=depth)):
+    net = shared_model(depth)
+    rows = table_rows(depth, batch, size)
+summary = anatomy.block_summary(rows)
+totals(net, rows, depth, size)
+block_key = diagram(summary, depth)
+selected_block(net, rows, summary, block_key)
+if not classroom():  # presenter mode hides the advanced views
+    layer_table(rows, depth, batch, size)
+course_slips(net, rows)
 sync_url("depth", "batch", "size", "block")

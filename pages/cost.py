@@ -18,6 +18,7 @@ ensure_dygraph()  # this run's thread (see ensure_dygraph)
 PAPER_50 = cost.PAPER_GMACS["ResNet-50"]
 SIZE_RANGE = cost.IMAGE_SIZE_RANGE
 BATCH_RANGE = cost.BATCH_RANGE
+WIDTHS = (16, 32, 64, 128, 256, 512)  # the inner width of a stage: ResNet-50's are 64 … 512
 
 
 def giga(macs: int) -> str:
@@ -37,135 +38,159 @@ def comparison(size: int) -> list[dict]:
 
 
 @st.cache_data(show_spinner=False)
-def course(size: int) -> dict:
+def course_numbers(size: int) -> dict:
     return cost.course_estimate(cost.COURSE_BATCH, size)
 
 
 @st.cache_data(show_spinner=False)
-def bottleneck(width: int) -> list[dict]:
+def bottleneck_variants(width: int) -> list[dict]:
     return cost.bottleneck_vs_basic(width, 56, 1)
 
 
-st.title(t("cost.title"))
-st.markdown(t("cost.intro"))
+def settings() -> tuple[int, int, int]:
+    """Depth, batch and input size."""
+    st.title(t("cost.title"))
+    st.markdown(t("cost.intro"))
+    c1, c2, c3 = st.columns(3)
+    depth = c1.selectbox(t("arch.depth"), cost.RESNET_DEPTHS, key=url_choice("depth", cost.RESNET_DEPTHS, 50), format_func=lambda d: f"ResNet-{d}")
+    batch = int(c2.number_input(t("arch.batch"), *BATCH_RANGE, key=url_int("batch", *BATCH_RANGE, 10)))
+    size = int(c3.number_input(t("arch.size"), *SIZE_RANGE, step=16, key=url_int("size", *SIZE_RANGE, 224), help=t("cost.size_help")))
+    show_url_notices(t)
+    return int(depth), batch, size
 
-c1, c2, c3 = st.columns(3)
-depth = c1.selectbox(t("arch.depth"), cost.RESNET_DEPTHS, key=url_choice("depth", cost.RESNET_DEPTHS, 50), format_func=lambda d: f"ResNet-{d}")
-batch = int(c2.number_input(t("arch.batch"), *BATCH_RANGE, key=url_int("batch", *BATCH_RANGE, 10)))
-size = int(c3.number_input(t("arch.size"), *SIZE_RANGE, step=16, key=url_int("size", *SIZE_RANGE, 224), help=t("cost.size_help")))
-show_url_notices(t)
 
-stages, by_kernel, total_macs, params = stage_table(depth, batch, size)
-m1, m2, m3, m4 = st.columns(4)
-m1.metric(t("arch.params"), f"{params:,}")
-m2.metric(t("arch.macs_image"), giga(total_macs // batch))
-m3.metric(t("cost.flops_image"), giga(2 * total_macs // batch), help=t("cost.flops_help"))
-m4.metric(t("arch.macs_batch", n=batch), giga(total_macs))
+def by_stage(depth: int, batch: int, size: int) -> None:
+    """Totals, then where the cost sits: MACs and parameters per stage and kernel size."""
+    stages, by_kernel, total_macs, params = stage_table(depth, batch, size)
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric(t("arch.params"), f"{params:,}")
+    m2.metric(t("arch.macs_image"), giga(total_macs // batch))
+    m3.metric(t("cost.flops_image"), giga(2 * total_macs // batch), help=t("cost.flops_help"))
+    m4.metric(t("arch.macs_batch", n=batch), giga(total_macs))
 
-# -- where the cost sits ---------------------------------------------------------------
-st.header(t("cost.by_stage"))
-names = [stage_name(t, s["stage"]) for s in stages]
-g1, g2, g3 = st.columns([5, 5, 3])
-g1.markdown(f"**{t('cost.macs_by_stage')}**")
-g1.plotly_chart(cost_plots.bars(names, {k: [s["macs_by_kernel"][k] / 1e9 for s in stages] for k in cost.KERNELS},
-                             t("cost.gmacs_batch", n=batch)), key="macs_by_stage")
-g2.markdown(f"**{t('cost.params_by_stage')}**")
-g2.plotly_chart(cost_plots.bars(names, {k: [s["params_by_kernel"][k] / 1e6 for s in stages] for k in (*cost.KERNELS, "BN")},
-                             t("cost.mparams")), key="params_by_stage")
-g3.markdown(f"**{t('cost.kernel_share')}**")
-g3.plotly_chart(cost_plots.share_donut(by_kernel), key="kernel_share")
-st.markdown(t("cost.by_stage_reading", conv1=f"{by_kernel['1×1'] / total_macs:.0%}", conv3=f"{by_kernel['3×3'] / total_macs:.0%}"))
-if not classroom():  # presenter mode hides the advanced views
-    with st.expander(t("cost.stage_table")):
-        st.dataframe(pd.DataFrame([{
-            t("col.stage"): stage_name(t, s["stage"]), t("cost.col_blocks"): s["blocks"], t("col.params"): s["params"],
-            t("cost.col_gmacs"): round(s["macs"] / 1e9, 3), t("cost.col_gmacs_block"): round(s["macs_per_block"] / 1e9, 3) if s["macs_per_block"] else None,
-        } for s in stages]), hide_index=True, width="stretch")
+    st.header(t("cost.by_stage"))
+    names = [stage_name(t, s["stage"]) for s in stages]
+    g1, g2, g3 = st.columns([5, 5, 3])
+    g1.markdown(f"**{t('cost.macs_by_stage')}**")
+    g1.plotly_chart(cost_plots.bars(names, {k: [s["macs_by_kernel"][k] / 1e9 for s in stages] for k in cost.KERNELS},
+                                    t("cost.gmacs_batch", n=batch)), key="macs_by_stage")
+    g2.markdown(f"**{t('cost.params_by_stage')}**")
+    g2.plotly_chart(cost_plots.bars(names, {k: [s["params_by_kernel"][k] / 1e6 for s in stages] for k in (*cost.KERNELS, "BN")},
+                                    t("cost.mparams")), key="params_by_stage")
+    g3.markdown(f"**{t('cost.kernel_share')}**")
+    g3.plotly_chart(cost_plots.share_donut(by_kernel), key="kernel_share")
+    st.markdown(t("cost.by_stage_reading", conv1=f"{by_kernel['1×1'] / total_macs:.0%}", conv3=f"{by_kernel['3×3'] / total_macs:.0%}"))
+    if not classroom():  # presenter mode hides the advanced views
+        with st.expander(t("cost.stage_table")):
+            st.dataframe(pd.DataFrame([{
+                t("col.stage"): stage_name(t, s["stage"]), t("cost.col_blocks"): s["blocks"], t("col.params"): s["params"],
+                t("cost.col_gmacs"): round(s["macs"] / 1e9, 3),
+                t("cost.col_gmacs_block"): round(s["macs_per_block"] / 1e9, 3) if s["macs_per_block"] else None,
+            } for s in stages]), hide_index=True, width="stretch")
 
-# -- ResNet vs VGG ---------------------------------------------------------------------
-st.header(t("cost.vs_vgg"))
-archs = comparison(size)
-arch_names = [a["name"] for a in archs]
-v1, v2 = st.columns(2)
-v1.markdown(f"**{t('cost.gmacs_image_title')}**")
-series = {t("cost.ours"): [a["gmacs_per_image"] for a in archs]}
-if size == 224:
-    series[t("cost.paper")] = [a["paper_gmacs"] for a in archs]
-v1.plotly_chart(cost_plots.bars(arch_names, series, t("cost.gmacs_image"), stacked=False), key="vs_macs")
-v2.markdown(f"**{t('cost.params_title')}**")
-v2.plotly_chart(cost_plots.bars(arch_names, {t("cost.ours"): [a["params"] / 1e6 for a in archs]}, t("cost.mparams"), stacked=False), key="vs_params")
-st.dataframe(pd.DataFrame([{
-    t("cost.col_arch"): a["name"], t("col.params"): a["params"], t("cost.col_ours"): round(a["gmacs_per_image"], 2),
-    t("cost.col_gflops"): round(a["gflops_per_image"], 2), t("cost.col_paper_layout"): round(a["gmacs_paper_layout"], 2),
-    t("cost.col_paper"): a["paper_gmacs"],
-} for a in archs]), hide_index=True, width="stretch")
-by_name = {a["name"]: a for a in archs}
-vgg_fc = sum(r.params for r in cost.vgg_rows(16, 1, size) if r.kind == "fc")
-st.markdown(t(
-    "cost.vs_reading", ours=f"{by_name['ResNet-50']['gmacs_per_image']:.2f}", layout=f"{by_name['ResNet-50']['gmacs_paper_layout']:.2f}",
-    paper=PAPER_50, vgg=f"{by_name['VGG-16']['gmacs_per_image']:.1f}", vgg_fc=f"{vgg_fc / 1e6:.0f}",
-))
 
-# -- the course's estimate vs the truth --------------------------------------------------
-st.header(t("cost.course"))
-est = course(size)
-k1, k2, k3 = st.columns(3)
-k1.metric(t("cost.course_block", block=est["block"]), giga(est["block_macs"]))
-k2.metric(t("cost.course_total", n=est["multiplier"]), giga(est["course_total"]))
-k3.metric(t("cost.true_total"), giga(est["true_total"]), delta=f"{est['true_total'] / est['course_total'] - 1:+.0%}", delta_color="off")
-per_stage = est["per_stage"]
-labels = [f"{stage_name(t, s['stage'])} · {s['channels']} × {s['spatial']}" for s in per_stage]
-st.plotly_chart(cost_plots.bars(labels, {
-    t("cost.typical_block"): [s["macs_per_block"] / 1e9 for s in per_stage],
-    t("cost.first_block"): [s["first_block_macs"] / 1e9 for s in per_stage],
-}, t("cost.gmacs_batch", n=est["batch"]), stacked=False), key="course_per_stage")
-st.markdown(t(
-    "cost.course_reading", block=est["block"], block_macs=giga(est["block_macs"]), n=est["multiplier"],
-    course=giga(est["course_total"]), blocks=est["residual_blocks"], truth=giga(est["true_total"]),
-    ratio=f"{est['overestimate']:.1f}", convs=", ".join(f"{c['kernel']} {giga(c['macs'])}" for c in est["block_convs"]),
-))
+def versus_vgg(size: int) -> None:
+    """ResNet vs VGG at this input size, against the papers' numbers at 224."""
+    st.header(t("cost.vs_vgg"))
+    archs = comparison(size)
+    arch_names = [a["name"] for a in archs]
+    v1, v2 = st.columns(2)
+    v1.markdown(f"**{t('cost.gmacs_image_title')}**")
+    series = {t("cost.ours"): [a["gmacs_per_image"] for a in archs]}
+    if size == 224:
+        series[t("cost.paper")] = [a["paper_gmacs"] for a in archs]
+    v1.plotly_chart(cost_plots.bars(arch_names, series, t("cost.gmacs_image"), stacked=False), key="vs_macs")
+    v2.markdown(f"**{t('cost.params_title')}**")
+    v2.plotly_chart(cost_plots.bars(arch_names, {t("cost.ours"): [a["params"] / 1e6 for a in archs]}, t("cost.mparams"), stacked=False),
+                    key="vs_params")
+    st.dataframe(pd.DataFrame([{
+        t("cost.col_arch"): a["name"], t("col.params"): a["params"], t("cost.col_ours"): round(a["gmacs_per_image"], 2),
+        t("cost.col_gflops"): round(a["gflops_per_image"], 2), t("cost.col_paper_layout"): round(a["gmacs_paper_layout"], 2),
+        t("cost.col_paper"): a["paper_gmacs"],
+    } for a in archs]), hide_index=True, width="stretch")
+    by_name = {a["name"]: a for a in archs}
+    vgg_fc = sum(r.params for r in cost.vgg_rows(16, 1, size) if r.kind == "fc")
+    st.markdown(t(
+        "cost.vs_reading", ours=f"{by_name['ResNet-50']['gmacs_per_image']:.2f}", layout=f"{by_name['ResNet-50']['gmacs_paper_layout']:.2f}",
+        paper=PAPER_50, vgg=f"{by_name['VGG-16']['gmacs_per_image']:.1f}", vgg_fc=f"{vgg_fc / 1e6:.0f}",
+    ))
 
-# -- Q3: bottleneck vs basic -------------------------------------------------------------
-st.header(t("cost.bottleneck"))
-width = st.select_slider(t("cost.width"), [16, 32, 64, 128, 256, 512], key=url_choice("width", (16, 32, 64, 128, 256, 512), 64))
-show_url_notices(t)
-variants = bottleneck(width)
-variant_keys = {"bottleneck": "cost.variant.bottleneck", "basic, same in/out": "cost.variant.basic_wide", "basic, inner width": "cost.variant.basic_narrow"}
-labels = [f"{t(variant_keys[v['block']])} ({'→'.join(map(str, v['channels']))})" for v in variants]
-b1, b2 = st.columns(2)
-b1.plotly_chart(cost_plots.bars(labels, {t("col.params"): [v["params"] for v in variants]}, t("col.params"), stacked=False, log_y=True), key="bn_params")
-b2.plotly_chart(cost_plots.bars(labels, {t("col.macs"): [v["macs"] for v in variants]}, t("cost.macs_56"), stacked=False, log_y=True), key="bn_macs")
-bott, wide_basic = variants[0], variants[1]
-st.markdown(t("cost.bottleneck_reading", wide=4 * width, width=width, params=f"{bott['params']:,}", basic=f"{wide_basic['params']:,}",
-              ratio=f"{wide_basic['params'] / bott['params']:.0f}", macs_ratio=f"{wide_basic['macs'] / bott['macs']:.0f}"))
 
-# -- measured on this machine --------------------------------------------------------------
-st.header(t("cost.measured"))
-st.markdown(t("cost.measured_body"))
-measure_batch, repeats = 1, 7
-if not classroom():  # presenter mode measures with the defaults
-    mb1, mb2 = st.columns(2)
-    measure_batch = int(mb1.number_input(t("arch.batch"), 1, 16, measure_batch, key="measure_batch"))
-    repeats = int(mb2.number_input(t("cost.repeats"), 3, 21, repeats, key="measure_repeats"))
-if st.button(t("cost.measure", depth=depth, size=size), type="primary"):
-    bar = st.progress(0.0, text=t("cost.step.build"))
-    try:
-        result = cost.measure_latency(depth, measure_batch, size, repeats=repeats,
-                                      progress=lambda f, step: bar.progress(min(f, 1.0), text=t("cost.step." + step)))
-        st.session_state["latency"] = result
-    except (ValueError, RuntimeError, OSError) as error:
-        st.error(t("cost.measure_failed", error=str(error)[:300]))
-    bar.empty()
-result = st.session_state.get("latency")
-if result:
-    l1, l2, l3, l4 = st.columns(4)
-    l1.metric(t("cost.dygraph"), f"{result['dygraph_ms']:.0f} ms", help=t("cost.gflops", g=f"{result['dygraph_gflops']:.1f}"))
-    l2.metric(t("cost.fast"), f"{result['fast_ms']:.0f} ms", help=t("cost.gflops", g=f"{result['fast_gflops']:.1f}"))
-    l3.metric(t("cost.speedup"), f"{result['speedup']:.1f}×")
-    l4.metric(t("cost.gflops_label"), f"{result['dygraph_gflops']:.1f} → {result['fast_gflops']:.1f}")
-    st.caption(t("cost.measured_caption", depth=result["depth"], batch=result["batch"], size=result["image_size"],
-                 backend=result["backend"], threads=result["threads"], n=len(result["fast_times"])))
-    if result.get("notice"):
-        st.warning(result["notice"])
+def course_estimate(size: int) -> None:
+    """The course's estimate (one block × 48) against the truth, summed layer by layer."""
+    st.header(t("cost.course"))
+    est = course_numbers(size)
+    k1, k2, k3 = st.columns(3)
+    k1.metric(t("cost.course_block", block=est["block"]), giga(est["block_macs"]))
+    k2.metric(t("cost.course_total", n=est["multiplier"]), giga(est["course_total"]))
+    k3.metric(t("cost.true_total"), giga(est["true_total"]), delta=f"{est['true_total'] / est['course_total'] - 1:+.0%}", delta_color="off")
+    per_stage = est["per_stage"]
+    labels = [f"{stage_name(t, s['stage'])} · {s['channels']} × {s['spatial']}" for s in per_stage]
+    st.plotly_chart(cost_plots.bars(labels, {
+        t("cost.typical_block"): [s["macs_per_block"] / 1e9 for s in per_stage],
+        t("cost.first_block"): [s["first_block_macs"] / 1e9 for s in per_stage],
+    }, t("cost.gmacs_batch", n=est["batch"]), stacked=False), key="course_per_stage")
+    st.markdown(t(
+        "cost.course_reading", block=est["block"], block_macs=giga(est["block_macs"]), n=est["multiplier"],
+        course=giga(est["course_total"]), blocks=est["residual_blocks"], truth=giga(est["true_total"]),
+        ratio=f"{est['overestimate']:.1f}", convs=", ".join(f"{c['kernel']} {giga(c['macs'])}" for c in est["block_convs"]),
+    ))
 
+
+def bottleneck() -> None:
+    """Q3: a bottleneck block against basic blocks of the same width."""
+    st.header(t("cost.bottleneck"))
+    width = st.select_slider(t("cost.width"), WIDTHS, key=url_choice("width", WIDTHS, 64))
+    show_url_notices(t)
+    variants = bottleneck_variants(width)
+    variant_keys = {"bottleneck": "cost.variant.bottleneck", "basic, same in/out": "cost.variant.basic_wide",
+                    "basic, inner width": "cost.variant.basic_narrow"}
+    labels = [f"{t(variant_keys[v['block']])} ({'→'.join(map(str, v['channels']))})" for v in variants]
+    b1, b2 = st.columns(2)
+    b1.plotly_chart(cost_plots.bars(labels, {t("col.params"): [v["params"] for v in variants]}, t("col.params"), stacked=False, log_y=True),
+                    key="bn_params")
+    b2.plotly_chart(cost_plots.bars(labels, {t("col.macs"): [v["macs"] for v in variants]}, t("cost.macs_56"), stacked=False, log_y=True),
+                    key="bn_macs")
+    bott, wide_basic = variants[0], variants[1]
+    st.markdown(t("cost.bottleneck_reading", wide=4 * width, width=width, params=f"{bott['params']:,}", basic=f"{wide_basic['params']:,}",
+                  ratio=f"{wide_basic['params'] / bott['params']:.0f}", macs_ratio=f"{wide_basic['macs'] / bott['macs']:.0f}"))
+
+
+def measured(depth: int, size: int) -> None:
+    """Latency measured on this machine: dygraph against the fast path."""
+    st.header(t("cost.measured"))
+    st.markdown(t("cost.measured_body"))
+    measure_batch, repeats = 1, 7
+    if not classroom():  # presenter mode measures with the defaults
+        mb1, mb2 = st.columns(2)
+        measure_batch = int(mb1.number_input(t("arch.batch"), 1, 16, measure_batch, key="measure_batch"))
+        repeats = int(mb2.number_input(t("cost.repeats"), 3, 21, repeats, key="measure_repeats"))
+    if st.button(t("cost.measure", depth=depth, size=size), type="primary"):
+        bar = st.progress(0.0, text=t("cost.step.build"))
+        try:
+            result = cost.measure_latency(depth, measure_batch, size, repeats=repeats,
+                                          progress=lambda f, step: bar.progress(min(f, 1.0), text=t("cost.step." + step)))
+            st.session_state["latency"] = result
+        except (ValueError, RuntimeError, OSError) as error:
+            st.error(t("cost.measure_failed", error=str(error)[:300]))
+        bar.empty()
+    result = st.session_state.get("latency")
+    if result:
+        l1, l2, l3, l4 = st.columns(4)
+        l1.metric(t("cost.dygraph"), f"{result['dygraph_ms']:.0f} ms", help=t("cost.gflops", g=f"{result['dygraph_gflops']:.1f}"))
+        l2.metric(t("cost.fast"), f"{result['fast_ms']:.0f} ms", help=t("cost.gflops", g=f"{result['fast_gflops']:.1f}"))
+        l3.metric(t("cost.speedup"), f"{result['speedup']:.1f}×")
+        l4.metric(t("cost.gflops_label"), f"{result['dygraph_gflops']:.1f} → {result['fast_gflops']:.1f}")
+        st.caption(t("cost.measured_caption", depth=result["depth"], batch=result["batch"], size=result["image_size"],
+                     backend=result["backend"], threads=result["threads"], n=len(result["fast_times"])))
+        if result.get("notice"):
+            st.warning(result["notice"])
+
+
+depth, batch, size = settings()
+by_stage(depth, batch, size)
+versus_vgg(size)
+course_estimate(size)
+bottleneck()
+measured(depth, size)
 sync_url("depth", "batch", "size", "width")

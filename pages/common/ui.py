@@ -8,12 +8,14 @@ from the URL are validated and fall back to the default with a visible notice.
 Each page owns its settings: the widget state of ``?depth=`` on the Architecture page
 is ``st.session_state["arch.depth"]``, on the Feature maps page ``"fm.depth"``, so moving
 through the sidebar never carries one page's value (or range) into another. Only the
-language and classroom mode are shared, on purpose.
+language and classroom mode are shared, on purpose. Streamlit drops a widget's state
+once a run does not draw it (any other page's run), so every setting is also kept aside
+and a page opened again from the menu finds its settings as it left them.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 from urllib.parse import urlencode
 
 import streamlit as st
@@ -24,6 +26,7 @@ from resnet.i18n import LANGS, Translator, lang_from_locale
 LANG_NAMES = {"en": "English", "zh": "中文"}
 _NOTICES = "_url_notices"
 _PAGE = "_page"  # the page whose script is running in this session (set by page_setup)
+_KEPT = "_settings"  # "<page>.<name>" → that setting's last value, for the page's next visit
 
 # The pages in lesson order: (file, url path, catalog key of the title, icon). Streamlit
 # finds pages/*.py itself (classic multipage app, URL path = file name); its own
@@ -137,32 +140,53 @@ def url_setting(
     parse: Callable[[str], Any],
     valid: Callable[[Any], bool],
 ) -> str:
-    """Seed this page's widget state ``<page>.<name>`` from ``?name=`` once; return that key.
+    """Seed this page's widget state ``<page>.<name>`` once; return that key.
 
-    A value that does not parse or is not ``valid`` is replaced by ``default`` and
-    reported by ``show_url_notices``. Call ``sync_url`` after drawing the widget.
+    The seed is ``?name=`` if the URL has it, else the value the page had when it was
+    left for another page, else ``default``. A URL value that does not parse or is not
+    ``valid`` is replaced by the default and reported by ``show_url_notices``; a kept
+    value no longer valid (``valid`` may depend on other settings) is dropped quietly.
+    Call ``sync_url`` after drawing the widget.
     """
     key = setting_key(name)
+    kept = st.session_state.setdefault(_KEPT, {})
     if key not in st.session_state:
         raw = st.query_params.get(name)
         value = default
         if raw is not None:
-            try:
-                parsed = parse(raw)
-                if valid(parsed):
-                    value = parsed
-                else:
-                    _notice(name, raw)
-            except (TypeError, ValueError):
+            ok, parsed = _checked(lambda: parse(raw), valid)
+            if ok:
+                value = parsed
+            else:
                 _notice(name, raw)
+        elif key in kept:
+            ok, previous = _checked(lambda: kept[key], valid)
+            if ok:
+                value = previous
         st.session_state[key] = value
+    kept[key] = st.session_state[key]
     return key
 
 
+def _checked(make: Callable[[], Any], valid: Callable[[Any], bool]) -> tuple[bool, Any]:
+    """(True, value) if ``make()`` gives a value ``valid`` accepts, else (False, None)."""
+    try:
+        value = make()
+        return bool(valid(value)), value
+    except (TypeError, ValueError):  # unparsable text; None (a reset channel) against a range
+        return False, None
+
+
 def url_choice(name: str, options: Sequence[Any], default: Any) -> str:
-    """``url_setting`` for a value that must be one of ``options`` (same type as default)."""
-    kind = type(default)
-    return url_setting(name, default, kind, lambda v: v in options)
+    """``url_setting`` for a value that must be one of ``options`` (same type as default).
+
+    The options may depend on other settings (a shallower net has fewer blocks): a value
+    no longer among them is replaced by ``default``.
+    """
+    key = url_setting(name, default, type(default), lambda v: v in options)
+    if st.session_state[key] not in options:
+        st.session_state[key] = default
+    return key
 
 
 def url_int(name: str, lo: int, hi: int, default: int) -> str:
@@ -170,16 +194,40 @@ def url_int(name: str, lo: int, hi: int, default: int) -> str:
     return url_setting(name, default, int, lambda v: lo <= v <= hi)
 
 
-def sync_url(*names: str) -> None:
-    """Write the current widget values back into the URL, and show the link to share."""
+def sync_url(*names: str, unused: Iterable[str] = ()) -> None:
+    """Write these settings back into the URL (and keep them for the page's next visit), and
+    show the link to share.
+
+    A setting this run did not reach (the page stopped at an upload box) stays in the URL as
+    it came; the ``unused`` ones, which do not apply to the current view, leave it.
+    """
+    kept = st.session_state.setdefault(_KEPT, {})
+    for name in unused:
+        st.query_params.pop(name, None)
     for name in names:
-        value = st.session_state.get(setting_key(name))
+        key = setting_key(name)
+        if key not in st.session_state:
+            continue
+        kept[key] = value = st.session_state[key]
         if value is None:
             st.query_params.pop(name, None)
         else:
             st.query_params[name] = str(value)
     if (slot := st.session_state.get("_share_slot")) is not None:
         slot.code(share_link(), language=None, wrap_lines=True)
+
+
+def select_on_click(chart: str, key: str, options: Sequence[Any], then: Callable[[], None] | None = None) -> Callable[[], None]:
+    """An ``on_select`` callback for the Plotly chart keyed ``chart``: a click on a point whose
+    customdata is one of ``options`` sets ``st.session_state[key]`` to it (then calls ``then``)."""
+    def on_select() -> None:
+        points = st.session_state[chart].selection.points
+        picked = points[0].get("customdata") if points else None
+        if picked is not None and picked in options:
+            st.session_state[key] = options[list(options).index(picked)]  # the option itself: 5, not 5.0
+            if then is not None:
+                then()
+    return on_select
 
 
 def show_url_notices(t: Translator) -> None:

@@ -21,12 +21,20 @@ from typing import Any, Iterable
 import paddle
 from paddle import nn
 
-from ..model.network import ResNet, resnet
+from ..model.network import MIN_IMAGE_SIZE, ResNet, block_stage, eval_mode, resnet
 
 Shape = tuple[int, ...]
 
-MAX_BATCH = 1024
-IMAGE_SIZE_RANGE = (32, 1024)
+# What a table may describe. Its shapes are arithmetic, not a forward pass, so it takes
+# batches and sizes that running the network would not (``fastpath.IMAGE_SIZE_RANGE``).
+TABLE_BATCH_RANGE = (1, 1024)
+TABLE_SIZE_RANGE = (MIN_IMAGE_SIZE, 1024)
+
+
+def check_int(name: str, value: int, lo: int, hi: int) -> None:
+    """Raise ``ValueError`` unless ``value`` is an int (not a bool) in ``lo..hi``."""
+    if not (isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi):
+        raise ValueError(f"{name} must be an integer in {lo}..{hi}, got {value!r}")
 
 
 def conv_output_size(size: int, kernel: int, stride: int, padding: int, ceil_mode: bool = False) -> int:
@@ -45,8 +53,8 @@ class LayerRow:
     name: str  # state-dict prefix, e.g. "layer1.0.conv2"
     block: str  # "stem", "layer1.0", …, "head"
     stage: str  # "stem", "stage 1".."stage 4", "head"
-    kind: str  # conv | bn | maxpool | avgpool | fc
-    role: str  # what it does: stem | bn | maxpool | reduce | conv3x3 | expand | projection | avgpool | classifier
+    kind: str  # conv | bn | maxpool | avgpool | fc | shortcut (option A's: no layer)
+    role: str  # what it does: stem | bn | maxpool | reduce | conv3x3 | expand | projection | subsample_pad | avgpool | classifier
     kernel_shape: Shape | None  # [M, C, kh, kw] for convs, [in, out] for fc
     padding: int | None
     stride: int | None
@@ -106,11 +114,8 @@ _RESIDUAL_ROLES = {
 
 def model_rows(model: ResNet, batch: int, image_size: int) -> list[LayerRow]:
     """Rows for every layer of ``model`` in network order, for a [batch, C, size, size] input."""
-    if not (isinstance(batch, int) and 1 <= batch <= MAX_BATCH):
-        raise ValueError(f"batch must be an integer in 1..{MAX_BATCH}, got {batch!r}")
-    lo, hi = IMAGE_SIZE_RANGE
-    if not (isinstance(image_size, int) and lo <= image_size <= hi):
-        raise ValueError(f"image_size must be an integer in {lo}..{hi}, got {image_size!r}")
+    check_int("batch", batch, *TABLE_BATCH_RANGE)
+    check_int("image_size", image_size, *TABLE_SIZE_RANGE)
     cfg = model.config
     rows: list[LayerRow] = []
 
@@ -127,7 +132,7 @@ def model_rows(model: ResNet, batch: int, image_size: int) -> list[LayerRow]:
 
     roles = _RESIDUAL_ROLES[cfg.block]
     for block_name, block in model.named_blocks():
-        stage = f"stage {block_name[5]}"  # "layer3.4" -> "stage 3"
+        stage = f"stage {block_stage(block_name)}"
         x_shape = shape
         for conv_name, role in roles.items():
             index = conv_name[-1]
@@ -136,9 +141,22 @@ def model_rows(model: ResNet, batch: int, image_size: int) -> list[LayerRow]:
         if block.downsample is not None:
             proj = add(f"{block_name}.downsample.0", block.downsample[0], x_shape, block_name, stage, "projection")
             add(f"{block_name}.downsample.1", block.downsample[1], proj, block_name, stage, "bn")
+        elif block.shortcut_kind == "pad":
+            rows.append(pad_row(block_name, block.stride, block.c_out, x_shape, stage))
     shape = add("avgpool", model.avgpool, shape, "head", "head", "avgpool")
     add("fc", model.fc, (shape[0], shape[1]), "head", "head", "classifier")
     return rows
+
+
+def pad_row(block: str, stride: int, c_out: int, in_shape: Shape, stage: str) -> LayerRow:
+    """Option A's shortcut (subsample + zero-pad) as a row: no layer, 0 parameters, 0 MACs.
+
+    Named ``<block>.shortcut``, a name in no state dict. Its grid is a 1×1 kernel's at the
+    block's stride: ⌈H/stride⌉ × ⌈W/stride⌉, the size of F(x) it is added to.
+    """
+    n, _, h, w = in_shape
+    out = (n, c_out, conv_output_size(h, 1, stride, 0), conv_output_size(w, 1, stride, 0))
+    return LayerRow(f"{block}.shortcut", block, stage, "shortcut", "subsample_pad", None, None, stride, 0, in_shape, out, 0)
 
 
 def layer_table(depth: int = 50, batch: int = 10, image_size: int = 224, **model_kwargs: Any) -> list[dict[str, Any]]:
@@ -183,18 +201,17 @@ def cross_check(model: ResNet, rows: list[LayerRow], seed: int = 0) -> list[str]
     """Compare analytic rows with a real forward pass; return mismatches (empty = all agree)."""
     n, c, h, w = rows[0].input_shape
     paddle.seed(seed)
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         seen = traced_layers(model, paddle.randn([n, c, h, w]))
-    finally:
-        model.train(was_training)
     problems = []
-    for row in rows:
-        if row.name not in seen:
+    for i, row in enumerate(rows):
+        # option A's shortcut runs no layer: to be added to F(x) it must have the shape of
+        # the row before it, the block's last BN (whose traced MACs are 0, as its own)
+        traced = rows[i - 1].name if row.kind == "shortcut" else row.name
+        if traced not in seen:
             problems.append(f"{row.name}: not reached by the forward pass")
             continue
-        shape, macs = seen[row.name]
+        shape, macs = seen[traced]
         if shape != tuple(row.output_shape):
             problems.append(f"{row.name}: table says {row.output_shape}, forward gave {shape}")
         if macs != row.macs:
@@ -218,19 +235,19 @@ def totals(rows: list[LayerRow]) -> Totals:
     return Totals(params=sum(r.params for r in rows), macs_per_batch=macs, macs_per_image=macs // batch, batch=batch)
 
 
-def block_summary(rows: list[LayerRow]) -> list[dict[str, Any]]:
-    """One entry per block (stem, every residual block, head): params, MACs, output shape."""
-    order: list[str] = []
+def group_rows(rows: list[LayerRow], by: str) -> dict[str, list[LayerRow]]:
+    """The rows by their ``by`` field ("block" or "stage"), groups in network order."""
     grouped: dict[str, list[LayerRow]] = {}
     for row in rows:
-        if row.block not in grouped:
-            order.append(row.block)
-            grouped[row.block] = []
-        grouped[row.block].append(row)
+        grouped.setdefault(getattr(row, by), []).append(row)
+    return grouped
+
+
+def block_summary(rows: list[LayerRow]) -> list[dict[str, Any]]:
+    """One entry per block (stem, every residual block, head): params, MACs, output shape."""
     summary = []
-    for name in order:
-        group = grouped[name]
-        main = [r for r in group if r.role not in ("bn", "projection")]
+    for name, group in group_rows(rows, "block").items():
+        main = [r for r in group if r.role not in ("bn", "projection", "subsample_pad")]
         summary.append({
             "block": name,
             "stage": group[0].stage,

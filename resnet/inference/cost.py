@@ -23,9 +23,9 @@ import paddle
 from paddle import nn
 from paddle.vision.models import vgg16, vgg19
 
-from .anatomy import LayerRow, block_summary, layer_row, model_rows, totals
+from .anatomy import LayerRow, block_summary, check_int, group_rows, layer_row, model_rows, totals
 from .fastpath import BATCH_RANGE, IMAGE_SIZE_RANGE, fast_forward_features, fast_model
-from ..model.network import STAGES, BasicBlock, BottleneckBlock, ResNet, ResNetConfig, resnet
+from ..model.network import STAGES, BasicBlock, BottleneckBlock, ResNet, ResNetConfig, eval_mode, resnet
 
 KERNELS = ("1×1", "3×3", "7×7", "fc")
 RESNET_DEPTHS = (18, 34, 50, 101, 152)
@@ -44,14 +44,10 @@ COURSE_BATCH = 10
 Progress = Callable[[float, str], None]  # (fraction done 0..1, step id)
 
 
-def _check_int(name: str, value: int, lo: int, hi: int) -> None:
-    if not (isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi):
-        raise ValueError(f"{name} must be an integer in {lo}..{hi}, got {value!r}")
-
-
 def _check(batch: int, image_size: int) -> None:
-    _check_int("batch", batch, *BATCH_RANGE)
-    _check_int("image_size", image_size, *IMAGE_SIZE_RANGE)
+    # the page measures what it tabulates, so tables take only what a forward pass may
+    check_int("batch", batch, *BATCH_RANGE)
+    check_int("image_size", image_size, *IMAGE_SIZE_RANGE)
 
 
 def _check_depth(depth: int, allowed: tuple[int, ...]) -> None:
@@ -126,13 +122,13 @@ def kernel_kind(row: LayerRow) -> str | None:
     return "fc" if row.kind == "fc" else None
 
 
-def kernel_totals(rows: list[LayerRow]) -> dict[str, int]:
-    """MACs of the whole network by kernel kind (every kind in ``KERNELS``, zeros included)."""
-    macs = dict.fromkeys(KERNELS, 0)
+def kernel_totals(rows: list[LayerRow], of: str = "macs") -> dict[str, int]:
+    """MACs (or ``of="params"``) of the rows by kernel kind (every kind in ``KERNELS``, zeros included)."""
+    by_kind = dict.fromkeys(KERNELS, 0)
     for row in rows:
         if (kind := kernel_kind(row)) is not None:
-            macs[kind] = macs.get(kind, 0) + row.macs
-    return macs
+            by_kind[kind] = by_kind.get(kind, 0) + getattr(row, of)
+    return by_kind
 
 
 def stage_costs(rows: list[LayerRow]) -> list[dict[str, Any]]:
@@ -144,20 +140,14 @@ def stage_costs(rows: list[LayerRow]) -> list[dict[str, Any]]:
     also has "BN", so each sums to the stage total).
     """
     batch = rows[0].input_shape[0]
-    grouped: dict[str, list[LayerRow]] = {}
-    for row in rows:
-        grouped.setdefault(row.stage, []).append(row)
     result = []
-    for stage, group in grouped.items():
+    for stage, group in group_rows(rows, "stage").items():
         macs = sum(r.macs for r in group)
         params = sum(r.params for r in group)
         # residual blocks are named after their state-dict prefix, "layer<stage>.<index>"
         blocks = len({r.block for r in group if r.block.startswith("layer")})
         macs_by_kernel = kernel_totals(group)
-        params_by_kernel = dict.fromkeys(KERNELS, 0)
-        for row in group:
-            if (kind := kernel_kind(row)) is not None:
-                params_by_kernel[kind] = params_by_kernel.get(kind, 0) + row.params
+        params_by_kernel = kernel_totals(group, "params")
         params_by_kernel["BN"] = sum(r.params for r in group if r.kind == "bn")
         result.append({
             "stage": stage, "blocks": blocks, "params": params, "macs": macs,
@@ -264,9 +254,9 @@ def bottleneck_vs_basic(width: int = 64, image_size: int = 56, batch: int = 1) -
     about the bottleneck's cost). Keys: ``block``, ``channels`` (in, 3×3, out), ``params``
     (convs + BN), ``macs``, ``convs`` (kernel, kernel_shape, params, macs).
     """
-    _check_int("width", width, 1, 1024)
-    _check_int("image_size", image_size, 1, IMAGE_SIZE_RANGE[1])  # a feature map, not an image
-    _check_int("batch", batch, *BATCH_RANGE)
+    check_int("width", width, 1, 1024)
+    check_int("image_size", image_size, 1, IMAGE_SIZE_RANGE[1])  # a feature map, not an image
+    check_int("batch", batch, *BATCH_RANGE)
     config = ResNetConfig()
     wide = 4 * width
     with paddle.LazyGuard():
@@ -322,8 +312,8 @@ def measure_latency(
     elif not isinstance(model, ResNet):
         raise TypeError(f"model must be a ResNet or a depth, got {type(model).__name__}")
     _check(batch, image_size)
-    _check_int("repeats", repeats, 1, 100)
-    _check_int("warmup", warmup, 0, 10)
+    check_int("repeats", repeats, 1, 100)
+    check_int("warmup", warmup, 0, 10)
     report = progress or (lambda fraction, step: None)
 
     report(0.0, "build")
@@ -333,8 +323,6 @@ def measure_latency(
     x = paddle.randn([batch, model.config.in_channels, image_size, image_size])
     report(0.05, "export")
     fast = fast_model(model, cache_dir)  # export, load and self-check now, not in the first timed run
-    was_training = model.training
-    model.eval()  # both paths measured with inference semantics
 
     def dygraph() -> None:
         with paddle.no_grad():
@@ -346,7 +334,7 @@ def measure_latency(
     steps = 2 * (warmup + repeats)
     done = 0
     times: dict[Callable[[], None], list[float]] = {dygraph: [], fast_path: []}
-    try:
+    with eval_mode(model):  # both paths measured with inference semantics
         for i in range(warmup + repeats):
             for run in (dygraph, fast_path):
                 start = time.perf_counter()
@@ -355,9 +343,6 @@ def measure_latency(
                     times[run].append(time.perf_counter() - start)
                 done += 1
                 report(0.1 + 0.9 * done / steps, "warmup" if i < warmup else "measure")
-    finally:
-        if was_training:
-            model.train()
     macs = totals(model_rows(model, batch, image_size)).macs_per_batch
     dygraph_s, fast_s = statistics.median(times[dygraph]), statistics.median(times[fast_path])
     report(1.0, "done")

@@ -6,6 +6,21 @@ back. λ > 1 explodes, λ < 1 vanishes, λ = 1 passes both through unchanged. He
 measure it on real models instead of simulating it.
 
 All sizes are RMS values (‖t‖ / √numel) so stages of different shapes are comparable.
+What the shortcut alone multiplies the RMS by in one block, its *gain*:
+
+- identity: λ, forward and backward;
+- option A stage start (keep every s-th pixel, s = 2; pad C_in → C_out = 2·C_in channels
+  with zeros): forward λ·√(C_in/C_out) = λ/√2, as the kept pixels hold 1/s² of x's
+  squares, now spread over C_out/C_in · 1/s² as many elements, half of them zeros;
+  backward λ/s = λ/2, as the gradient of each output pixel of the first C_in channels
+  lands on one of s² input pixels, the padded channels' on none. Both assume the kept
+  pixels, and the gradient's channels, are of average size: measured within 10% forward,
+  and 7–17% above λ/2 backward, as the padded channels carry less gradient
+  (tests/inference/test_diagnostics.py);
+- option B stage start (1×1 conv + BN): none can be given, BatchNorm sets the size
+  (train mode: the projection's output has unit variance whatever x's size), so the
+  prediction starts again from the measurement there;
+- off (plain block, λ = 0): 0.
 """
 
 from __future__ import annotations
@@ -17,15 +32,18 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 
-from ..model.network import ResNet, ensure_dygraph
+from ..model.init import init_parameters
+from ..model.network import DownsampleKind, ResidualBlock, ResNet, ShortcutMode, ensure_dygraph, eval_mode, resnet
 
 
 @dataclass(frozen=True)
 class BlockSignal:
     name: str  # "layer2.3"
     stage: int  # 1-based
-    projected: bool  # shortcut is a 1×1 projection here (shape changes)
+    shortcut_kind: str  # network.SHORTCUT_KINDS: "identity" | "pad" | "projection" | "off"
     scale: float  # the λ this block applies to its shortcut (0 for a plain block)
+    forward_gain: float  # what λ·s(x) alone multiplies the output's RMS by (nan: BN sets it)
+    backward_gain: float  # what it multiplies ∂L/∂x's RMS by going back through the block
     out_rms: float  # forward: size of the block's output
     residual_rms: float  # size of F(x)
     shortcut_rms: float  # size of λ·s(x)
@@ -35,6 +53,16 @@ class BlockSignal:
 def rms(t: paddle.Tensor) -> float:
     """‖t‖ / √numel as a Python float."""
     return float(paddle.sqrt(paddle.mean(paddle.square(t))))
+
+
+def shortcut_gain(block: ResidualBlock) -> tuple[float, float]:
+    """(forward, backward) gain of ``block``'s shortcut on RMS sizes (see the module doc)."""
+    lam = block.scale
+    if block.shortcut_kind == "pad":
+        return lam * math.sqrt(block.c_in / block.c_out), lam / block.stride
+    if block.shortcut_kind == "projection":
+        return math.nan, math.nan
+    return lam, lam  # identity; λ = 0 when off
 
 
 def measure_signal(model: ResNet, x: paddle.Tensor, labels: paddle.Tensor) -> list[BlockSignal]:
@@ -54,11 +82,14 @@ def measure_signal(model: ResNet, x: paddle.Tensor, labels: paddle.Tensor) -> li
     for trace in features.blocks:
         block = blocks[trace.name]
         grad = trace.x.grad
+        forward_gain, backward_gain = shortcut_gain(block)
         signals.append(BlockSignal(
             name=trace.name,
-            stage=int(trace.name[5]),
-            projected=block.downsample is not None,
+            stage=trace.stage,
+            shortcut_kind=block.shortcut_kind,
             scale=block.scale,
+            forward_gain=forward_gain,
+            backward_gain=backward_gain,
             out_rms=rms(trace.out),
             residual_rms=rms(trace.residual),
             shortcut_rms=rms(trace.shortcut),
@@ -69,21 +100,45 @@ def measure_signal(model: ResNet, x: paddle.Tensor, labels: paddle.Tensor) -> li
 
 
 def predicted_growth(signals: list[BlockSignal]) -> tuple[np.ndarray, np.ndarray]:
-    """∏λ along the net, anchored at the first block: (forward, backward) predictions.
+    """∏λ along the net (what the shortcuts alone carry): (forward, backward) predictions.
 
-    forward[i]  = out_rms[0] · λ_1 ⋯ λ_i          (what the shortcut alone would carry)
-    backward[i] = grad_rms[-1] · λ_{i+1} ⋯ λ_last  (the gradient along the shortcuts)
+    forward[i]  = forward[i-1] · g_i, from out_rms[0]     (g: the block's forward gain)
+    backward[i] = backward[i+1] · g'_i, from grad_rms[-1]  (g': its backward gain, block i's own)
+
+    The gains are λ, or λ/√2 and λ/2 at an option-A stage start. Where BatchNorm sets the
+    size (an option-B projection) there is no gain: the prediction restarts from the
+    measurement of that block (forward: its output; backward: the gradient at its input).
     """
-    scales = np.array([s.scale for s in signals], dtype=float)
-    forward = signals[0].out_rms * np.concatenate([[1.0], np.cumprod(scales[1:])])
-    tail = np.concatenate([np.cumprod(scales[::-1][:-1])[::-1], [1.0]])
-    backward = signals[-1].grad_rms * tail
+    n = len(signals)
+    forward, backward = np.empty(n), np.empty(n)
+    for i, s in enumerate(signals):
+        restart = i == 0 or math.isnan(s.forward_gain)
+        forward[i] = s.out_rms if restart else forward[i - 1] * s.forward_gain
+    for i in reversed(range(n)):
+        s = signals[i]
+        restart = i == n - 1 or math.isnan(s.backward_gain)
+        backward[i] = s.grad_rms if restart else backward[i + 1] * s.backward_gain
     return forward, backward
 
 
-def per_block_ratio(values: list[float]) -> list[float]:
-    """values[i+1] / values[i]: how much one block multiplies the quantity by."""
-    return [b / a if a > 0 else math.inf for a, b in zip(values, values[1:])]
+def measure_at_init(
+    depth: int, shortcut: ShortcutMode = "identity", scale: float = 1.0, *,
+    downsample: DownsampleKind | None = None, batch: int = 32, size: int = 8, seed: int = 0,
+) -> list[BlockSignal]:
+    """``measure_signal`` of a CIFAR-style net at initialisation, as the Why page shows it.
+
+    One-channel ``size``×``size`` random-normal images and random labels of 10 classes,
+    weights from ``init_parameters(seed)`` (the lab's), train-mode BatchNorm as in
+    training: every variant of the same seed sees the same data and shared weights.
+    """
+    ensure_dygraph()  # before the first tensor: a Streamlit thread may start in static mode
+    rng = np.random.default_rng(seed)
+    x = paddle.to_tensor(rng.standard_normal((batch, 1, size, size)).astype("float32"))
+    labels = paddle.to_tensor(rng.integers(0, 10, batch))
+    model = resnet(depth, num_classes=10, in_channels=1, shortcut=shortcut, scale=scale, downsample=downsample)
+    init_parameters(model, seed)
+    model.train()
+    return measure_signal(model, x, labels)
 
 
 def response_std(model: ResNet, x: paddle.Tensor) -> list[tuple[str, float]]:
@@ -93,13 +148,8 @@ def response_std(model: ResNet, x: paddle.Tensor) -> list[tuple[str, float]]:
     trained models on the test set). Bottleneck blocks contribute their middle conv.
     """
     ensure_dygraph()
-    was_training = model.training
-    model.eval()
-    try:
-        with paddle.no_grad():
-            features = model.forward_features(x)
-    finally:
-        model.train(was_training)
+    with eval_mode(model), paddle.no_grad():
+        features = model.forward_features(x)
     stds = []
     for trace in features.blocks:
         mids = trace.mid if model.config.block == "basic" else trace.mid[1:2]

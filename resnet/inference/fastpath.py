@@ -50,13 +50,15 @@ import paddle
 from paddle import inference, nn
 from paddle.static import InputSpec
 
-from ..model.network import BlockTrace, Features, ResNet, ensure_dygraph
-from ..paths import data_home
+from ..model.network import MIN_IMAGE_SIZE, BlockTrace, Features, ResNet, ensure_dygraph, eval_mode
+from ..paths import PROGRAM_SUBDIR, data_home
+from ..system import usable_cores as cpu_threads  # the predictor's threads: every core we may use
 
-IMAGE_SIZE_RANGE = (32, 512)
+# What one forward pass may be given: it returns every block's tensors, so these bound
+# its memory.
+IMAGE_SIZE_RANGE = (MIN_IMAGE_SIZE, 512)
 BATCH_RANGE = (1, 64)
 TOLERANCE = 1e-3  # max |fast − dygraph| / max |dygraph|, per returned tensor
-PROGRAM_SUBDIR = "programs"
 MAX_DISK_PROGRAMS = 6  # each directory holds a copy of the weights (ResNet-50: 100 MB)
 MAX_MEMORY_MODELS = 3  # each predictor holds its own oneDNN-folded copy of the weights
 EXPORT_FORMAT = 2  # bump when the program's outputs change, so old exports are not reused
@@ -74,11 +76,6 @@ class FastFeatures(Features):
 
     backend: str = "predictor"  # "predictor" | "dygraph"
     notice: str | None = None
-
-
-def cpu_threads() -> int:
-    """Cores this process may run on (respects taskset and container CPU sets)."""
-    return len(os.sched_getaffinity(0))
 
 
 def as_input(x: Input, in_channels: int) -> paddle.Tensor:
@@ -123,14 +120,14 @@ def max_relative_difference(a: Features, b: Features) -> float:
 # ---------------------------------------------------------------------------------
 # What the program returns: logits, pooled, stem, then per block residual and out, and
 # the shortcut term unless it is x itself. A block's x is the previous block's out (or
-# the stem), and an identity shortcut (λ = 1, no projection) is x, bit for bit: leaving
+# the stem), and an identity shortcut (λ = 1, shape unchanged) is x, bit for bit: leaving
 # those out saves a layout conversion and a copy per tensor (measured: 57 → 52 ms for
-# ResNet-50 at 224 on 2 cores).
+# ResNet-50 at 224 on 2 cores). Option A's subsample + zero-pad is not x: it is returned.
 # ---------------------------------------------------------------------------------
 
 
 def _shortcut_is_x(model: ResNet) -> list[bool]:
-    return [block.downsample is None and block.scale == 1.0 for _, block in model.named_blocks()]
+    return [block.shortcut_kind == "identity" and block.scale == 1.0 for _, block in model.named_blocks()]
 
 
 def _flatten(features: Features, shortcut_is_x: list[bool]) -> list[paddle.Tensor]:
@@ -176,14 +173,8 @@ def _dygraph_features(
     drop_blocks: frozenset[str] | set[str] = frozenset(), shortcuts_off: bool = False,
 ) -> FastFeatures:
     """The reference path, under the fast path's contract (eval mode, no mids)."""
-    was_training = model.training
-    model.eval()
-    try:
-        with paddle.no_grad():
-            f = model.forward_features(x, drop_blocks=drop_blocks, shortcuts_off=shortcuts_off)
-    finally:
-        if was_training:
-            model.train()
+    with eval_mode(model), paddle.no_grad():
+        f = model.forward_features(x, drop_blocks=drop_blocks, shortcuts_off=shortcuts_off)
     blocks = [BlockTrace(b.name, b.x, b.residual, b.shortcut, b.out) for b in f.blocks]
     return FastFeatures(logits=f.logits, stem=f.stem, blocks=blocks, pooled=f.pooled, backend="dygraph", notice=notice)
 
@@ -247,14 +238,9 @@ def _export(model: ResNet, key: dict[str, Any], program_dir: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{program_dir.name}-", dir=root))
     try:
-        was_training = model.training
-        model.eval()  # the program must use BatchNorm's running statistics
-        try:
+        with eval_mode(model):  # the program must use BatchNorm's running statistics
             spec = [InputSpec([None, model.config.in_channels, None, None], "float32", "x")]
             paddle.jit.save(paddle.jit.to_static(_Exported(model), input_spec=spec, full_graph=True), str(tmp / "model"))
-        finally:
-            if was_training:
-                model.train()
         (tmp / "key.json").write_text(json.dumps(key, indent=1, sort_keys=True))
         try:
             tmp.rename(program_dir)

@@ -12,10 +12,15 @@ the model: a shared model must already be in eval mode.
 
 Which x channel goes with output channel c? When x and the output have the same channel
 count (identity shortcut), channel c of x is exactly what the shortcut adds to channel
-c. Where the shape changes (the first block of a stage) output channel c is a 1×1
-projection of *all* input channels, so the panel shows the input channel with the
-largest |weight| in that projection (``x_how == "projection"``); a plain net has no
-projection there, and the panel shows the mean over all input channels (``"mean"``).
+c. Where the shape changes (the first block of a stage) it depends on the shortcut:
+
+- option A (``x_how == "pad"``, the CIFAR nets): the shortcut keeps every second pixel of
+  x's channel c for output channel c < C_in, and adds zeros to the others (the panel's x
+  is then all zeros, ``ChannelPanel.x_how == "padded"``);
+- option B (``"projection"``): output channel c is a 1×1 projection of *all* input
+  channels, so the panel shows the input channel with the largest |weight| in it;
+- a plain net has no shortcut there, and the panel shows the mean over all input
+  channels (``"mean"``).
 
 Colour scales (as CNN Explainer): ``"channel"`` gives each map its own range, ``"block"``
 one range for every map of the block (x, F(x), shortcut, output, all channels),
@@ -35,7 +40,7 @@ import numpy as np
 import paddle
 from PIL import Image
 
-from ..model.network import Features, ResidualBlock, ResNet, ensure_dygraph
+from ..model.network import Features, ResidualBlock, ResNet, block_stage, ensure_dygraph
 
 ForwardFeatures = Callable[..., Features]  # (model, x, *, drop_blocks, shortcuts_off) -> Features
 
@@ -55,9 +60,9 @@ class BlockView:
     residual: np.ndarray  # F(x)      [C_out, H', W']
     shortcut: np.ndarray  # λ·s(x)    [C_out, H', W'] (zeros when off)
     out: np.ndarray  # ReLU(F(x) + shortcut)
-    shortcut_kind: str  # "identity" | "projection" | "off"
+    shortcut_kind: str  # network.SHORTCUT_KINDS: "identity" | "pad" | "projection" | "off" (also when ablated)
     scale: float  # λ
-    x_how: str  # "same" | "projection" | "mean": which x channel goes with an output channel
+    x_how: str  # "same" | "pad" | "projection" | "mean": which x channel goes with an output channel
     x_source: np.ndarray | None  # for "projection": the input channel shown for each output channel
     residual_ratio: float  # ‖F(x)‖ / ‖x‖ (Frobenius norms over all channels and pixels)
     out_ratio: float  # ‖out‖ / ‖x‖
@@ -166,22 +171,21 @@ def analyse(
 
 def _view(name: str, module: ResidualBlock, x: np.ndarray, residual: np.ndarray, shortcut: np.ndarray, out: np.ndarray,
           shortcuts_off: bool, dropped: bool) -> BlockView:
-    projection = getattr(module, "downsample", None)
+    projection = module.downsample
     scale = float(module.scale)
-    if shortcuts_off or scale == 0.0:
-        kind = "off"
-    else:
-        kind = "identity" if projection is None else "projection"
-    if x.shape[0] == out.shape[0] and projection is None:
-        x_how, source = "same", None
+    kind = "off" if shortcuts_off else module.shortcut_kind
+    if module.shortcut_kind == "pad":
+        x_how, source = "pad", None
     elif projection is not None:
         weight = projection[0].weight.numpy()[:, :, 0, 0]  # [C_out, C_in] of the 1×1 conv
         x_how, source = "projection", np.abs(weight).argmax(axis=1)
+    elif x.shape[0] == out.shape[0]:
+        x_how, source = "same", None
     else:
         x_how, source = "mean", None
     norm_x = float(np.linalg.norm(x))
     return BlockView(
-        name=name, stage=int(name.split(".")[0].removeprefix("layer")),
+        name=name, stage=block_stage(name),
         x=x, residual=residual, shortcut=shortcut, out=out,
         shortcut_kind=kind, scale=scale, x_how=x_how, x_source=source,
         residual_ratio=float(np.linalg.norm(residual)) / norm_x if norm_x else math.nan,
@@ -211,7 +215,7 @@ class ChannelPanel:
     channel: int
     x: np.ndarray  # [H, W]
     x_channel: int | None  # None when x is the mean over all input channels
-    x_how: str  # "same" | "projection" | "mean"
+    x_how: str  # "same" | "pad" | "padded" (a zero channel of option A) | "projection" | "mean"
     residual: np.ndarray  # [H', W']
     shortcut: np.ndarray
     out: np.ndarray
@@ -221,14 +225,20 @@ def channel_panel(view: BlockView, channel: int) -> ChannelPanel:
     """x, F(x), shortcut and output for output channel ``channel`` (see the module doc for x)."""
     if not 0 <= channel < view.out.shape[0]:
         raise ValueError(f"{view.name} has channels 0 … {view.out.shape[0] - 1}, got {channel}")
-    if view.x_how == "same":
+    how = view.x_how
+    if how == "same" or (how == "pad" and channel < view.x.shape[0]):
         x_channel = channel
-    elif view.x_how == "projection":
+    elif how == "projection":
         x_channel = int(view.x_source[channel])
     else:
         x_channel = None
-    x = view.x[x_channel] if x_channel is not None else view.x.mean(axis=0)
-    return ChannelPanel(view.name, channel, x, x_channel, view.x_how,
+    if x_channel is not None:
+        x = view.x[x_channel]
+    elif how == "pad":  # one of option A's zero channels: nothing of x reaches it
+        how, x = "padded", np.zeros_like(view.x[0])
+    else:
+        x = view.x.mean(axis=0)
+    return ChannelPanel(view.name, channel, x, x_channel, how,
                         view.residual[channel], view.shortcut[channel], view.out[channel])
 
 

@@ -19,10 +19,10 @@ import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ..errors import CodedError
 from ..model.preprocess import Step, to_rgb
 from ..paths import ASSETS
 
@@ -36,13 +36,8 @@ SAMPLES_DIR = ASSETS / "samples"
 SAMPLE_MAX_SIDE = 512
 
 
-class ImageError(ValueError):
-    """An image the lab refuses; ``code`` is stable, ``values`` fill the message."""
-
-    def __init__(self, code: str, message: str, **values: Any) -> None:
-        super().__init__(message)
-        self.code = code
-        self.values = values
+class ImageError(CodedError):
+    """An image the lab refuses; ``code`` is stable (page key ``fm.error.<code>``)."""
 
 
 @dataclass
@@ -90,7 +85,7 @@ def load_image(
     except UnidentifiedImageError:
         raise ImageError("not_image", "This file is not an image in a supported format (PNG, JPEG, WebP, BMP or GIF).") from None
     except Exception:  # a header parser can fail in many ways on hostile input
-        raise ImageError("damaged", "The image file is truncated or damaged and cannot be decoded.") from None
+        raise _damaged() from None
 
     w, h = img.size
     if w * h > max_pixels:
@@ -112,13 +107,17 @@ def load_image(
     try:
         img.load()
     except Exception:  # truncated data, bad CRC, broken LZW…: all mean the same to the user
-        raise ImageError("damaged", "The image file is truncated or damaged and cannot be decoded.") from None
+        raise _damaged() from None
 
     if img.getexif().get(0x0112, 1) != 1:  # EXIF orientation: phone photos are often stored sideways
         img = ImageOps.exif_transpose(img)
         steps.append(Step("fm.step.exif_rotated"))
     rgb, convert_steps = to_rgb(img)
     return LoadedImage(rgb, file_format, file_mode, (w, h), steps + convert_steps)
+
+
+def _damaged() -> ImageError:
+    return ImageError("damaged", "The image file is truncated or damaged and cannot be decoded.")
 
 
 def _too_many_pixels(pixels: int, max_pixels: int) -> ImageError:

@@ -21,8 +21,8 @@ import numpy as np
 from PIL import Image
 
 from ..model.preprocess import to_rgb
+from .config import DATASETS, DEFAULT_IMAGE_SIZE
 
-DATASETS = ("digits", "folder", "ichallenge_pm")
 TEST_FRACTION = 0.2
 SPLIT_SEED = 0  # the split never depends on a run's seed: every run sees the same test set
 PM_LABELS = {"N": 0, "H": 0, "P": 1}
@@ -71,7 +71,7 @@ def load_dataset(name: str, *, image_size: int, data_dir: str | Path | None = No
     return load_ichallenge_pm(data_dir, image_size)
 
 
-def load_digits(image_size: int = 8) -> Dataset:
+def load_digits(image_size: int = DEFAULT_IMAGE_SIZE["digits"]) -> Dataset:
     """scikit-learn's digits, 10 classes, 1 channel, bilinearly upscaled if asked."""
     from sklearn.datasets import load_digits as sk_load_digits
 
@@ -84,7 +84,7 @@ def load_digits(image_size: int = 8) -> Dataset:
     )
 
 
-def load_image_folder(root: str | Path, image_size: int = 32) -> Dataset:
+def load_image_folder(root: str | Path, image_size: int = DEFAULT_IMAGE_SIZE["folder"]) -> Dataset:
     """One subfolder per class; unreadable files are skipped and listed in ``skipped``."""
     root = _existing_dir(root)
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -103,7 +103,7 @@ def load_image_folder(root: str | Path, image_size: int = 32) -> Dataset:
     return _split_and_standardise(f"folder:{root}", x, remap[y], tuple(keep), skipped)
 
 
-def load_ichallenge_pm(root: str | Path, image_size: int = 64) -> Dataset:
+def load_ichallenge_pm(root: str | Path, image_size: int = DEFAULT_IMAGE_SIZE["ichallenge_pm"]) -> Dataset:
     """iChallenge-PM training images (any depth below ``root``): N/H → 0, P → 1."""
     root = _existing_dir(root)
     files, skipped = [], []

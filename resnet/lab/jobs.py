@@ -8,7 +8,7 @@ shows is read back from the store, so workers never touch Streamlit and a page r
 a second browser tab or a server restart sees the same runs.
 
     pool = get_pool()                    # process-wide, started lazily
-    run_id = pool.submit(TrainConfig(depth=56, shortcut="none"))
+    run_id, created = pool.submit(TrainConfig(depth=56, shortcut="none"))
     pool.store.get_run(run_id).status    # queued / running / done …
     pool.store.metrics(run_id)           # the curve so far
     pool.cancel(run_id)
@@ -31,18 +31,23 @@ import time
 import types
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, NamedTuple
 
-from ..paths import REPO_ROOT
+from ..paths import REPO_ROOT, TRAINED_SUBDIR
+from ..system import usable_cores
+from .config import StepMetrics, TrainConfig, TrainResult
 from .store import ACTIVE, RunInfo, RunStore, StoreError, store_path
-
-if TYPE_CHECKING:  # resnet.lab.train imports Paddle: only workers load it, after setting threads
-    from .train import StepMetrics, TrainConfig
 
 POLL_S = 0.5  # the pool checks its workers this often
 IDLE_POLL_S = 2.0  # idle workers look for runs queued elsewhere (a submit here wakes them at once)
 FLUSH_S = 0.5  # a training worker writes metrics and checks for cancel/stop at least this often
-TRAINED_SUBDIR = "trained"  # final weights of finished runs, next to the store (data_home()/trained)
+
+
+class Submitted(NamedTuple):
+    """A submitted configuration's run, and whether this submission created it (else it was there)."""
+
+    run_id: int
+    created: bool
 
 
 class JobPool:
@@ -50,7 +55,7 @@ class JobPool:
 
     def __init__(self, store: RunStore | str | Path | None = None, *, workers: int | None = None, threads: int = 1) -> None:
         self.store = store if isinstance(store, RunStore) else RunStore(store)
-        self.workers = workers or _usable_cores()
+        self.workers = workers or usable_cores()
         self.threads = threads
         self._ctx = mp.get_context("spawn")
         self._wake = self._ctx.Semaphore(0)  # one release per new run: an idle worker claims it now
@@ -127,31 +132,28 @@ class JobPool:
 
     # -- runs -------------------------------------------------------------------------
 
-    def submit(self, config: TrainConfig) -> int:
-        """Queue ``config`` (``ValueError`` if out of range); an identical live run's id is reused."""
+    def submit(self, config: TrainConfig) -> Submitted:
+        """Queue ``config``; an identical live run (queued, running, done, diverged) is reused."""
         self.start()
-        run_id, created = self.store.enqueue(config)
-        if created:
+        submitted = Submitted(*self.store.enqueue(config))
+        if submitted.created:
             self._wake.release()
-        return run_id
+        return submitted
 
-    def submit_many(self, configs: Iterable[TrainConfig]) -> list[int]:
-        """Queue several configs (all validated before any is queued); ids in the given order.
+    def submit_many(self, configs: Iterable[TrainConfig]) -> list[Submitted]:
+        """Queue several configs; their runs in the given order.
 
         The costliest are queued first so the workers finish a comparison together
         (with FIFO order, two small runs first leave one worker alone on a big one).
         """
-        configs = [c.validate() for c in configs]
+        configs = list(configs)
         order = sorted(range(len(configs)), key=lambda i: -_relative_cost(configs[i]))
-        ids = {i: self.submit(configs[i]) for i in order}
-        return [ids[i] for i in range(len(configs))]
+        submitted = {i: self.submit(configs[i]) for i in order}
+        return [submitted[i] for i in range(len(configs))]
 
     def cancel(self, run_id: int) -> str:
         """Cancel a queued or running run; the resulting status."""
         return self.store.request_cancel(run_id)
-
-    def status(self, run_id: int) -> RunInfo:
-        return self.store.get_run(run_id)
 
     def queue_position(self, run_id: int) -> int | None:
         return self.store.queue_position(run_id)
@@ -182,13 +184,6 @@ def trained_weights_path(store_path: str | Path, run_id: int, label: str) -> Pat
     """
     slug = re.sub(r"[^A-Za-z0-9.-]+", "_", label.replace("λ=", "lambda")).strip("_")
     return trained_dir(store_path) / f"run{run_id}_{slug}.safetensors"
-
-
-def _usable_cores() -> int:
-    """Cores this process may run on (a container's share, not the host's count)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def _relative_cost(config: TrainConfig) -> float:
@@ -239,6 +234,21 @@ def get_pool(path: str | Path | None = None) -> JobPool:
     return pool.start()
 
 
+def started_pools() -> list[Path]:
+    """The stores whose process-wide pool ``get_pool`` has started in this process."""
+    with _POOLS_LOCK:
+        return list(_POOLS)
+
+
+def close_pool(path: str | Path | None = None) -> None:
+    """Shut down the process-wide pool of a store (default: the data home's) and forget it."""
+    with _POOLS_LOCK:
+        pool = _POOLS.pop(store_path(path).resolve(), None)
+    if pool is not None:
+        atexit.unregister(pool.shutdown)
+        pool.shutdown()
+
+
 # ---------------------------------------------------------------------------------
 # Inside a worker process
 # ---------------------------------------------------------------------------------
@@ -246,8 +256,11 @@ def get_pool(path: str | Path | None = None) -> JobPool:
 
 def _worker_main(path: str, threads: int, wake, stop) -> None:
     """Claim queued runs and train them until told to stop or the app process dies."""
-    os.environ["OMP_NUM_THREADS"] = str(threads)  # read when Paddle is first imported, just below
-    from .train import TrainConfig
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    # Deferred on purpose, not to dodge a cycle: Paddle reads OMP_NUM_THREADS when it is
+    # first imported, so the worker's entry point loads the training loop (and Paddle)
+    # only now. The app process that imports this module never loads Paddle through it.
+    from .train import train
 
     store = RunStore(path)
     parent = mp.parent_process()
@@ -261,14 +274,17 @@ def _worker_main(path: str, threads: int, wake, stop) -> None:
             wake.acquire(timeout=IDLE_POLL_S)
             continue
         run_id, config = claimed
-        if not _train_run(store, run_id, TrainConfig.from_dict(config), leaving):
+        if not _train_run(train, store, run_id, TrainConfig.from_dict(config), leaving):
             return
 
 
-def _train_run(store: RunStore, run_id: int, config: TrainConfig, leaving: Callable[[], bool]) -> bool:
-    """Train one claimed run to its end state; False when the worker must quit meanwhile."""
-    from .train import train
+def _train_run(
+    train: Callable[..., TrainResult], store: RunStore, run_id: int, config: TrainConfig, leaving: Callable[[], bool]
+) -> bool:
+    """Train one claimed run to its end state; False when the worker must quit meanwhile.
 
+    ``train`` is ``resnet.lab.train.train``, which the worker's entry point loaded.
+    """
     reporter = _Reporter(store, run_id, leaving)
     try:
         result = train(config, on_step=reporter.on_step, should_stop=reporter.should_stop,

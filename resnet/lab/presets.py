@@ -24,9 +24,10 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..paths import ASSETS
+from ..paths import ASSETS, RUN_STORE_FILE
+from .config import TrainConfig
+from .jobs import JobPool
 from .store import RunStore
-from .train import TrainConfig
 
 REFERENCE_DIR = ASSETS / "reference_runs"
 # Degradation: the gap (plain-56 ≈ 2.3 vs plain-20 ≈ 0.15 training loss) is clear by
@@ -106,17 +107,15 @@ def _compact(run: dict) -> dict:
 
 def make_reference_runs(keys: list[str], *, workers: int | None = None, out_dir: Path = REFERENCE_DIR) -> list[Path]:
     """Train the presets through a fresh ``JobPool`` and write one JSON file per preset."""
-    from .jobs import JobPool
-
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     with tempfile.TemporaryDirectory() as tmp:
-        pool = JobPool(Path(tmp) / "runs.sqlite", workers=workers)
+        pool = JobPool(Path(tmp) / RUN_STORE_FILE, workers=workers)
         try:
             for key in keys:
                 preset = PRESETS[key]
                 start = time.perf_counter()
-                run_ids = pool.submit_many(preset.configs)
+                run_ids = [run.run_id for run in pool.submit_many(preset.configs)]
                 runs = pool.wait(run_ids, timeout=3600)
                 for run in runs:
                     loss = run.result["final_train_loss"] if run.result else None

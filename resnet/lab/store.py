@@ -1,13 +1,13 @@
 """The run store: runs, their configurations, status and metrics in one SQLite file.
 
-Default file: ``data_home() / "runs.sqlite"`` (``$RESNET_LAB_HOME``). Several processes
+Default file: ``data_home() / RUN_STORE_FILE`` (``$RESNET_LAB_HOME/runs.sqlite``). Several processes
 use it at once (the app, the training workers, the CLI), so every call opens its own
 short-lived connection (safe from any thread) in WAL mode, and the writes that must be
 atomic (dedup on submit, claiming a queued run) run in ``BEGIN IMMEDIATE`` transactions.
 
-Nothing here imports Paddle: configurations and results arrive as objects with
-``to_json()`` / ``to_dict()`` (``resnet.lab.train.TrainConfig`` / ``TrainResult``) and leave
-as plain dicts.
+Nothing here imports Paddle: configurations and results arrive as ``resnet.lab.config``
+objects (a ``TrainConfig`` is valid by construction, so nothing is checked again here) and
+leave as plain dicts; a configuration is stored as its ``config_key``.
 
 Run statuses: queued → running → done | diverged (loss became NaN/inf) | cancelled |
 failed (an exception) | interrupted (its worker died; the partial curve is kept).
@@ -25,12 +25,10 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
-from ..paths import ENV_HOME, data_home
-
-if TYPE_CHECKING:
-    from .train import StepMetrics, TrainConfig, TrainResult
+from ..paths import ENV_HOME, RUN_STORE_FILE, data_home
+from .config import StepMetrics, TrainConfig, TrainResult, config_key
 
 STATUSES = ("queued", "running", "done", "cancelled", "interrupted", "diverged", "failed")
 ACTIVE = ("queued", "running")
@@ -116,7 +114,7 @@ def store_path(path: str | Path | None = None) -> Path:
     if path is not None:
         return Path(path)
     try:
-        return data_home() / "runs.sqlite"
+        return data_home() / RUN_STORE_FILE
     except OSError as exc:
         raise StoreError(f"the data folder (${ENV_HOME} or ~/.resnet_lab) cannot be created: {exc}") from exc
 
@@ -175,7 +173,7 @@ class RunStore:
 
     def enqueue(self, config: TrainConfig) -> tuple[int, bool]:
         """Queue a live run; (run id, created). An identical live config is reused."""
-        config_json = config.validate().to_json()
+        config_json = config_key(config)
         with self._tx(immediate=True) as con:  # check-then-insert must not interleave
             row = con.execute(
                 f"SELECT id FROM runs WHERE config = ? AND source = 'live' AND status IN ({_marks(REUSABLE)}) "
@@ -189,7 +187,7 @@ class RunStore:
     def create_run(self, config: TrainConfig, *, status: str = "running", source: str = "cli") -> int:
         """A run outside the queue (the CLI records one it trains itself)."""
         with self._tx() as con:
-            return self._insert(con, config.validate().to_json(), config.label, source, status)
+            return self._insert(con, config_key(config), config.label, source, status)
 
     # -- the worker's side ------------------------------------------------------------
 
@@ -220,7 +218,7 @@ class RunStore:
                 )
 
     def finish_run(self, run_id: int, result: TrainResult) -> None:
-        """Record the outcome of ``resnet.lab.train.train``."""
+        """Record the outcome of a training run (``resnet.lab.train.train``)."""
         with self._tx() as con:
             con.execute(
                 "UPDATE runs SET status = ?, stuck_at_chance = ?, result = ?, finished_at = ?, worker_pid = NULL WHERE id = ?",
@@ -352,7 +350,7 @@ class RunStore:
         """Add an exported run; importing the same config from the same source again is a no-op."""
         if data.get("format") != EXPORT_FORMAT:
             raise ValueError(f"not a ResNet Lab run export (format {data.get('format')!r}, expected {EXPORT_FORMAT!r})")
-        config_json = json.dumps(data["config"], sort_keys=True)
+        config_json = config_key(data["config"])
         metrics = data["metrics"]
         with self._tx(immediate=True) as con:
             row = con.execute("SELECT id FROM runs WHERE config = ? AND source = ?", (config_json, source)).fetchone()

@@ -27,8 +27,7 @@ import json
 import logging
 import math
 import time
-import zlib
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -37,160 +36,16 @@ import paddle
 import paddle.distributed as dist
 from paddle import nn
 
-from .data import DATASETS, Dataset, load_dataset
 from ..model.init import init_parameters
-from ..model.network import CIFAR_DEPTHS, ResNet, ResNetConfig, resnet
-from ..model.network import validate as validate_model
+from ..model.network import ResNet, eval_mode, resnet
+from ..model.preprocess import Preprocess
+from ..model.weights import save_trained
+from .config import FIELD_TYPES, ConfigError, StepMetrics, TrainConfig, TrainResult, batch_problem
+from .data import Dataset, load_dataset
+from .store import RunStore
 
-# Inclusive bounds the page can also use for its widgets.
-LIMITS: dict[str, tuple[float, float]] = {
-    "steps": (1, 20_000),
-    "batch_size": (2, 1024),  # BatchNorm needs two samples
-    "width": (1, 128),
-    "image_size": (8, 256),
-    "lr": (1e-6, 10.0),
-    "momentum": (0.0, 0.999),
-    "weight_decay": (0.0, 0.1),
-    "seed": (0, 2**31 - 1),
-}
 EVAL_BATCH = 512
 _log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """One run. Same config (after ``canonical()``) = same run: the store dedups on it."""
-
-    depth: int = 20
-    shortcut: str = "identity"  # "identity" | "none" (plain net) | "scaled" (λ·x)
-    scale: float = 1.0  # λ, used only when shortcut == "scaled"
-    width: int = 16
-    stem: str = "small"
-    dataset: str = "digits"
-    data_dir: str | None = None  # for "folder" and "ichallenge_pm"
-    image_size: int = 8
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    warmup_steps: int = 0  # linear ramp from lr/(warmup_steps+1) up to lr
-    batch_size: int = 64
-    steps: int = 300
-    eval_every: int = 25
-    seed: int = 0
-
-    def validate(self) -> TrainConfig:
-        """Raise ``ValueError`` with a message a learner can act on; return self."""
-        _check_int(self, "depth")
-        # the model's own checks: depth, shortcut mode, stem (and CIFAR depths' small stem)
-        validate_model(ResNetConfig(depth=self.depth, shortcut=self.shortcut, stem=self.stem))
-        if self.dataset not in DATASETS:
-            raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
-        if self.dataset != "digits" and not self.data_dir:
-            raise ValueError(f"dataset {self.dataset!r} needs a data folder (data_dir)")
-        for name in ("steps", "batch_size", "width", "image_size", "seed", "warmup_steps", "eval_every"):
-            _check_int(self, name)
-        for name in ("scale", "lr", "momentum", "weight_decay"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                shown = "λ (scale)" if name == "scale" else name
-                raise ValueError(f"{shown} must be a finite number, got {value!r}")
-        for name, (low, high) in LIMITS.items():
-            value = getattr(self, name)
-            if not low <= value <= high:
-                raise ValueError(f"{name} must be between {low:g} and {high:g}, got {value:g}")
-        if not 1 <= self.eval_every <= self.steps:
-            raise ValueError(f"eval_every must be between 1 and steps ({self.steps}), got {self.eval_every}")
-        if not 0 <= self.warmup_steps <= self.steps:
-            raise ValueError(f"warmup_steps must be between 0 and steps ({self.steps}), got {self.warmup_steps}")
-        return self
-
-    def canonical(self) -> TrainConfig:
-        """The same run spelled one way: λ only matters for "scaled", paths absolute."""
-        return replace(
-            self,
-            scale=float(self.scale) if self.shortcut == "scaled" else 1.0,
-            data_dir=str(Path(self.data_dir).expanduser().resolve()) if self.data_dir and self.dataset != "digits" else None,
-            lr=float(self.lr),
-            momentum=float(self.momentum),
-            weight_decay=float(self.weight_decay),
-        )
-
-    def to_json(self) -> str:
-        """Canonical JSON (sorted keys): the store's dedup key."""
-        return json.dumps(asdict(self.canonical()), sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        """Build from a dict; strings (URL query values) are converted to each field's type.
-
-        Raises ``ValueError`` for unknown keys and unconvertible values; call
-        ``validate()`` on the result for the ranges.
-        """
-        kinds = _field_types()
-        unknown = sorted(set(data) - set(kinds))
-        if unknown:
-            raise ValueError(f"unknown training setting(s): {', '.join(unknown)}")
-        values = {}
-        for name, value in data.items():
-            if isinstance(value, str) and kinds[name] is not str:
-                try:
-                    value = kinds[name](value)
-                except ValueError:
-                    noun = "a whole number" if kinds[name] is int else "a number"
-                    raise ValueError(f"{name} must be {noun}, got {value!r}") from None
-            values[name] = value
-        return cls(**values)
-
-    @property
-    def label(self) -> str:
-        """Legend text, e.g. "plain-56", "ResNet-20", "ResNet-56 λ=2", "ResNet-50 w8"."""
-        kind = {"none": "plain", "identity": "ResNet", "scaled": "ResNet"}[self.shortcut]
-        text = f"{kind}-{self.depth}"
-        if self.shortcut == "scaled":
-            text += f" λ={self.scale:g}"
-        if self.width != (16 if self.depth in CIFAR_DEPTHS else 64):
-            text += f" w{self.width}"
-        return text
-
-
-def _field_types() -> dict[str, type]:
-    """Each TrainConfig field's value type (``data_dir``, default None, is a str)."""
-    return {f.name: type(f.default) if f.default is not None else str for f in fields(TrainConfig)}
-
-
-def _check_int(config: TrainConfig, name: str) -> None:
-    value = getattr(config, name)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be a whole number, got {value!r}")
-
-
-@dataclass(frozen=True)
-class StepMetrics:
-    """What the loop reports after each step; test metrics only on evaluation steps."""
-
-    step: int  # 1-based
-    wall_s: float  # since the loop started (after data loading and model building)
-    train_loss: float
-    test_loss: float | None = None
-    test_acc: float | None = None
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    status: str  # "done" | "diverged" | "cancelled"
-    steps_done: int
-    wall_s: float
-    images_per_s: float  # training throughput, evaluation time excluded
-    final_train_loss: float | None
-    final_test_loss: float | None
-    final_test_acc: float | None
-    stuck_at_chance: bool
-    diverged_step: int | None = None
-    skipped_files: tuple[str, ...] = field(default_factory=tuple)
-    weights: str | None = None  # the saved final weights (safetensors), when asked for and done
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 # ---------------------------------------------------------------------------------
@@ -262,16 +117,14 @@ def blew_up_then_stuck(train_losses: list[float], num_classes: int, window: int 
 
 def evaluate(model: nn.Layer, data: Dataset) -> tuple[float, float]:
     """(mean cross-entropy, accuracy) on the test set, BatchNorm in inference mode."""
-    model.eval()
     total_loss, correct = 0.0, 0
-    with paddle.no_grad():
+    with eval_mode(model), paddle.no_grad():
         for start in range(0, len(data.y_test), EVAL_BATCH):
             x = paddle.to_tensor(data.x_test[start : start + EVAL_BATCH])
             y = paddle.to_tensor(data.y_test[start : start + EVAL_BATCH])
             logits = model(x)
             total_loss += float(nn.functional.cross_entropy(logits, y, reduction="sum"))
             correct += int((logits.argmax(axis=1) == y).sum())
-    model.train()
     n = len(data.y_test)
     return total_loss / n, correct / n
 
@@ -288,15 +141,15 @@ def train(
 
     Stops early, status "diverged", at the first non-finite training loss. With
     ``save_weights`` a run that ends "done" writes its final weights there (rank 0;
-    see ``save_final_weights``) and the result names the file.
+    see ``save_final_weights``) and the result names the file. ``config`` is valid by
+    construction (``resnet.lab.config``): only what depends on the data is checked here.
     """
-    config.validate()
     data = data if data is not None else load_dataset(config.dataset, image_size=config.image_size, data_dir=config.data_dir)
     world, rank = dist.get_world_size(), dist.get_rank()
     if config.batch_size % world:
         raise ValueError(f"batch_size {config.batch_size} is not divisible by the {world} data-parallel ranks")
-    if config.batch_size > len(data.y_train):
-        raise ValueError(f"batch_size {config.batch_size} exceeds the {len(data.y_train)} training images")
+    if (problem := batch_problem(config.batch_size, len(data.y_train))) is not None:
+        raise ConfigError([problem])
 
     model = build_model(config, data)
     net: nn.Layer = model
@@ -370,9 +223,6 @@ def save_final_weights(model: ResNet, config: TrainConfig, data: Dataset, path: 
     training set's pixel mean/std, input size, channels; the class names) and the run's
     configuration, so the lab can rebuild it for diagnostics.
     """
-    from ..model.preprocess import Preprocess
-    from ..model.weights import save_trained
-
     meta: dict[str, Any] = {"classes": list(data.classes), "train_config": asdict(config.canonical()), "label": config.label}
     if data.mean and data.std:
         size = data.image_size
@@ -385,28 +235,27 @@ def save_final_weights(model: ResNet, config: TrainConfig, data: Dataset, path: 
 # ---------------------------------------------------------------------------------
 
 
-def _parse_args(argv: list[str] | None) -> tuple[TrainConfig, str | None]:
+def _parse_args(argv: list[str] | None) -> tuple[dict[str, Any], str | None]:
+    """The settings as given (the config checks them) and the ``--store`` path."""
     parser = argparse.ArgumentParser(prog="python -m resnet.lab train", description=__doc__.splitlines()[0])
-    for name, kind in _field_types().items():
-        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=getattr(TrainConfig, name))
+    for f in fields(TrainConfig):
+        parser.add_argument(f"--{f.name.replace('_', '-')}", type=FIELD_TYPES[f.name], default=f.default)
     parser.add_argument("--store", default=None, help="also record the run in this SQLite run store")
     args = vars(parser.parse_args(argv))
     store_path = args.pop("store")
-    return TrainConfig(**args), store_path
+    return args, store_path
 
 
 def main(argv: list[str] | None = None) -> int:
-    config, store_path = _parse_args(argv)
+    settings, store_path = _parse_args(argv)
     try:
-        config.validate()
-    except ValueError as exc:
+        config = TrainConfig(**settings)
+    except ConfigError as exc:
         print(f"error: {exc}")
         return 2
 
     run_store = run_id = None
     if store_path and dist.get_rank() == 0:
-        from .store import RunStore
-
         run_store = RunStore(store_path)
         run_id = run_store.create_run(config, status="running")
 

@@ -5,10 +5,19 @@ One block computes
     y = ReLU(F(x) + λ · s(x))
 
 where F is the residual branch (two 3×3 convs, or the 1×1 → 3×3 → 1×1 bottleneck),
-s is the identity, or a 1×1 ConvBN projection when the shape changes, and λ is the
-shortcut scale. ``shortcut="identity"`` is λ = 1, ``"none"`` drops the term (a plain
-net), ``"scaled"`` uses any finite λ. λ is applied in exactly one place:
-``ResidualBlock.forward_trace``.
+s is the identity, and λ is the shortcut scale. ``shortcut="identity"`` is λ = 1,
+``"none"`` drops the term (a plain net), ``"scaled"`` uses any finite λ. λ is applied in
+exactly one place: ``ResidualBlock.forward_trace``, to every shortcut, the ones that
+change shape included.
+
+Where a stage starts (stride 2, more channels) s must change the shape, in one of the two
+ways of He et al. 2015 (Sec. 3.3, 4.2), the config's ``downsample``:
+
+- ``"pad"``, option A (the CIFAR nets' default): s(x) = x[:, :, ::2, ::2] with zero
+  channels appended. No parameters, so a residual net has exactly the parameters of its
+  plain twin, and nothing resets the scale: λ multiplies the signal at every block.
+- ``"conv"``, option B (the ImageNet nets' default, as paddle.vision): a 1×1 conv + BN
+  projection. Its BatchNorm brings the shortcut back to unit size at every stage start.
 
 Parameter names match ``paddle.vision.models.resnet18/34/50/101/152`` (conv1, bn1,
 layer1..layer4 of blocks with conv1/bn1/conv2/bn2[/conv3/bn3]/downsample, fc), so the
@@ -18,34 +27,26 @@ official ImageNet state dicts load unchanged.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Iterator
 
 import paddle
 from paddle import nn
 
-# depth -> (block kind, blocks per stage)
-STAGES: dict[int, tuple[str, tuple[int, ...]]] = {
-    # ImageNet design (He et al. 2015, Table 1): 4 stages, 7×7/2 stem + 3×3/2 max-pool.
-    18: ("basic", (2, 2, 2, 2)),
-    34: ("basic", (3, 4, 6, 3)),
-    50: ("bottleneck", (3, 4, 6, 3)),
-    101: ("bottleneck", (3, 4, 23, 3)),
-    152: ("bottleneck", (3, 8, 36, 3)),
-    # CIFAR design (He et al. 2015, Sec. 4.2): 3 stages of n basic blocks, depth = 6n + 2.
-    20: ("basic", (3, 3, 3)),
-    32: ("basic", (5, 5, 5)),
-    44: ("basic", (7, 7, 7)),
-    56: ("basic", (9, 9, 9)),
-    110: ("basic", (18, 18, 18)),
-}
-IMAGENET_DEPTHS = (18, 34, 50, 101, 152)
-CIFAR_DEPTHS = (20, 32, 44, 56, 110)
-SHORTCUTS = ("identity", "none", "scaled")
-STEMS = ("imagenet", "small")
+# Without Paddle in spec.py, so resnet.lab.config can check a training configuration against them.
+from .spec import (
+    CIFAR_DEPTHS, DOWNSAMPLES, IMAGENET_DEPTHS, SHORTCUTS, STAGES, STEMS, DownsampleKind, ShortcutMode, StemKind,
+    default_downsample,
+)
 
-ShortcutMode = Literal["identity", "none", "scaled"]
-StemKind = Literal["imagenet", "small"]
+# The ImageNet design shrinks its input 32× (stem /4, then /2 in stages 2-4: 224 → 7):
+# the smallest image side whose last stage still sees one whole pixel.
+MIN_IMAGE_SIZE = 32
+
+# What s(x) is in one block: x itself, option A's subsample + zero-pad, option B's 1×1
+# ConvBN projection, or nothing (a plain block, λ = 0).
+SHORTCUT_KINDS = ("identity", "pad", "projection", "off")
 
 
 @dataclass(frozen=True)
@@ -56,13 +57,16 @@ class ResNetConfig:
     num_classes: int = 1000
     shortcut: ShortcutMode = "identity"
     scale: float = 1.0  # λ; used only when shortcut == "scaled"
-    # Whether λ also multiplies projection shortcuts (first block of a stage). True is
-    # "every block computes F(x) + λ·s(x)", so the signal scales by λ once per block
-    # across the whole net, the setting of He et al. 2016 (Identity Mappings, Fig. 2b).
-    scale_projection: bool = True
     width: int = 64  # channels of the first stage; stage i has width · 2^i
     in_channels: int = 3
     stem: StemKind = "imagenet"
+    # The shortcut of a block that changes shape: "pad" (option A) or "conv" (option B);
+    # None means by depth (``default_downsample``), so a config always holds one of the two.
+    downsample: DownsampleKind | None = None
+
+    def __post_init__(self) -> None:
+        if self.downsample is None:  # frozen: the one place a field is filled in after construction
+            object.__setattr__(self, "downsample", default_downsample(self.depth))
 
     @property
     def block(self) -> str:
@@ -84,13 +88,11 @@ class ResNetConfig:
         """Inner channel count of stage ``stage`` (0-based); its output is planes · expansion."""
         return self.width * 2**stage
 
-    def shortcut_scale(self, projected: bool) -> float:
-        """The λ this block multiplies its shortcut by (0 for a plain net)."""
+    def shortcut_scale(self) -> float:
+        """The λ every block multiplies its shortcut by (0 for a plain net)."""
         if self.shortcut == "none":
             return 0.0
-        if self.shortcut == "identity" or (projected and not self.scale_projection):
-            return 1.0
-        return self.scale
+        return 1.0 if self.shortcut == "identity" else self.scale
 
 
 def validate(config: ResNetConfig) -> ResNetConfig:
@@ -101,6 +103,8 @@ def validate(config: ResNetConfig) -> ResNetConfig:
         raise ValueError(f"shortcut must be one of {SHORTCUTS}, got {config.shortcut!r}")
     if config.stem not in STEMS:
         raise ValueError(f"stem must be one of {STEMS}, got {config.stem!r}")
+    if config.downsample not in DOWNSAMPLES:
+        raise ValueError(f"downsample must be one of {DOWNSAMPLES}, got {config.downsample!r}")
     if not isinstance(config.scale, (int, float)) or not math.isfinite(config.scale):
         raise ValueError(f"scale (λ) must be a finite number, got {config.scale!r}")
     for name in ("width", "num_classes", "in_channels"):
@@ -121,6 +125,22 @@ def ensure_dygraph() -> None:
     """
     if not paddle.in_dynamic_mode():
         paddle.disable_static()
+
+
+@contextmanager
+def eval_mode(model: nn.Layer) -> Iterator[nn.Layer]:
+    """``model`` in eval mode (BatchNorm on its running statistics) inside the block.
+
+    Afterwards every sublayer is back in the mode it had, even if the block raised.
+    """
+    modes = [(layer, layer.training) for layer in model.sublayers(include_self=True)]
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(modes[0][1])  # Paddle's train() also sets this thread's tracer mode
+        for layer, training in modes:  # a sublayer frozen in eval (say a BN) stays frozen
+            layer.training = training
 
 
 # ---------------------------------------------------------------------------------
@@ -145,6 +165,36 @@ class ConvBN(nn.Sequential):
         super().__init__(conv(c_in, c_out, kernel, stride), nn.BatchNorm2D(c_out))
 
 
+def subsample_pad(x: paddle.Tensor, stride: int, c_out: int) -> paddle.Tensor:
+    """Option A's parameter-free shortcut: every ``stride``-th pixel, zero channels appended.
+
+    He et al. 2015 Sec. 3.3: "the shortcut still performs identity mapping, with extra
+    zero entries padded for increasing dimensions". The zeros go after x's channels, so
+    output channel c < C_in carries x's channel c and the rest carry nothing (CIFAR
+    reimplementations in torch pad both sides; the split changes no number but the order).
+    [N, C_in, H, W] → [N, c_out, ⌈H/stride⌉, ⌈W/stride⌉], the size of the stride-2 3×3 conv's output.
+    """
+    if stride != 1:
+        x = x[:, :, ::stride, ::stride]
+    extra = c_out - int(x.shape[1])
+    if not extra:
+        return x
+    # [N, extra, H', W'] zeros made from x, so an exported program keeps N, H, W dynamic
+    # (F.pad over the channel axis would be shorter, but aborts Paddle 3.3's oneDNN predictor)
+    zeros = paddle.zeros_like(x[:, :1]).expand([-1, extra, -1, -1])
+    return paddle.concat([x, zeros], axis=1)
+
+
+def block_name(stage: int, index: int) -> str:
+    """The state-dict prefix of block ``index`` (0-based) of stage ``stage`` (1-based): "layer3.4"."""
+    return f"layer{stage}.{index}"
+
+
+def block_stage(name: str) -> int:
+    """The 1-based stage of a block named by ``block_name``: "layer3.4" → 3."""
+    return int(name.split(".")[0].removeprefix("layer"))
+
+
 @dataclass
 class BlockTrace:
     """What one residual block did: out = ReLU(residual + shortcut)."""
@@ -156,20 +206,37 @@ class BlockTrace:
     out: paddle.Tensor  # ReLU(residual + shortcut)      [N, C_out, H', W']
     mid: list[paddle.Tensor] = field(default_factory=list)  # each conv's response after BN
 
+    @property
+    def stage(self) -> int:
+        """1-based stage of the block."""
+        return block_stage(self.name)
+
 
 class ResidualBlock(nn.Layer):
     """Shared forward of both block kinds; subclasses define ``residual_branch``."""
 
     def __init__(self, c_in: int, c_out: int, stride: int, config: ResNetConfig) -> None:
         super().__init__()
-        shape_changes = stride != 1 or c_in != c_out
-        self.scale = config.shortcut_scale(projected=shape_changes)
-        # A block whose shortcut is multiplied by 0 (plain nets, λ = 0) has no projection.
-        if shape_changes and self.scale != 0.0:
-            self.downsample = ConvBN(c_in, c_out, 1, stride)
+        self.scale = config.shortcut_scale()
+        self.c_in, self.c_out, self.stride = c_in, c_out, stride
+        # s(x), one of SHORTCUT_KINDS. Only option B has a layer (and state-dict entries,
+        # ``downsample.*``); a block whose shortcut is multiplied by 0 (plain nets, λ = 0) has none.
+        if self.scale == 0.0:
+            self.shortcut_kind = "off"
+        elif stride == 1 and c_in == c_out:
+            self.shortcut_kind = "identity"
         else:
-            self.downsample = None
+            self.shortcut_kind = "projection" if config.downsample == "conv" else "pad"
+        self.downsample = ConvBN(c_in, c_out, 1, stride) if self.shortcut_kind == "projection" else None
         self.relu = nn.ReLU()
+
+    def shortcut_path(self, x: paddle.Tensor) -> paddle.Tensor:
+        """s(x) before λ: x, its subsample + zero-pad, or its projection [N, C_out, H', W']."""
+        if self.downsample is not None:
+            return self.downsample(x)
+        if self.shortcut_kind == "pad":
+            return subsample_pad(x, self.stride, self.c_out)
+        return x
 
     def residual_branch(self, x: paddle.Tensor) -> list[paddle.Tensor]:
         """Each conv+BN response along F, in order; the last one is F(x)."""
@@ -186,9 +253,10 @@ class ResidualBlock(nn.Layer):
         if self.scale == 0.0 or drop_shortcut:
             shortcut = paddle.zeros_like(residual)
         else:
-            projected = x if self.downsample is None else self.downsample(x)
-            # λ · s(x): the one place λ is applied (skipped at λ = 1: same numbers, one op less)
-            shortcut = projected if self.scale == 1.0 else self.scale * projected
+            s = self.shortcut_path(x)
+            # λ · s(x): the one place λ is applied, at every kind of shortcut (skipped at λ = 1:
+            # same numbers, one op less)
+            shortcut = s if self.scale == 1.0 else self.scale * s
         out = self.relu(residual + shortcut)
         return out, residual, shortcut, mids
 
@@ -285,7 +353,7 @@ class ResNet(nn.Layer):
     def named_blocks(self) -> list[tuple[str, ResidualBlock]]:
         """Every residual block in network order, named as in the state dict."""
         return [
-            (f"layer{i + 1}.{j}", block)
+            (block_name(i + 1, j), block)
             for i, stage in enumerate(self.stages())
             for j, block in enumerate(stage)
         ]
@@ -343,9 +411,13 @@ def resnet(
     width: int | None = None,
     in_channels: int = 3,
     stem: StemKind | None = None,
-    scale_projection: bool = True,
+    downsample: DownsampleKind | None = None,
 ) -> ResNet:
-    """Build a ResNet. ``stem`` and ``width`` default by depth (ImageNet 64 / CIFAR 16)."""
+    """Build a ResNet. ``stem``, ``width`` and ``downsample`` default by depth.
+
+    ImageNet depths: "imagenet" stem, width 64, "conv" projections (paddle.vision's weights
+    load); CIFAR depths: "small" stem, width 16, "pad" (option A, He et al. 2015 Sec. 4.2).
+    """
     ensure_dygraph()
     if depth not in STAGES:
         raise ValueError(f"depth must be one of {sorted(STAGES)}, got {depth!r}")
@@ -355,32 +427,12 @@ def resnet(
         num_classes=num_classes,
         shortcut=shortcut,
         scale=float(scale) if isinstance(scale, (int, float)) else scale,
-        scale_projection=scale_projection,
         width=width if width is not None else (16 if cifar else 64),
         in_channels=in_channels,
         stem=stem if stem is not None else ("small" if cifar else "imagenet"),
+        downsample=downsample,
     )
     return ResNet(config)
-
-
-def resnet18(**kwargs) -> ResNet:
-    return resnet(18, **kwargs)
-
-
-def resnet34(**kwargs) -> ResNet:
-    return resnet(34, **kwargs)
-
-
-def resnet50(**kwargs) -> ResNet:
-    return resnet(50, **kwargs)
-
-
-def resnet101(**kwargs) -> ResNet:
-    return resnet(101, **kwargs)
-
-
-def resnet152(**kwargs) -> ResNet:
-    return resnet(152, **kwargs)
 
 
 def count_parameters(model: nn.Layer, trainable_only: bool = True) -> int:
@@ -393,8 +445,9 @@ def count_parameters(model: nn.Layer, trainable_only: bool = True) -> int:
 
 
 __all__ = [
-    "STAGES", "IMAGENET_DEPTHS", "CIFAR_DEPTHS", "SHORTCUTS", "STEMS",
+    "STAGES", "IMAGENET_DEPTHS", "CIFAR_DEPTHS", "SHORTCUTS", "STEMS", "ShortcutMode", "StemKind", "MIN_IMAGE_SIZE",
+    "eval_mode", "block_name", "block_stage",
+    "DOWNSAMPLES", "SHORTCUT_KINDS", "DownsampleKind", "default_downsample", "subsample_pad",
     "ResNetConfig", "ResNet", "BasicBlock", "BottleneckBlock", "ResidualBlock", "ConvBN",
-    "BlockTrace", "Features", "resnet", "resnet18", "resnet34", "resnet50", "resnet101",
-    "resnet152", "count_parameters", "validate", "ensure_dygraph",
+    "BlockTrace", "Features", "resnet", "count_parameters", "validate", "ensure_dygraph",
 ]

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import urlparse
 
+import httpx  # Paddle's own download dependency, for the HEAD request
 import numpy as np
 import paddle
 import safetensors.numpy
@@ -36,14 +37,13 @@ from paddle.vision.models.resnet import model_urls
 
 from .preprocess import IMAGENET, Preprocess, default_preprocess
 from .init import init_parameters
-from .network import IMAGENET_DEPTHS, STAGES, ResNet, ResNetConfig, ensure_dygraph, resnet
-from ..paths import ASSETS, data_home, operator_dir
+from .network import IMAGENET_DEPTHS, STAGES, ResNet, ResNetConfig, default_downsample, ensure_dygraph, resnet
+from ..errors import CodedError
+from ..paths import ASSETS, ENV_WEIGHTS_DIR, WEIGHTS_SUBDIR, data_home, operator_dir
 
-ENV_WEIGHTS_DIR = "RESNET_LAB_WEIGHTS_DIR"
 SIDECAR_FORMAT = "resnet-lab-weights/1"
 MAX_WEIGHTS_BYTES = 1 << 30  # ResNet-152 in float32 is 241 MB
 OFFICIAL: dict[int, tuple[str, str]] = {d: model_urls[f"resnet{d}"] for d in IMAGENET_DEPTHS}  # (url, md5)
-WEIGHTS_SUBDIR = "weights"
 HEAD_TIMEOUT_S = 10.0
 EXAMPLES = 4  # keys named in a mismatch message
 
@@ -52,13 +52,8 @@ Progress = Callable[[int, int | None], None]  # (bytes done, bytes in total if k
 _DOWNLOAD_LOCK = threading.Lock()  # two sessions must not write the same partial file
 
 
-class WeightsError(ValueError):
+class WeightsError(CodedError):
     """Weights the lab cannot use; ``code`` is stable (page key ``fm.weights_error.<code>``)."""
-
-    def __init__(self, code: str, message: str, **values: Any) -> None:
-        super().__init__(message)
-        self.code = code
-        self.values = values
 
 
 class WeightsMismatch(WeightsError):
@@ -148,8 +143,11 @@ def load_state(model: ResNet, state: Mapping[str, Any], source: str = "the weigh
 def infer_config(state: Mapping[str, Any]) -> ResNetConfig:
     """The architecture a state dict was saved from, read off its names and shapes.
 
-    λ is not in the tensors: a net with projections is taken as identity (λ = 1), one
-    without any ``downsample`` as a plain net. The sidecar JSON says better when present.
+    λ is not in the tensors: a net with projections (``downsample.*``) is taken as identity
+    (λ = 1) with option-B shortcuts. Without any, a residual net with option-A shortcuts
+    and its plain twin hold the very same tensors, so the depth's default decides: a CIFAR
+    depth is read as the paper's option-A ResNet, an ImageNet depth (whose residual nets
+    have projections) as a plain net. The sidecar JSON says better when present.
     """
     if "conv1.weight" not in state or "fc.weight" not in state:
         raise WeightsError("unknown_architecture", "These tensors are not a ResNet (no conv1.weight / fc.weight).",
@@ -164,10 +162,12 @@ def infer_config(state: Mapping[str, Any]) -> ResNetConfig:
         raise WeightsError("unknown_architecture",
                            f"No ResNet has {kind} blocks per stage {tuple(blocks)}.", reason=f"{kind} {tuple(blocks)}")
     stem_w, fc_w = _shape(state["conv1.weight"]), _shape(state["fc.weight"])
+    projected = _has_projections(state)
     return ResNetConfig(
         depth=depth,
         num_classes=fc_w[1],  # Paddle's Linear weight is [in, out]
-        shortcut="identity" if any(".downsample." in k for k in state) else "none",
+        shortcut="identity" if projected or default_downsample(depth) == "pad" else "none",
+        downsample="conv" if projected else None,  # None: the depth's default
         width=stem_w[0],
         in_channels=stem_w[1],
         stem="imagenet" if stem_w[2] == 7 else "small",
@@ -257,8 +257,6 @@ def _size(path: Path) -> int:
 
 def _remote_size(url: str) -> int | None:
     """The file's size from a HEAD request; ``WeightsError("offline")`` if unreachable."""
-    import httpx  # Paddle's own download dependency
-
     try:
         response = httpx.head(url, timeout=HEAD_TIMEOUT_S, follow_redirects=True)
     except httpx.TransportError as exc:
@@ -290,9 +288,14 @@ def imagenet_labels() -> tuple[str, ...]:
 # ---------------------------------------------------------------------------------
 
 
+def _source_name(source: bytes | str | os.PathLike) -> str:
+    """How messages name a weights file: its file name, or "the uploaded file"."""
+    return "the uploaded file" if isinstance(source, bytes) else Path(source).name
+
+
 def read_safetensors(source: bytes | str | os.PathLike, max_bytes: int = MAX_WEIGHTS_BYTES) -> dict[str, np.ndarray]:
     """Tensors of a safetensors file (path or bytes): raw arrays, never unpickled."""
-    name = "the uploaded file" if isinstance(source, bytes) else Path(source).name
+    name = _source_name(source)
     size = len(source) if isinstance(source, bytes) else Path(source).stat().st_size
     if size > max_bytes:
         raise WeightsError("too_many_bytes", f"{name} is {size / 2**20:.0f} MB; the limit is {max_bytes / 2**20:.0f} MB.",
@@ -306,23 +309,34 @@ def read_safetensors(source: bytes | str | os.PathLike, max_bytes: int = MAX_WEI
                            source=name, reason=str(exc)) from None
 
 
-def save_safetensors(model: ResNet, path: str | os.PathLike) -> Path:
-    """Write the model's state dict (BatchNorm statistics included) atomically."""
+def _write_atomically(path: Path, write: Callable[[str], object]) -> None:
+    """``write(tmp)`` to ``path`` + ".part", then rename: a reader never sees half a file."""
+    tmp = path.with_name(path.name + ".part")
+    write(str(tmp))
+    os.replace(tmp, path)
+
+
+def save_safetensors(model: ResNet, path: str | os.PathLike, dtype: Any = None) -> Path:
+    """Write the model's state dict (BatchNorm statistics included) atomically.
+
+    ``dtype`` (e.g. ``np.float16``, half the bytes) converts every tensor; loading
+    converts back to float32 (``load_state``).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    safetensors.numpy.save_file({k: np.ascontiguousarray(v.numpy()) for k, v in model.state_dict().items()}, str(tmp))
-    os.replace(tmp, path)  # a reader listing the folder never sees half a file
+    state = {k: np.ascontiguousarray(v.numpy(), dtype=dtype) for k, v in model.state_dict().items()}
+    _write_atomically(path, lambda tmp: safetensors.numpy.save_file(state, tmp))
     return path
 
 
-def save_trained(model: ResNet, config_dict: Mapping[str, Any], path: str | os.PathLike) -> Path:
+def save_trained(model: ResNet, config_dict: Mapping[str, Any], path: str | os.PathLike, *, dtype: Any = None) -> Path:
     """Save a lab-trained model: ``path`` (.safetensors) plus ``path`` with .json.
 
     The sidecar holds ``{"format", "model": <ResNetConfig fields>, **config_dict}``.
     Keys of ``config_dict`` the page reads: ``"preprocess"`` (``Preprocess.to_dict()``:
     the training set's mean/std in 0…1 units, input size, channels) and ``"classes"``
     (names by index); anything else (the run's training config, metrics…) is kept as is.
+    ``dtype`` stores the tensors converted, as ``save_safetensors``.
     """
     path = Path(path)
     if path.suffix != ".safetensors":
@@ -331,10 +345,8 @@ def save_trained(model: ResNet, config_dict: Mapping[str, Any], path: str | os.P
         raise ValueError(f"config_dict may not set {sorted(reserved)}: save_trained writes them")
     sidecar = {"format": SIDECAR_FORMAT, "model": asdict(model.config), **config_dict}
     text = json.dumps(sidecar, indent=2, sort_keys=True)  # fails before any file is written if not JSON-able
-    save_safetensors(model, path)
-    tmp = path.with_suffix(".json.part")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path.with_suffix(".json"))
+    save_safetensors(model, path, dtype)
+    _write_atomically(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     return path
 
 
@@ -353,12 +365,19 @@ def read_sidecar(path: str | os.PathLike) -> dict[str, Any]:
                            source=sidecar.name, reason=str(exc)) from None
 
 
+def _has_projections(state: Mapping[str, Any]) -> bool:
+    return any(".downsample." in k for k in state)
+
+
 def _config_from_meta(meta: Mapping[str, Any], state: Mapping[str, Any]) -> ResNetConfig:
     if "model" not in meta:
         return infer_config(state)
     known = {f.name for f in fields(ResNetConfig)}
+    described = {k: v for k, v in meta["model"].items() if k in known}
+    if "downsample" not in described and _has_projections(state):
+        described["downsample"] = "conv"  # a sidecar from before option A was an option: its projections
     try:
-        return ResNetConfig(**{k: v for k, v in meta["model"].items() if k in known})
+        return ResNetConfig(**described)
     except (TypeError, AttributeError) as exc:
         raise WeightsError("bad_config", f"the sidecar's model description is invalid: {exc}",
                            source="sidecar", reason=str(exc)) from None
@@ -374,7 +393,7 @@ def model_from_safetensors(
     raises ``WeightsMismatch`` naming the keys.
     """
     meta = dict(meta or {})
-    name = "the uploaded file" if isinstance(source, bytes) else Path(source).name
+    name = _source_name(source)
     state = read_safetensors(source)
     config = _config_from_meta(meta, state)
     if depth is not None and depth != config.depth:

@@ -1,21 +1,27 @@
 """The training lab's figures: loss/accuracy curves of several runs, and per-block diagnostics.
 
-Plain Plotly (no Streamlit). The page turns runs from the store into ``Curve`` objects and
-hands them here with its translator ``t``. Flags are drawn on the chart itself: a run
-that diverged (loss became NaN/inf) ends in a red ✕ with a note, a run stuck at chance
-level (the λ = 2 pattern) gets a note at its last point, and the chance level ln C is a
-dotted line when every curve has the same number of classes.
+Plain Plotly (no Streamlit). Runs from the store (``RunInfo``) become ``Curve`` objects,
+legend names and run-list rows here, in the language of the page's translator ``t``.
+Flags are drawn on the chart itself: a run that diverged (loss became NaN/inf) ends in a
+red ✕ with a note, a run stuck at chance level (the λ = 2 pattern) gets a note at its last
+point, and the chance level ln C is a dotted line when every curve has the same number of
+classes.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Sequence
 
 import plotly.graph_objects as go
 
+from ..lab.config import config_key
+from ..lab.store import RunInfo
 from .style import Text
+
+if TYPE_CHECKING:  # for the annotation only: the session module loads Paddle, these figures need none
+    from ..lab.session import RunSignals
 
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"]
@@ -25,6 +31,12 @@ DIVERGED_COLOR = "#b91c1c"
 # page's web font is missing, and text measured in one font but drawn in another overlaps.
 FONT = dict(family="Arial, 'Liberation Sans', Helvetica, sans-serif")
 LAYOUT = dict(margin=dict(l=10, r=10, t=36, b=10), hovermode="x unified", font=FONT)
+MODE_BAR = {"displaylogo": False, "displayModeBar": True, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+
+
+def png_config(name: str) -> dict[str, Any]:
+    """The charts' mode bar with Plotly's own "download as PNG" (2× scale, a telling file name)."""
+    return {**MODE_BAR, "toImageButtonOptions": {"format": "png", "filename": f"resnet_lab_{name}", "scale": 2}}
 
 
 def _legend() -> dict[str, Any]:
@@ -44,7 +56,6 @@ class Curve:
     reference: bool = False  # shipped reference run: dashed
     diverged_step: int | None = None
     stuck: bool = False
-    meta: dict[str, Any] = field(default_factory=dict)
 
 
 def ema(values: Sequence[float | None], smoothing: float) -> list[float | None]:
@@ -194,6 +205,19 @@ class Series:
     dash: str = "solid"
 
 
+def block_series(measured: Sequence[RunSignals], colors: dict[int, str], t: Text) -> tuple[list[Series], list[Series], list[Series]]:
+    """Per-block lines of the measured runs: forward RMS, backward RMS (dotted at init), Fig. 7 response std (trained)."""
+    forward, backward, response = [], [], []
+    for m in measured:
+        names, color, dash = [s.name for s in m.signals], colors[m.run.id], "solid" if m.trained else "dot"
+        label = f"{m.run.label} #{m.run.id} · {t('lab.trained')}" if m.trained else f"{m.run.label} · {t('lab.at_init')}"
+        forward.append(Series(label, color, names, [s.out_rms for s in m.signals], dash=dash))
+        backward.append(Series(label, color, names, [s.grad_rms for s in m.signals], dash=dash))
+        if m.trained:
+            response.append(Series(f"{m.run.label} #{m.run.id}", color, [n for n, _ in m.response_std], [v for _, v in m.response_std]))
+    return forward, backward, response
+
+
 def block_figure(series: Sequence[Series], y_title: str, x_title: str, *, log_y: bool | None = True, height: int | None = None) -> go.Figure:
     """Per-block (or per-layer) values vs. depth, one line per series; x = index from 1.
 
@@ -216,3 +240,85 @@ def block_figure(series: Sequence[Series], y_title: str, x_title: str, *, log_y:
     height = height or 300 + 22 * len(series)
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), legend=_legend(), showlegend=True, font=FONT)
     return fig
+
+
+# ---------------------------------------------------------------------------------
+# Runs as the lab names and lists them
+# ---------------------------------------------------------------------------------
+
+STATUS_ICONS = {"done": "✅", "running": "⏳", "queued": "🕒", "diverged": "💥", "failed": "❌", "cancelled": "⏹️",
+                "interrupted": "⚡"}
+
+
+def run_title(run: RunInfo) -> str:
+    """One run in lists and messages: "#21 ResNet-56 λ=2"."""
+    return f"#{run.id} {run.label}"
+
+
+def legend_name(run: RunInfo, t: Text) -> str:
+    """Legend text: reference runs say so, live runs carry their id, warnings follow."""
+    name = f"{run.label} · {t('lab.ref')}" if run.source == "reference" else f"{run.label} · {t('lab.source.live')} #{run.id}"
+    if run.status == "diverged":
+        name += " ⚠ " + t("lab.flag_diverged")
+    elif run.stuck_at_chance:
+        name += " ⚠ " + t("lab.flag_stuck")
+    return name
+
+
+def colors_for(runs: Sequence[RunInfo]) -> dict[int, str]:
+    """Same configuration, same colour: a live rerun is drawn solid over its dashed reference."""
+    by_config: dict[str, str] = {}
+    for run in runs:
+        by_config.setdefault(config_key(run.config), COLORS[len(by_config) % len(COLORS)])
+    return {run.id: by_config[config_key(run.config)] for run in runs}
+
+
+def run_curves(runs: Sequence[RunInfo], metrics: dict[int, dict[str, list]], t: Text) -> list[Curve]:
+    """The runs' curves (``metrics``: run id → the store's columns), coloured by configuration."""
+    colors = colors_for(runs)
+    return [
+        Curve(run_id=r.id, name=legend_name(r, t), color=colors[r.id], metrics=metrics[r.id], reference=r.source == "reference",
+              diverged_step=(r.result or {}).get("diverged_step") if r.status == "diverged" else None, stuck=r.stuck_at_chance)
+        for r in runs
+    ]
+
+
+def duration(seconds: float | None, t: Text) -> str:
+    """"42 s", "3 min 5 s"; "–" when unknown."""
+    if seconds is None or not math.isfinite(seconds):
+        return "–"
+    seconds = max(0, round(seconds))
+    return t("lab.min_s", m=seconds // 60, s=seconds % 60) if seconds >= 60 else t("lab.s", s=seconds)
+
+
+def flags_text(run: RunInfo, t: Text) -> str:
+    """The warnings a run deserves, for the run list."""
+    flags = []
+    if run.status == "diverged":
+        step = (run.result or {}).get("diverged_step")
+        flags.append(t("lab.flag_diverged_at", step=step if step is not None else "?"))
+    if run.stuck_at_chance:
+        flags.append(t("lab.flag_stuck"))
+    if run.status == "failed" and run.error:
+        flags.append(run.error[:200])
+    if run.status == "interrupted":
+        flags.append(t("lab.flag_interrupted"))
+    return " · ".join(flags)
+
+
+def run_row(run: RunInfo, t: Text) -> dict[str, str]:
+    """One row of the run list under the charts, by translated column name."""
+    result = run.result or {}
+    icon = "⚠️" if run.stuck_at_chance else STATUS_ICONS.get(run.status, "")
+    loss, acc = result.get("final_train_loss"), result.get("final_test_acc")
+    return {
+        t("lab.col.run"): run_title(run),
+        t("lab.col.source"): t("lab.source." + run.source),
+        t("lab.col.status"): f"{icon} {t('lab.status.' + run.status)}",
+        t("lab.col.flags"): flags_text(run, t),
+        t("lab.col.steps"): f"{run.steps_done}/{run.steps}",
+        t("lab.col.train_loss"): f"{loss:.4g}" if isinstance(loss, (int, float)) and math.isfinite(loss) else "–",
+        t("lab.col.test_acc"): f"{acc:.1%}" if isinstance(acc, (int, float)) else "–",
+        t("lab.col.wall"): duration(run.last_wall_s, t),
+        t("lab.col.speed"): f"{result['images_per_s']:.0f}" if result.get("images_per_s") else "–",
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -19,10 +20,12 @@ from .style import HIGHLIGHT, STAGE_COLORS, Text, shape_text
 
 DENSE_ROW = 8  # blocks per stage above which the overview drops the shapes under its markers
 SEQUENTIAL, DIVERGING = "Viridis", "RdBu_r"
+SHAPE_CHANGE_SYMBOLS = {"projection": "diamond", "pad": "triangle-down"}  # the shortcuts that change the shape
 
 
 
-def _class_name(pred: Prediction, t: Text) -> str:
+def class_name(pred: Prediction, t: Text) -> str:
+    """A class as charts and metrics name it: the first of its names, or "class i"."""
     return pred.label.split(",")[0] if pred.label else t("fm.class_n", i=pred.index)
 
 
@@ -30,7 +33,8 @@ def overview_figure(analysis: Analysis, selected: str | None, t: Text) -> go.Fig
     """Stem and every block as one map (a row per stage), coloured by ‖F(x)‖/‖x‖.
 
     Each marker's customdata is "stem" or the block's name, so a click selects it.
-    Diamonds have a projection shortcut; an × marks a dropped block. With more than
+    Diamonds have a projection shortcut (option B), triangles a subsample + zero-pad one
+    (option A); an × marks a dropped block. With more than
     ``DENSE_ROW`` blocks in a stage (ResNet-101/152) the shapes move from under the
     markers to the row labels, so the labels do not overlap.
     """
@@ -48,10 +52,10 @@ def overview_figure(analysis: Analysis, selected: str | None, t: Text) -> go.Fig
         stage_shape[v.stage] = shape_text(v.out.shape)
         name = v.name.removeprefix("layer")
         texts.append(name if dense else f"{name}<br>{shape_text(v.out.shape)}")
-        symbols.append("x" if v.dropped else ("diamond" if v.shortcut_kind == "projection" else "square"))
+        symbols.append("x" if v.dropped else SHAPE_CHANGE_SYMBOLS.get(v.shortcut_kind, "square"))
         hovers.append(t("fm.fig.hover_block", name=v.name, shape_in=shape_text(v.x.shape), shape_out=shape_text(v.out.shape),
                         ratio=f"{v.residual_ratio:.3f}", out_ratio=f"{v.out_ratio:.3f}")
-                      + (f"<br>{t('fm.fig.projection')}" if v.shortcut_kind == "projection" else "")
+                      + (f"<br>{t(f'fm.fig.{v.shortcut_kind}')}" if v.shortcut_kind in SHAPE_CHANGE_SYMBOLS else "")
                       + (f"<br>{t('fm.fig.dropped')}" if v.dropped else ""))
     names = [v.name for v in analysis.blocks]
     ratios = [v.residual_ratio for v in analysis.blocks]
@@ -89,25 +93,65 @@ def overview_figure(analysis: Analysis, selected: str | None, t: Text) -> go.Fig
     return fig
 
 
+@dataclass(frozen=True)
+class Tiling:
+    """``n`` maps of ``h``×``w`` laid out in rows of ``columns``, one empty pixel between tiles.
+
+    The single place the grid's geometry lives: the mosaic, the channel labels, the click
+    targets and the highlight all place tile ``i`` with it (heatmap pixel coordinates).
+    """
+
+    n: int
+    h: int
+    w: int
+    columns: int = 8
+
+    @property
+    def cols(self) -> int:
+        return min(self.columns, self.n)
+
+    @property
+    def rows(self) -> int:
+        return math.ceil(self.n / self.cols)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """The mosaic's [rows·(h+1) − 1, cols·(w+1) − 1]."""
+        return self.rows * (self.h + 1) - 1, self.cols * (self.w + 1) - 1
+
+    def origin(self, i: int) -> tuple[int, int]:
+        """(row, column) of tile ``i``'s top-left pixel in the mosaic."""
+        r, q = divmod(i, self.cols)
+        return r * (self.h + 1), q * (self.w + 1)
+
+    def box(self, i: int) -> tuple[float, float, float, float]:
+        """Tile ``i``'s outline (x0, y0, x1, y1) on the heatmap's axes (pixel centres are integers)."""
+        y0, x0 = self.origin(i)
+        return x0 - 0.5, y0 - 0.5, x0 + self.w - 0.5, y0 + self.h - 0.5
+
+
 def channel_grid_figure(analysis: Analysis, view: BlockView, channels: Sequence[int], mode: str, t: Text,
-                        columns: int = 8) -> go.Figure:
-    """The block's output maps of ``channels`` as one tiled heatmap (light to draw)."""
+                        selected: int | None = None, columns: int = 8) -> go.Figure:
+    """The block's output maps of ``channels`` as one tiled heatmap (light to draw), ``selected`` outlined.
+
+    An invisible marker sits on every tile with the channel as customdata, so a click
+    selects a channel (Plotly cannot select points of a heatmap).
+    """
     if not channels:
         raise ValueError("no channels to show")
-    h, w = view.out.shape[1:]
-    cols = min(columns, len(channels))
-    rows = math.ceil(len(channels) / cols)
-    mosaic = np.full((rows * (h + 1) - 1, cols * (w + 1) - 1), np.nan, dtype=np.float32)
+    tiling = Tiling(len(channels), *view.out.shape[1:], columns)
+    mosaic = np.full(tiling.shape, np.nan, dtype=np.float32)
     ids = np.full(mosaic.shape, -1)
+    boxes = [tiling.box(i) for i in range(len(channels))]
     annotations = []
     for i, c in enumerate(channels):
-        r, q = divmod(i, cols)
-        tile = view.out[c]
+        y0, x0 = tiling.origin(i)
+        tile = view.out[c]  # [h, w]
         if mode == "channel":  # each tile its own range: show it as a fraction of its max
             tile = tile / color_limit(analysis, view, tile, mode)
-        mosaic[r * (h + 1): r * (h + 1) + h, q * (w + 1): q * (w + 1) + w] = tile
-        ids[r * (h + 1): r * (h + 1) + h, q * (w + 1): q * (w + 1) + w] = c
-        annotations.append(dict(x=q * (w + 1) - 0.5, y=r * (h + 1) - 0.5, text=str(c), showarrow=False,
+        mosaic[y0: y0 + tiling.h, x0: x0 + tiling.w] = tile
+        ids[y0: y0 + tiling.h, x0: x0 + tiling.w] = c
+        annotations.append(dict(x=boxes[i][0], y=boxes[i][1], text=str(c), showarrow=False,
                                 xanchor="left", yanchor="top", font=dict(size=10, color="white"),
                                 bgcolor="rgba(0,0,0,0.45)"))
     zmax = 1.0 if mode == "channel" else color_limit(analysis, view, view.out, mode)
@@ -117,7 +161,16 @@ def channel_grid_figure(analysis: Analysis, view: BlockView, channels: Sequence[
                                  side="right"), thickness=12),
         hovertemplate=t("fm.fig.channel", c="%{customdata}") + "<br>%{z:.3f}<extra></extra>",
     ))
-    fig.update_layout(annotations=annotations, height=80 + 110 * rows, margin=dict(l=0, r=0, t=10, b=0))
+    fig.add_trace(go.Scatter(
+        x=[(x0 + x1) / 2 for x0, _, x1, _ in boxes], y=[(y0 + y1) / 2 for _, y0, _, y1 in boxes],
+        customdata=list(channels), mode="markers", showlegend=False, marker=dict(size=40, opacity=0),
+        hovertemplate=t("fm.grid_hover", c="%{customdata}") + "<extra></extra>",
+    ))
+    if selected in channels:
+        x0, y0, x1, y1 = boxes[list(channels).index(selected)]
+        fig.add_shape(type="rect", x0=x0, y0=y0, x1=x1, y1=y1, line=dict(color=HIGHLIGHT, width=3))
+    fig.update_layout(annotations=annotations, height=80 + 110 * tiling.rows, margin=dict(l=0, r=0, t=10, b=0),
+                      clickmode="event+select", dragmode=False)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
     return fig
@@ -175,7 +228,7 @@ def ratio_figure(analysis: Analysis, t: Text, ablated: Analysis | None = None) -
 def top5_figure(analysis: Analysis, t: Text, ablated: Analysis | None = None, k: int = 5) -> go.Figure:
     """The top-k classes as bars; with an ablation, its probabilities for the same classes."""
     preds = top_k(analysis, k)
-    labels = [_class_name(p, t) for p in preds][::-1]  # most probable on top
+    labels = [class_name(p, t) for p in preds][::-1]  # most probable on top
     hover = [p.label or t("fm.class_n", i=p.index) for p in preds][::-1]
     fig = go.Figure(go.Bar(x=[p.prob for p in preds][::-1], y=labels, orientation="h", name=t("fm.fig.original"),
                            hovertext=hover, hovertemplate="%{hovertext}<br>%{x:.1%}<extra></extra>",
@@ -205,7 +258,7 @@ def cam_figure(analysis: Analysis, display: Image.Image, t: Text, cls: int | Non
     fig.add_trace(go.Heatmap(z=cam, x0=cell / 2 - 0.5, dx=cell, y0=cell / 2 - 0.5, dy=cell, zsmooth="best",
                              zmin=0.0, zmax=1.0, colorscale="Jet", opacity=opacity, showscale=False,
                              hovertemplate="%{z:.2f}<extra></extra>"))
-    fig.update_layout(title=dict(text=t("fm.fig.cam_title", label=_class_name(pred, t), prob=f"{pred.prob:.1%}"),
+    fig.update_layout(title=dict(text=t("fm.fig.cam_title", label=class_name(pred, t), prob=f"{pred.prob:.1%}"),
                                  font=dict(size=13)),
                       height=380, margin=dict(l=0, r=0, t=40, b=0))
     fig.update_xaxes(visible=False)

@@ -12,7 +12,9 @@ import paddle
 import pytest
 from paddle import nn
 
-from resnet.inference.anatomy import conv_output_size, cross_check, layer_table, model_rows, pooling_rounding, totals
+from resnet.inference.anatomy import (
+    block_summary, conv_output_size, cross_check, layer_table, model_rows, pooling_rounding, totals,
+)
 from resnet.model import count_parameters, resnet
 
 REQUIRED_KEYS = {"name", "kind", "kernel_shape", "padding", "stride", "params", "output_shape", "macs"}
@@ -148,6 +150,29 @@ def test_table_param_total_equals_model_trainable_count(depth):
     rows = model_rows(model, 1, 64)
     assert sum(r.params for r in rows) == count_parameters(model)
     assert totals(rows).params == count_parameters(model)
+
+
+def test_option_a_shortcut_row_has_no_parameters_and_no_macs():
+    """CIFAR ResNet-20 (option A): the stage starts get a "subsample + zero-pad" row."""
+    model = resnet(20, num_classes=10)
+    rows = model_rows(model, 2, 32)
+    shortcuts = [r for r in rows if r.kind == "shortcut"]
+    assert [r.name for r in shortcuts] == ["layer2.0.shortcut", "layer3.0.shortcut"]
+    for row in shortcuts:
+        assert (row.role, row.params, row.macs, row.stride, row.kernel_shape) == ("subsample_pad", 0, 0, 2, None)
+    assert shortcuts[0].input_shape == (2, 16, 32, 32) and shortcuts[0].output_shape == (2, 32, 16, 16)
+    assert not any("downsample" in r.name for r in rows)
+    plain = model_rows(resnet(20, num_classes=10, shortcut="none"), 2, 32)
+    assert totals(rows).params == totals(plain).params == count_parameters(model) == 269_722
+    assert totals(rows).macs_per_batch == totals(plain).macs_per_batch  # the shortcuts cost no MACs
+    summary = {b["block"]: b for b in block_summary(rows)}
+    assert summary["layer2.0"]["output_shape"] == [2, 32, 16, 16] and not summary["layer2.0"]["projection"]
+    assert cross_check(model, rows) == []
+    odd = model_rows(model, 1, 33)  # ⌈33/2⌉ = 17, as the stride-2 3×3 conv gives
+    assert next(r for r in odd if r.name == "layer2.0.shortcut").output_shape == (1, 32, 17, 17)
+    assert cross_check(model, odd) == []
+    wrong = [dataclasses.replace(r, output_shape=(2, 32, 15, 15)) if r.name == "layer3.0.shortcut" else r for r in rows]
+    assert cross_check(model, wrong) == ["layer3.0.shortcut: table says (2, 32, 15, 15), forward gave (2, 64, 8, 8)"]
 
 
 def test_table_without_shortcuts_has_no_projection_rows():

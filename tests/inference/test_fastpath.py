@@ -68,10 +68,12 @@ def programs(home):
     [
         (18, {"width": 16, "num_classes": 10}, (2, 3, 64, 64)),  # basic blocks, projections
         (50, {"width": 8, "num_classes": 10}, (1, 3, 64, 64)),  # bottlenecks
-        (20, {"shortcut": "scaled", "scale": 2.0}, (2, 3, 32, 32)),  # CIFAR, λ = 2
+        (20, {"shortcut": "scaled", "scale": 2.0}, (2, 3, 32, 32)),  # CIFAR, λ = 2, option A
+        (20, {}, (2, 3, 33, 33)),  # option A at λ = 1: the subsample + zero-pad is not x; odd size
+        (20, {"downsample": "conv"}, (1, 3, 32, 32)),  # CIFAR with option B projections
         (20, {"shortcut": "none"}, (1, 3, 32, 32)),  # plain net: zero shortcuts
     ],
-    ids=["resnet18", "resnet50", "cifar20-lambda2", "cifar20-plain"],
+    ids=["resnet18", "resnet50", "cifar20-lambda2", "cifar20-pad", "cifar20-conv", "cifar20-plain"],
 )
 def test_fast_path_equals_dygraph_on_every_tensor(depth, kwargs, shape):
     model = build(depth, **kwargs)

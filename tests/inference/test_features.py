@@ -22,7 +22,8 @@ FIGURE_KEYS = {
     "fm.fig.channel", "fm.fig.fraction_of_max", "fm.fig.activation", "fm.fig.x_same", "fm.fig.x_projection",
     "fm.fig.x_mean", "fm.fig.residual", "fm.fig.shortcut_identity", "fm.fig.shortcut_identity_scaled",
     "fm.fig.shortcut_projection", "fm.fig.shortcut_projection_scaled", "fm.fig.shortcut_off", "fm.fig.out", "fm.fig.probability", "fm.fig.original",
-    "fm.fig.ablated", "fm.fig.cam_title", "fm.fig.change_axis", "fm.class_n",
+    "fm.fig.pad", "fm.fig.x_pad", "fm.fig.x_padded", "fm.fig.shortcut_pad", "fm.fig.shortcut_pad_scaled",
+    "fm.fig.ablated", "fm.fig.cam_title", "fm.fig.change_axis", "fm.class_n", "fm.grid_hover",
 }
 
 
@@ -55,6 +56,19 @@ def plain(prepared):
 @pytest.fixture(scope="module")
 def doubled(prepared):
     return analysis_of(prepared, shortcut="scaled", scale=2.0)
+
+
+def option_a(prepared, scale: float) -> features.Analysis:
+    """A CIFAR ResNet-20: option A (subsample + zero-pad) at layer2.0 and layer3.0."""
+    paddle.seed(3)
+    model = resnet(20, num_classes=10, shortcut="scaled", scale=scale)
+    model.eval()
+    return features.run(model, prepared.array)
+
+
+@pytest.fixture(scope="module")
+def option_a_doubled(prepared):
+    return option_a(prepared, 2.0)
 
 
 class Recorder:
@@ -123,6 +137,22 @@ def test_plain_net_and_scaled_shortcuts(plain, doubled):
     np.testing.assert_allclose(view.shortcut, 2.0 * view.x)
 
 
+@pytest.mark.parametrize("scale", [1.0, 2.0])
+def test_channel_panel_for_option_a_blocks(prepared, scale):
+    analysis = option_a(prepared, scale)
+    view = analysis.block("layer2.0")  # 16 → 32 channels, 64 → 32 pixels, no weights on the shortcut
+    assert (view.shortcut_kind, view.x_how, view.x_source) == ("pad", "pad", None)
+    assert [v.shortcut_kind for v in analysis.blocks].count("pad") == 2
+    kept = features.channel_panel(view, 5)
+    assert (kept.x_how, kept.x_channel) == ("pad", 5)
+    np.testing.assert_array_equal(kept.x, view.x[5])
+    np.testing.assert_allclose(kept.shortcut, scale * view.x[5][::2, ::2], rtol=1e-6)
+    padded = features.channel_panel(view, 16)  # the first of the zero channels
+    assert (padded.x_how, padded.x_channel) == ("padded", None)
+    assert padded.x.shape == view.x.shape[1:] and not padded.x.any() and not padded.shortcut.any()
+    np.testing.assert_allclose(padded.out, np.maximum(padded.residual, 0))  # F(x) alone makes it
+
+
 def test_colour_scale_modes(base):
     view = base.block("layer3.2")
     one = view.residual[5]
@@ -189,7 +219,28 @@ def test_run_uses_a_given_forward(lab, prepared, base):
     np.testing.assert_array_equal(again.logits, base.logits)
 
 
-def test_figures_build_with_fm_keys(lab, prepared, base, plain, doubled):
+def test_channel_grid_places_labels_click_targets_and_highlight_on_the_same_tiles(base):
+    """One tiling for the mosaic, the channel labels, the invisible click markers and the outline."""
+    view = base.block("layer2.0")  # [512, 8, 8] at 64 px
+    channels = features.top_channels(view, 11)  # 8 + 3: a partial last row
+    fig = feature_plots.channel_grid_figure(base, view, channels, "shared", lambda key, **v: key, selected=channels[9])
+    heatmap, markers = fig.data
+    h, w = view.out.shape[1:]
+    assert heatmap.z.shape == (2 * (h + 1) - 1, 8 * (w + 1) - 1)
+    assert list(markers.customdata) == channels
+    for x, y, c, label in zip(markers.x, markers.y, markers.customdata, fig.layout.annotations):
+        row, col = int(y), int(x)  # a marker sits inside its own tile…
+        assert heatmap.customdata[row][col] == c
+        np.testing.assert_array_equal(heatmap.z[row - row % (h + 1)][col - col % (w + 1):][:w], view.out[c][0])
+        assert (label.text, label.x + 0.5, label.y + 0.5) == (str(c), col - col % (w + 1), row - row % (h + 1))  # …labelled at its corner
+    (outline,) = fig.layout.shapes
+    corner = int(outline.y0 + 0.5), int(outline.x0 + 0.5)
+    assert (outline.x1 - outline.x0, outline.y1 - outline.y0) == (w, h)
+    assert heatmap.customdata[corner[0]][corner[1]] == channels[9] == heatmap.customdata[corner[0] + h - 1][corner[1] + w - 1]
+    assert not feature_plots.channel_grid_figure(base, view, channels, "shared", lambda key, **v: key).layout.shapes
+
+
+def test_figures_build_with_fm_keys(lab, prepared, base, plain, doubled, option_a_doubled):
     t = Recorder()
     ablated = features.run(lab.model, prepared.array, labels=imagenet_labels(), drop_blocks={"layer2.2"})
     view = base.block("layer1.0")
@@ -220,4 +271,12 @@ def test_figures_build_with_fm_keys(lab, prepared, base, plain, doubled):
     feature_plots.channel_panel_figure(plain, plain.block("layer2.0"), features.channel_panel(plain.block("layer2.0"), 0), "shared", t)
     for name in ("layer1.0", "layer1.1"):
         feature_plots.channel_panel_figure(doubled, doubled.block(name), features.channel_panel(doubled.block(name), 0), "block", t)
+    padded = option_a_doubled.block("layer3.0")
+    overview = feature_plots.overview_figure(option_a_doubled, None, t)
+    assert [s for s in overview.data[1].marker.symbol].count("triangle-down") == 2  # layer2.0, layer3.0
+    for channel in (0, 63):  # a channel of x, subsampled; a zero channel
+        feature_plots.channel_panel_figure(option_a_doubled, padded, features.channel_panel(padded, channel), "block", t)
+    unscaled = option_a(prepared, 1.0)
+    view = unscaled.block("layer2.0")
+    feature_plots.channel_panel_figure(unscaled, view, features.channel_panel(view, 0), "block", t)
     assert t.keys == FIGURE_KEYS

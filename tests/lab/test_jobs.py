@@ -18,10 +18,10 @@ import pytest
 
 from tests.helpers import poll
 from resnet.lab import jobs
-from resnet.lab.jobs import JobPool
+from resnet.lab.config import TrainConfig
+from resnet.lab.jobs import JobPool, Submitted
 from resnet.paths import REPO_ROOT
 from resnet.lab.store import RunInfo, RunStore
-from resnet.lab.train import TrainConfig
 
 TINY = TrainConfig(depth=20, width=4, batch_size=16, steps=4, eval_every=2)
 LONG = replace(TINY, steps=20_000, eval_every=1000)  # runs until a test stops it
@@ -61,8 +61,9 @@ def env(tmp_path_factory):
 
 def test_runs_train_in_workers(env):
     pool, store, orphan, marker = env
-    run_ids = pool.submit_many([replace(TINY, shortcut=s) for s in ("identity", "none")])
-    runs = pool.wait(run_ids, timeout=DEADLINE_S)
+    submitted = pool.submit_many([replace(TINY, shortcut=s) for s in ("identity", "none")])
+    assert all(s.created for s in submitted)
+    runs = pool.wait([s.run_id for s in submitted], timeout=DEADLINE_S)
     for run in runs:
         assert run.status == "done" and run.steps_done == 4 and run.result["steps_done"] == 4
         test_acc = store.metrics(run.id)["test_acc"]  # evaluated every 2nd step
@@ -74,7 +75,7 @@ def test_runs_train_in_workers(env):
 def test_finished_runs_leave_their_weights_next_to_the_store(env):
     pool, store, *_ = env
     config = replace(TINY, shortcut="scaled", scale=2.0, seed=7)
-    run = pool.wait([pool.submit(config)], timeout=DEADLINE_S)[0]
+    run = pool.wait([pool.submit(config).run_id], timeout=DEADLINE_S)[0]
     path = jobs.trained_weights_path(store.path, run.id, run.label)
     assert path == store.path.parent / "trained" / f"run{run.id}_ResNet-20_lambda2_w4.safetensors"
     assert run.status == "done" and run.result["weights"] == str(path)
@@ -89,20 +90,20 @@ def test_orphaned_run_marked_interrupted_on_start(env):
 def test_identical_configs_train_once(env):
     pool, store, *_ = env
     config = replace(TINY, seed=5)
-    first = pool.submit(config)
-    assert pool.submit(config) == first
-    assert pool.submit_many([config, replace(config, scale=3.0)]) == [first, first]
+    first, created = pool.submit(config)
+    assert created and pool.submit(config) == Submitted(first, created=False)
+    assert pool.submit_many([config, replace(config, scale=3.0)]) == [(first, False), (first, False)]
     pool.wait([first], timeout=DEADLINE_S)
-    assert pool.submit(config) == first  # done runs are reused too
+    assert pool.submit(config) == (first, False)  # done runs are reused too
     assert sum(r.config["seed"] == 5 for r in store.list_runs()) == 1
 
 
 def test_queue_position_and_cancel(env):
     pool, store, *_ = env
-    busy = [pool.submit(replace(LONG, seed=10 + i)) for i in range(2)]
+    busy = [pool.submit(replace(LONG, seed=10 + i)).run_id for i in range(2)]
     for run_id in busy:
         _training(store, run_id)  # both workers are occupied
-    waiting = [pool.submit(replace(TINY, seed=20 + i)) for i in range(2)]
+    waiting = [pool.submit(replace(TINY, seed=20 + i)).run_id for i in range(2)]
     assert [pool.queue_position(r) for r in waiting] == [1, 2]
     assert pool.cancel(waiting[0]) == "cancelled"
     assert pool.queue_position(waiting[1]) == 1
@@ -118,7 +119,7 @@ def test_queue_position_and_cancel(env):
 
 def test_killed_worker_leaves_interrupted_run_and_is_replaced(env):
     pool, store, *_ = env
-    run_id = pool.submit(replace(LONG, seed=30))
+    run_id = pool.submit(replace(LONG, seed=30)).run_id
     victim = _training(store, run_id).worker_pid
     os.kill(victim, signal.SIGKILL)
     run = poll(lambda: (r := store.get_run(run_id)).status == "interrupted" and r, "the run to be marked interrupted")
@@ -126,34 +127,38 @@ def test_killed_worker_leaves_interrupted_run_and_is_replaced(env):
     assert run.worker_pid is None and run.error
     assert not [r for r in store.list_runs(status="running")]
     poll(lambda: len(pool.worker_pids) == 2 and victim not in pool.worker_pids, "a replacement worker")
-    rerun = pool.submit(replace(LONG, seed=30))
-    assert rerun != run_id  # an interrupted run is trained anew, not reused
+    rerun, created = pool.submit(replace(LONG, seed=30))
+    assert created and rerun != run_id  # an interrupted run is trained anew, not reused
     pool.cancel(rerun)
     assert pool.wait([rerun], timeout=DEADLINE_S)[0].status == "cancelled"
-    assert pool.wait([pool.submit(replace(TINY, seed=31))], timeout=DEADLINE_S)[0].status == "done"
+    assert pool.wait([pool.submit(replace(TINY, seed=31)).run_id], timeout=DEADLINE_S)[0].status == "done"
 
 
 def test_invalid_config_queues_nothing(env):
     pool, store, *_ = env
     before = len(store.list_runs())
-    with pytest.raises(ValueError, match="steps must be between"):
+    with pytest.raises(ValueError, match="steps must be between"):  # refused as it is built, before any submit
         pool.submit_many([TINY, replace(TINY, steps=0)])
     assert len(store.list_runs()) == before
 
 
 def test_get_pool_is_one_per_store(tmp_path, monkeypatch):
     monkeypatch.setattr(JobPool, "start", lambda self: self)  # no worker processes needed here
-    monkeypatch.setattr(jobs, "_POOLS", {})
     monkeypatch.setenv("RESNET_LAB_HOME", str(tmp_path / "home"))
     pool = jobs.get_pool()
     assert jobs.get_pool() is pool and jobs.get_pool(tmp_path / "home" / "runs.sqlite") is pool
     assert pool.store.path == tmp_path / "home" / "runs.sqlite"
-    assert jobs.get_pool(tmp_path / "other.sqlite") is not pool
+    other = jobs.get_pool(tmp_path / "other.sqlite")
+    assert other is not pool
+    assert {pool.store.path, other.store.path} <= set(jobs.started_pools())
+    jobs.close_pool()
+    jobs.close_pool(tmp_path / "other.sqlite")
+    assert not {pool.store.path, other.store.path} & set(jobs.started_pools())
 
 
 def test_shutdown_interrupts_training_and_queued_runs_survive_restart(env):
     pool, store, *_ = env
-    run_id = pool.submit(replace(LONG, seed=40))
+    run_id = pool.submit(replace(LONG, seed=40)).run_id
     _training(store, run_id)
     pool.shutdown()
     run = store.get_run(run_id)

@@ -12,9 +12,9 @@ from dataclasses import replace
 
 import pytest
 
+from resnet.lab.config import StepMetrics, TrainConfig, TrainResult, config_key
 from resnet.lab.presets import PRESETS, import_reference_runs
 from resnet.lab.store import RunStore, StoreError
-from resnet.lab.train import StepMetrics, TrainConfig, TrainResult
 
 CONFIG = TrainConfig(depth=20, width=4, batch_size=16, steps=3, eval_every=2)
 
@@ -155,7 +155,7 @@ def test_shipped_reference_runs_import(tmp_path):
     assert import_reference_runs(store) == imported  # idempotent
     for key, run_ids in imported.items():
         runs = [store.get_run(r) for r in run_ids]
-        assert [r.config for r in runs] == [json.loads(c.to_json()) for c in PRESETS[key].configs]
+        assert [r.config for r in runs] == [json.loads(config_key(c)) for c in PRESETS[key].configs]
         for run in runs:
             assert run.status == "done" and run.steps_done == run.steps
     by_label = {store.get_run(r).label: store.get_run(r) for r in imported["why_not_2x"]}

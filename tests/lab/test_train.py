@@ -10,10 +10,10 @@ import paddle
 import pytest
 
 import resnet.lab.train as train_mod
+from resnet.lab.config import TrainConfig, config_key
 from resnet.lab.data import load_digits
 from resnet.lab.store import RunStore
 from resnet.lab.train import (
-    TrainConfig,
     batch_indices,
     blew_up_then_stuck,
     build_model,
@@ -54,24 +54,28 @@ def _losses(config, data):
     return rows
 
 
-def test_identical_initial_weights_for_shared_parameters(digits):
+@pytest.mark.parametrize("depth", [20, 18])  # CIFAR design (option A shortcuts), ImageNet topology (1×1 projections)
+def test_identical_initial_weights_for_shared_parameters(digits, depth):
     variants = [
-        replace(TINY, shortcut="none"),
-        replace(TINY, shortcut="identity"),
-        replace(TINY, shortcut="scaled", scale=2.0),
-        replace(TINY, depth=32, shortcut="none"),
+        replace(TINY, depth=depth, shortcut="none"),
+        replace(TINY, depth=depth, shortcut="identity"),
+        replace(TINY, depth=depth, shortcut="scaled", scale=2.0),
+        replace(TINY, depth=32 if depth == 20 else 34, shortcut="none"),
     ]
     states = []
     for i, config in enumerate(variants):
         paddle.seed(100 + i)  # the global seed must not matter
         states.append({k: v.numpy() for k, v in build_model(config, digits).state_dict().items()})
-    assert "layer2.0.downsample.0.weight" in states[1] and "layer2.0.downsample.0.weight" not in states[0]
+    if depth == 18:  # projections only where there is a shortcut
+        assert "layer2.0.downsample.0.weight" in states[1] and "layer2.0.downsample.0.weight" not in states[0]
+    else:  # option A has no parameters: the residual net has exactly its plain twin's
+        assert states[0].keys() == states[1].keys()
     for other in states[1:]:
         shared = states[0].keys() & other.keys()
         assert "layer1.0.conv1.weight" in shared and "fc.weight" in shared
         for name in shared:
             np.testing.assert_array_equal(states[0][name], other[name], err_msg=name)
-    # ResNet-20 and its λ = 2 twin share every parameter, projections included.
+    # A net and its λ = 2 twin share every parameter, projections included.
     assert states[1].keys() == states[2].keys()
     for name in states[1]:
         np.testing.assert_array_equal(states[1][name], states[2][name], err_msg=name)
@@ -158,7 +162,7 @@ def test_blew_up_then_stuck_detection():
 )
 def test_validation_errors(change, message):
     with pytest.raises(ValueError) as info:
-        replace(TINY, **change).validate()
+        replace(TINY, **change)  # a config checks itself when it is built
     assert message in str(info.value)
 
 
@@ -172,8 +176,8 @@ def test_from_dict_converts_url_strings():
 
 
 def test_canonical_json_ignores_unused_scale():
-    assert replace(TINY, scale=3.0).to_json() == TINY.to_json()
-    assert replace(TINY, shortcut="scaled", scale=3.0).to_json() != replace(TINY, shortcut="scaled", scale=2.0).to_json()
+    assert config_key(replace(TINY, scale=3.0)) == config_key(TINY)
+    assert config_key(replace(TINY, shortcut="scaled", scale=3.0)) != config_key(replace(TINY, shortcut="scaled", scale=2.0))
 
 
 def test_labels():

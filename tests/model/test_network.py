@@ -15,6 +15,7 @@ import pytest
 from paddle import nn
 
 from resnet.inference import anatomy
+from resnet.model import network
 from resnet.model import (
     CIFAR_DEPTHS,
     IMAGENET_DEPTHS,
@@ -187,10 +188,9 @@ def test_forward_features_shapes(r50_features):
     assert list(r50_features.stem.shape) == [2, 64, 16, 16]
     expected_out = {1: [2, 256, 16, 16], 2: [2, 512, 8, 8], 3: [2, 1024, 4, 4], 4: [2, 2048, 2, 2]}
     for block in r50_features.blocks:
-        stage = int(block.name[5])
-        assert list(block.out.shape) == expected_out[stage], block.name
-        assert list(block.residual.shape) == expected_out[stage], block.name
-        assert list(block.shortcut.shape) == expected_out[stage], block.name
+        assert list(block.out.shape) == expected_out[block.stage], block.name
+        assert list(block.residual.shape) == expected_out[block.stage], block.name
+        assert list(block.shortcut.shape) == expected_out[block.stage], block.name
         assert len(block.mid) == 3
         np.testing.assert_array_equal(_np(block.mid[-1]), _np(block.residual))
     assert list(r50_features.pooled.shape) == [2, 2048]
@@ -249,11 +249,11 @@ def test_shortcut_none_is_a_plain_net():
         np.testing.assert_allclose(_np(block.out), np.maximum(_np(block.residual), 0.0), atol=ATOL)
 
 
-def _identity_and_scaled(scale: float, scale_projection: bool = True):
+def _identity_and_scaled(scale: float):
     _seed(21)
     identity = resnet(50, num_classes=10)
     _perturb_bn(identity, seed=21)
-    scaled = resnet(50, num_classes=10, shortcut="scaled", scale=scale, scale_projection=scale_projection)
+    scaled = resnet(50, num_classes=10, shortcut="scaled", scale=scale)
     missing, unexpected = scaled.set_state_dict(identity.state_dict())
     assert list(missing) == [] and list(unexpected) == []
     identity.eval()
@@ -285,21 +285,6 @@ def test_scaled_shortcut_scales_projection_by_default():
     assert scaled["layer2.0"].downsample is not None
     assert scaled["layer2.0"].scale == 2.0
     np.testing.assert_allclose(_np(sc_s), 2.0 * _np(sc_i), atol=ATOL)
-
-
-def test_scale_projection_false_leaves_projection_blocks_at_one():
-    ident, scaled = _identity_and_scaled(2.0, scale_projection=False)
-    for name, block in scaled.items():
-        expected = 1.0 if block.downsample is not None else 2.0
-        assert block.scale == expected, name
-    x = paddle.nn.functional.relu(_randn(2, 256, 16, 16, seed=24))
-    with paddle.no_grad():
-        sc_i = ident["layer2.0"].forward_trace(x)[2]
-        sc_s = scaled["layer2.0"].forward_trace(x)[2]
-        sc_i1 = ident["layer2.1"].forward_trace(scaled["layer2.0"](x))[2]
-        sc_s1 = scaled["layer2.1"].forward_trace(scaled["layer2.0"](x))[2]
-    np.testing.assert_allclose(_np(sc_s), _np(sc_i), atol=ATOL)  # projection: λ = 1
-    np.testing.assert_allclose(_np(sc_s1), 2.0 * _np(sc_i1), atol=ATOL)  # identity block: λ = 2
 
 
 def test_identity_mode_ignores_scale():
@@ -414,6 +399,84 @@ def test_small_stem_on_resnet50_topology_with_one_channel():
     np.testing.assert_allclose(_np(feats.logits), _np(logits), atol=ATOL)
 
 
+# ---------------------------------------------------------------------------------
+# Stage starts: option A (subsample + zero-pad) and option B (1×1 conv + BN)
+# ---------------------------------------------------------------------------------
+
+# He et al. 2015 Sec. 4.2: "we use identity shortcuts in all cases (i.e., option A), so our
+# residual models have exactly the same depth, width, and number of parameters as the
+# plain counterparts"; Table 6 gives 0.27 M, 0.85 M and 1.7 M. Counted for 10 classes and
+# 3 input channels (CIFAR-10).
+CIFAR_PARAMS = {20: 269_722, 56: 853_018, 110: 1_727_962}
+PAPER_MILLIONS = {20: (0.27, 2), 56: (0.85, 2), 110: (1.7, 1)}  # (value, decimals as printed)
+
+
+@pytest.mark.parametrize("depth", sorted(CIFAR_PARAMS))
+def test_cifar_resnets_have_the_parameters_of_their_plain_twins(depth):
+    residual = resnet(depth, num_classes=10)
+    plain = resnet(depth, num_classes=10, shortcut="none")
+    assert residual.config.downsample == "pad"
+    assert count_parameters(residual) == count_parameters(plain) == CIFAR_PARAMS[depth]
+    value, decimals = PAPER_MILLIONS[depth]
+    assert round(CIFAR_PARAMS[depth] / 1e6, decimals) == value
+    # the same tensors by name and shape, running statistics included: no downsample.* anywhere
+    shapes = {k: v.shape for k, v in residual.state_dict().items()}
+    assert shapes == {k: v.shape for k, v in plain.state_dict().items()}
+    assert not any("downsample" in k for k in shapes)
+
+
+def test_option_b_is_still_buildable_for_cifar_depths():
+    model = resnet(20, num_classes=10, downsample="conv")
+    kinds = {name: block.shortcut_kind for name, block in model.named_blocks()}
+    assert [n for n, k in kinds.items() if k == "projection"] == ["layer2.0", "layer3.0"]
+    # each projection: a 1×1 conv (C_in·C_out weights) + BN (γ, β): 16·32 + 64 and 32·64 + 128
+    assert count_parameters(model) == CIFAR_PARAMS[20] + (16 * 32 + 64) + (32 * 64 + 128)
+    assert "layer2.0.downsample.0.weight" in model.state_dict()
+
+
+def test_downsample_defaults_by_depth_and_is_validated():
+    assert resnet(50).config.downsample == "conv"  # paddle.vision's projections (official weights load)
+    assert resnet(20).config.downsample == "pad"
+    assert network.ResNetConfig(depth=56, stem="small").downsample == "pad"
+    assert network.ResNetConfig(depth=18).downsample == "conv"
+    for bad in ("zero", "A", ""):
+        with pytest.raises(ValueError) as info:
+            resnet(20, downsample=bad)
+        assert "pad" in str(info.value) and "conv" in str(info.value)
+
+
+@pytest.mark.parametrize("scale", [1.0, 2.0])
+def test_option_a_shortcut_subsamples_and_zero_pads_then_scales(scale):
+    _seed(31)
+    model = resnet(20, num_classes=10, shortcut="scaled", scale=scale)
+    model.eval()
+    block = dict(model.named_blocks())["layer2.0"]
+    assert block.shortcut_kind == "pad" and block.downsample is None and block.scale == scale
+    x = paddle.nn.functional.relu(_randn(2, 16, 9, 9, seed=31))  # odd size: ⌈9/2⌉ = 5, as the stride-2 conv
+    with paddle.no_grad():
+        out, residual, shortcut, _ = block.forward_trace(x)
+    assert list(shortcut.shape) == list(residual.shape) == [2, 32, 5, 5]
+    expected = np.zeros((2, 32, 5, 5), dtype="float32")
+    expected[:, :16] = scale * _np(x)[:, :, ::2, ::2]  # channel c < 16 carries x's channel c
+    np.testing.assert_allclose(_np(shortcut), expected, atol=ATOL)  # channels 16..31: zeros
+    np.testing.assert_allclose(_np(out), np.maximum(_np(residual) + expected, 0.0), atol=ATOL)
+
+
+def test_option_a_on_an_imagenet_topology_pads_any_channel_count():
+    """ResNet-50's layer1.0 goes 64 → 256 channels at stride 1: 192 zero channels."""
+    _seed(32)
+    model = resnet(50, num_classes=10, width=8, stem="small", downsample="pad")
+    model.eval()
+    kinds = [block.shortcut_kind for _, block in model.named_blocks()]
+    assert kinds == ["pad", "identity", "identity", "pad"] + ["identity"] * 3 + ["pad"] + ["identity"] * 5 + ["pad", "identity", "identity"]
+    with paddle.no_grad():
+        feats = model.forward_features(_randn(1, 3, 8, 8, seed=32))
+    first = feats.blocks[0]
+    assert list(first.shortcut.shape) == [1, 32, 8, 8]
+    np.testing.assert_array_equal(_np(first.shortcut)[:, :8], _np(first.x))
+    assert not _np(first.shortcut)[:, 8:].any()
+
+
 @pytest.mark.parametrize("width", [8, 32])
 def test_width_scales_every_stage(width):
     model = resnet(18, width=width)
@@ -519,3 +582,29 @@ def test_traced_layers_removes_hooks_when_forward_fails():
 def test_drop_blocks_rejects_unknown_names(r50, r50_input):
     with pytest.raises(ValueError, match="layer2.9"):
         r50.forward_features(r50_input, drop_blocks={"layer2.9"})
+
+
+# ---------------------------------------------------------------------------------
+# Helpers: block names and stages, eval_mode
+# ---------------------------------------------------------------------------------
+
+
+def test_block_stage_inverts_block_name(r50):
+    assert network.block_name(3, 4) == "layer3.4" and network.block_stage("layer3.4") == 3
+    assert [(network.block_stage(name), name) for name, _ in r50.named_blocks()][-1] == (4, "layer4.2")
+    assert len({network.block_stage(name) for name, _ in resnet(110).named_blocks()}) == 3
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_eval_mode_restores_every_sublayer_even_after_an_error(training):
+    model = resnet(20, num_classes=10)
+    model.train(training)
+    model.bn1.eval()  # a layer frozen by hand keeps its own mode
+    before = [layer.training for layer in model.sublayers(include_self=True)]
+    with network.eval_mode(model) as inside:
+        assert inside is model
+        assert not any(layer.training for layer in model.sublayers(include_self=True))
+    assert [layer.training for layer in model.sublayers(include_self=True)] == before
+    with pytest.raises(RuntimeError), network.eval_mode(model):
+        raise RuntimeError("boom")
+    assert [layer.training for layer in model.sublayers(include_self=True)] == before

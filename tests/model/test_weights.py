@@ -76,6 +76,16 @@ def test_trained_model_round_trip_with_its_sidecar(tmp_path):
         weights.save_trained(model, {"model": {}}, tmp_path / "bad")
 
 
+def test_sidecar_from_before_option_a_keeps_its_projections(tmp_path):
+    model = small(downsample="conv")
+    path = weights.save_trained(model, {}, tmp_path / "old")
+    sidecar = json.loads(path.with_suffix(".json").read_text())
+    del sidecar["model"]["downsample"]  # written when every CIFAR net had 1×1 projections
+    path.with_suffix(".json").write_text(json.dumps(sidecar))
+    lab = weights.load_trained(path)
+    assert lab.model.config == model.config and same_weights(model, lab.model)
+
+
 def test_wrong_shape_names_the_keys(tmp_path):
     path = weights.save_safetensors(small(num_classes=10), tmp_path / "ten.safetensors")
     with pytest.raises(WeightsMismatch) as info:
@@ -125,8 +135,12 @@ def test_oversized_weights_are_refused(tmp_path):
 def test_infer_config_reads_depth_width_and_plain_nets():
     config = weights.infer_config(small(width=8, in_channels=1).state_dict())
     assert (config.depth, config.width, config.in_channels, config.num_classes, config.stem) == (20, 8, 1, 10, "small")
-    assert config.shortcut == "identity"
-    assert weights.infer_config(small(shortcut="none").state_dict()).shortcut == "none"
+    assert (config.shortcut, config.downsample) == ("identity", "pad")
+    assert weights.infer_config(small(downsample="conv").state_dict()).downsample == "conv"
+    # an option-A ResNet and its plain twin hold the same tensors: a CIFAR depth reads as the
+    # paper's ResNet (the sidecar tells them apart); an ImageNet depth without projections is plain
+    assert small(shortcut="none").state_dict().keys() == small().state_dict().keys()
+    assert weights.infer_config(resnet(18, shortcut="none", width=8).state_dict()).shortcut == "none"
     with pytest.raises(WeightsError) as info:
         weights.infer_config({"fc.weight": np.zeros((2, 2))})
     assert info.value.code == "unknown_architecture"

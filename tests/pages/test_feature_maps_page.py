@@ -4,9 +4,9 @@ Uploads: Streamlit 1.67's AppTest *does* drive ``st.file_uploader``
 (``at.file_uploader(key=...).set_value((name, bytes, mime))`` registers the bytes with the
 test's in-memory upload manager and the widget returns a real ``UploadedFile``), so the
 upload tests below go through the page's own uploader, its ``type=`` filter, and the same
-``load_upload`` → ``resnet.inference.images.load_image`` path as the browser. What AppTest skips is
-the browser side (the file chooser and the HTTP upload); ``tests/test_e2e_feature_maps.py``
-covers that in Chromium.
+``resnet.inference.explore.upload_shown`` → ``images.load_image`` path as the browser.
+What AppTest skips is the browser side (the file chooser and the HTTP upload);
+``tests/e2e/test_e2e_feature_maps.py`` covers that in Chromium.
 
 Nothing is downloaded: the "official weights" test routes HTTP(S) through a closed local
 port, so the page's connectivity check fails at once, and Paddle's downloader is replaced
@@ -100,13 +100,15 @@ def upload(at: AppTest, name: str, data: bytes, mime: str = "image/png") -> AppT
 
 def test_every_key_the_core_uses_is_in_both_catalogs():
     """Steps, refusals and figure texts come from resnet/; the page translates them all."""
-    files = ("inference/images.py", "model/preprocess.py", "model/weights.py", "inference/features.py", "plots/features.py")
+    files = ("inference/images.py", "model/preprocess.py", "model/weights.py", "inference/features.py", "plots/features.py",
+             "inference/explore.py")
     source = {name: (REPO / "resnet" / name).read_text(encoding="utf-8") for name in files}
     keys = set()
     for text in source.values():
         keys |= set(re.findall(r"[\"'](fm\.[a-z_]+(?:\.[a-z_0-9]+)*)[\"']", text))
     keys |= {f"fm.error.{c}" for c in re.findall(r'ImageError\("([a-z_]+)"', source["inference/images.py"])}
-    keys |= {f"fm.weights_error.{c}" for c in re.findall(r'WeightsError\("([a-z_]+)"', source["model/weights.py"])}
+    for name in ("model/weights.py", "inference/explore.py"):
+        keys |= {f"fm.weights_error.{c}" for c in re.findall(r'WeightsError\("([a-z_]+)"', source[name])}
     keys |= {"fm.weights_error.mismatch"}  # WeightsMismatch's code
     keys |= {f"fm.fig.x_{how}" for how in ("same", "projection", "mean")}
     keys |= {f"fm.fig.shortcut_{kind}" for kind in ("identity", "identity_scaled", "projection", "projection_scaled", "off")}

@@ -28,10 +28,10 @@ DEADLINE_S = 90
 @pytest.fixture(autouse=True)
 def no_stray_workers():
     """Shut down every pool a test started (the page starts one on its first submit)."""
-    before = set(jobs._POOLS)
+    before = set(jobs.started_pools())
     yield
-    for key in set(jobs._POOLS) - before:
-        jobs._POOLS.pop(key).shutdown()
+    for path in set(jobs.started_pools()) - before:
+        jobs.close_pool(path)
 
 
 def open_lab(**params: str) -> AppTest:
@@ -117,7 +117,7 @@ def test_bad_settings_give_a_message_and_queue_nothing(isolated_home):
     assert "Batch size must be between 2 and 1024 (got 1)" in message
     assert "Learning rate must be between 1e-06 and 10 (got 50)" in message
     assert not RunStore().list_runs(source="live")
-    assert not [path for path in jobs._POOLS if isolated_home in path.parents]  # no worker was even started
+    assert not [path for path in jobs.started_pools() if isolated_home in path.parents]  # no worker was even started
 
 
 def test_bad_settings_are_explained_in_chinese():
@@ -169,7 +169,8 @@ def test_tiny_live_run_appears_in_store_and_its_curve_shows(isolated_home):
 
     # the same settings again: the same run, not a second one
     at.button(key="train").click().run()
-    assert any(f"Run #{run.id}" in i.value and "already" in i.value for i in at.info)
+    assert any(f"Run #{run.id}" in i.value and "already (done)" in i.value for i in at.info)  # truthfully: not "Queued"
+    assert not any("Queued as run" in s.value for s in at.success)
     assert [r.id for r in store.list_runs(source="live")] == [run.id]
 
 
@@ -196,10 +197,10 @@ class QueueOnlyPool:
     def __init__(self, path=None) -> None:
         self.store = RunStore(path)
 
-    def submit(self, config) -> int:
-        return self.store.enqueue(config)[0]
+    def submit(self, config) -> jobs.Submitted:
+        return jobs.Submitted(*self.store.enqueue(config))
 
-    def submit_many(self, configs) -> list[int]:
+    def submit_many(self, configs) -> list[jobs.Submitted]:
         return [self.submit(c) for c in configs]
 
 
@@ -225,7 +226,7 @@ def test_rerun_live_queue_positions_and_cancel_while_queued(monkeypatch):
 
 
 def test_diverged_run_is_flagged_on_chart_and_in_run_list():
-    from resnet.lab.train import StepMetrics, TrainConfig, TrainResult
+    from resnet.lab.config import StepMetrics, TrainConfig, TrainResult
 
     store = RunStore()
     run_id, _ = store.enqueue(TrainConfig(depth=20, width=4, shortcut="scaled", scale=3.0, steps=10, eval_every=5))

@@ -169,3 +169,50 @@ def test_share_box_holds_the_link_with_the_settings(script):
     assert len(links) == 1 and "lang=zh" in links[0]
     if script == "pages/architecture.py":
         assert "depth=50" in links[0] and "block=layer1.0" in links[0]
+
+
+def go(at: AppTest, script: str) -> AppTest:
+    """Open another page as the sidebar's menu does: its link carries the language only.
+
+    (AppTest's ``switch_page`` keeps the URL of the page before, which a browser does not.)
+    """
+    lang = query_param(at, "lang")
+    at.query_params.clear()
+    at.query_params["lang"] = lang
+    at.switch_page(script).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_each_page_keeps_its_own_settings_through_the_menu():
+    """Issue 9: one page's ?depth=, ?batch=, ?size=, ?lam= never reach another; each page
+    finds its settings as it left them. (tests/e2e/test_e2e_lesson_order.py walks it in Chromium.)"""
+    at = run("app.py", lang="en")
+    at.slider(key="why.lam").set_value(0.5).run()
+    go(at, "pages/architecture.py")
+    assert (at.selectbox(key="arch.depth").value, at.number_input(key="arch.batch").value) == (50, 10)
+    at.selectbox(key="arch.depth").set_value(34).run()
+    at.number_input(key="arch.batch").set_value(4).run()
+    go(at, "pages/cost.py")
+    assert (at.selectbox(key="cost.depth").value, at.number_input(key="cost.batch").value) == (50, 10)
+    assert {m.label: m.value for m in at.metric}["Parameters (trainable)"] == "25,557,032"
+    at.number_input(key="cost.size").set_value(160).run()
+    go(at, "pages/architecture.py")
+    assert (at.selectbox(key="arch.depth").value, at.number_input(key="arch.batch").value) == (34, 4)
+    assert at.number_input(key="arch.size").value == 224
+    assert {m.label: m.value for m in at.metric}["Parameters (trainable)"] == "21,797,672"
+    assert (query_param(at, "depth"), query_param(at, "batch")) == ("34", "4")  # and the link says so
+    go(at, "pages/cost.py")
+    assert at.number_input(key="cost.size").value == 160
+    go(at, "app.py")
+    assert at.slider(key="why.lam").value == 0.5 and query_param(at, "lam") == "0.5"
+
+
+def test_a_link_with_settings_wins_over_the_kept_ones():
+    at = go(run("app.py", lang="en"), "pages/architecture.py")
+    at.selectbox(key="arch.depth").set_value(34).run()
+    go(at, "app.py")
+    at.query_params["depth"] = "101"  # as the home page's links to Architecture carry settings
+    at.switch_page("pages/architecture.py").run()
+    assert at.selectbox(key="arch.depth").value == 101
+

@@ -1,0 +1,153 @@
+"""The Feature maps page's work without Streamlit: one call for each thing the page shows.
+
+    shown = sample_shown("cat", lab.preprocess)        # or upload_shown(data, lab.preprocess)
+    analysis, seconds = analyse(lab.model, shown.prepared.array, labels=lab.classes)
+    view = block_view(analysis, STEM)                   # the stem too, as a block's view
+    files = weight_files("trained", folder)             # a source's weights files (or WeightsError)
+
+``analyse`` takes the fast path (``resnet.inference.fastpath``) when the input size
+allows it and falls back to dygraph if that fails: the fast path is an optimisation,
+never a reason to fail. The page caches these results; they are read-only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from PIL import Image
+
+from ..model import preprocess, weights
+from ..model.network import ResNet, ensure_dygraph
+from . import features, images
+from .fastpath import IMAGE_SIZE_RANGE as FAST_SIZES, fast_forward_features
+
+_log = logging.getLogger(__name__)
+
+STEM = "stem"  # the stem's name among the blocks (the overview's customdata, the URL's ?block=)
+DISPLAY_SIDE = 768  # an upload is shown at most this many pixels wide or high
+# Size of the official .pdparams files in MB: float32 parameters and BatchNorm statistics.
+OFFICIAL_MB = {18: 45, 34: 83, 50: 98, 101: 171, 152: 230}
+
+
+@dataclass(frozen=True)
+class Shown:
+    """The image as the page shows and feeds it."""
+
+    key: str  # names the image in the shared analysis cache: "sample:cat", "upload:<digest>"
+    picture: Image.Image  # for display (at most DISPLAY_SIDE px a side)
+    size: tuple[int, int]  # the file's own width and height
+    steps: list[preprocess.Step]  # loading steps; preprocessing steps are in ``prepared``
+    prepared: preprocess.Prepared
+
+
+def shown_image(key: str, loaded: images.LoadedImage, spec: preprocess.Preprocess) -> Shown:
+    """``loaded`` preprocessed for the network, with a display copy no larger than needed.
+
+    Only the thumbnail and the network's input are kept, not the decoded file (an upload
+    may have up to 40 megapixels).
+    """
+    picture = loaded.image
+    if max(picture.size) > DISPLAY_SIDE:
+        picture = picture.copy()
+        picture.thumbnail((DISPLAY_SIDE, DISPLAY_SIDE))
+    return Shown(key, picture, loaded.size, loaded.steps, preprocess.preprocess(loaded.image, spec))
+
+
+def sample_shown(name: str, spec: preprocess.Preprocess) -> Shown:
+    """One of the shipped sample photos (``images.SAMPLES``)."""
+    return shown_image(f"sample:{name}", images.load_sample(name), spec)
+
+
+def upload_shown(data: bytes, spec: preprocess.Preprocess) -> Shown:
+    """An uploaded file, checked and decoded by ``images.load_image``.
+
+    Raises ``images.ImageError`` for any file that cannot be used, whatever it holds: an
+    unexpected failure of a decoder becomes the ``"damaged"`` refusal (and is logged).
+    """
+    key = "upload:" + hashlib.sha256(data).hexdigest()[:20]
+    try:
+        loaded = images.load_image(data)
+    except images.ImageError:
+        raise
+    except Exception as exc:  # never a traceback for a file
+        _log.warning("decoding an upload failed", exc_info=True)
+        raise images.ImageError("damaged", str(exc)) from None
+    return shown_image(key, loaded, spec)
+
+
+def analyse(
+    model: ResNet,
+    array: np.ndarray,
+    *,
+    labels: Sequence[str] | None = None,
+    drop_blocks: Sequence[str] = (),
+    shortcuts_off: bool = False,
+) -> tuple[features.Analysis, float]:
+    """``features.run`` of ``array`` ([1, C, H, W]) on the fastest path that works; and its seconds."""
+    ensure_dygraph()
+    start = time.perf_counter()
+    settings = dict(labels=labels, drop_blocks=frozenset(drop_blocks), shortcuts_off=shortcuts_off)
+    if all(FAST_SIZES[0] <= side <= FAST_SIZES[1] for side in array.shape[2:]):
+        try:  # the fast path runs ablations on dygraph itself
+            return features.run(model, array, forward=fast_forward_features, **settings), time.perf_counter() - start
+        except Exception:  # an optimisation: never a reason to fail the page
+            _log.warning("fast path failed; using dygraph", exc_info=True)
+    return features.run(model, array, **settings), time.perf_counter() - start
+
+
+def stem_view(analysis: features.Analysis) -> features.BlockView:
+    """The stem's output as a view, so the channel grid can show it (it has no F(x) or shortcut)."""
+    stem = analysis.stem  # [C, H, W]
+    zeros = np.broadcast_to(np.float32(0), stem.shape)
+    return features.BlockView(
+        name=STEM, stage=0, x=stem, residual=zeros, shortcut=zeros, out=stem, shortcut_kind="off", scale=0.0,
+        x_how="same", x_source=None, residual_ratio=math.nan, out_ratio=1.0, channel_means=stem.mean(axis=(1, 2)),
+        absmax=float(np.abs(stem).max()), dropped=False,
+    )
+
+
+def default_block(analysis: features.Analysis) -> str:
+    """The block the page opens on: the second (layer1.1 of an ImageNet ResNet, an identity
+    block, where x and F(x) line up channel by channel), or the only one."""
+    names = [v.name for v in analysis.blocks]
+    return names[1] if len(names) > 1 else names[0]
+
+
+def block_view(analysis: features.Analysis, name: str) -> features.BlockView:
+    """The view of block ``name``, or of the stem for ``STEM``."""
+    return stem_view(analysis) if name == STEM else analysis.block(name)
+
+
+def weight_files(source: str, trained: Path) -> list[Path]:
+    """The files a weights source offers: ``"local"``, the operator's folder; ``"trained"``,
+    the lab's finished runs in ``trained``. Raises ``weights.WeightsError`` when there are none."""
+    if source == "local":
+        folder = weights.weights_dir()
+        if folder is None:
+            raise weights.WeightsError("local_unset", f"${weights.ENV_WEIGHTS_DIR} is not set", env=weights.ENV_WEIGHTS_DIR)
+    elif source == "trained":
+        folder = trained
+    else:
+        raise ValueError(f"weights from files are 'local' or 'trained', got {source!r}")
+    files = weights.safetensors_files(folder)
+    if not files and source == "local":
+        raise weights.WeightsError("local_empty", f"no .safetensors file in {folder}", folder=str(folder))
+    if not files:
+        raise weights.WeightsError("trained_empty", f"nothing trained yet in {folder}", folder=str(folder))
+    return files
+
+
+def file_label(path: Path) -> str:
+    """A weights file as a selector lists it: its run's label from the sidecar, if it has one."""
+    try:
+        label = weights.read_sidecar(path).get("label")
+    except weights.WeightsError:
+        label = None
+    return f"{label} · {path.name}" if isinstance(label, str) and label else path.name

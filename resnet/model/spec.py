@@ -1,0 +1,41 @@
+"""What a ResNet may be, without Paddle: depths, shortcut modes, stems.
+
+``network.py`` builds from these; ``resnet.lab.config`` checks a training configuration
+against them in processes that must not load Paddle yet (the store, the job queue).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+# depth -> (block kind, blocks per stage)
+STAGES: dict[int, tuple[str, tuple[int, ...]]] = {
+    # ImageNet design (He et al. 2015, Table 1): 4 stages, 7×7/2 stem + 3×3/2 max-pool.
+    18: ("basic", (2, 2, 2, 2)),
+    34: ("basic", (3, 4, 6, 3)),
+    50: ("bottleneck", (3, 4, 6, 3)),
+    101: ("bottleneck", (3, 4, 23, 3)),
+    152: ("bottleneck", (3, 8, 36, 3)),
+    # CIFAR design (He et al. 2015, Sec. 4.2): 3 stages of n basic blocks, depth = 6n + 2.
+    20: ("basic", (3, 3, 3)),
+    32: ("basic", (5, 5, 5)),
+    44: ("basic", (7, 7, 7)),
+    56: ("basic", (9, 9, 9)),
+    110: ("basic", (18, 18, 18)),
+}
+IMAGENET_DEPTHS = (18, 34, 50, 101, 152)
+CIFAR_DEPTHS = (20, 32, 44, 56, 110)
+
+ShortcutMode = Literal["identity", "none", "scaled"]
+StemKind = Literal["imagenet", "small"]
+SHORTCUTS: tuple[ShortcutMode, ...] = get_args(ShortcutMode)
+STEMS: tuple[StemKind, ...] = get_args(StemKind)
+# A stage start's shortcut (He et al. 2015, Sec. 3.3): option A, subsample + zero-pad, no
+# parameters (the paper's CIFAR nets, Sec. 4.2); option B, 1×1 conv + BN (paddle.vision's).
+DownsampleKind = Literal["pad", "conv"]
+DOWNSAMPLES: tuple[DownsampleKind, ...] = get_args(DownsampleKind)
+
+
+def default_downsample(depth: int) -> DownsampleKind:
+    """Option A ("pad") for the CIFAR depths, as the paper; "conv" for ImageNet's, as paddle.vision."""
+    return "pad" if depth in CIFAR_DEPTHS else "conv"

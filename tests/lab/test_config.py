@@ -1,0 +1,83 @@
+"""The training configuration: coded problems, the one place its rules live (tests/test_layers.py: no Paddle)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, replace
+
+import pytest
+
+from resnet.i18n import LANGS, catalog
+from resnet.lab.config import (
+    LIMITS,
+    MESSAGES,
+    ConfigError,
+    TrainConfig,
+    batch_problem,
+    config_key,
+    field_problems,
+    parse_field,
+)
+
+TINY = TrainConfig(depth=20, width=4, batch_size=16, steps=3, eval_every=2, seed=3)
+
+
+def test_every_problem_at_once_with_codes_and_values():
+    with pytest.raises(ConfigError) as info:
+        replace(TINY, steps=0, batch_size=1, lr=50.0, shortcut="scaled", scale=math.inf)
+    problems = {p.field: p for p in info.value.problems}
+    assert set(problems) == {"steps", "batch_size", "lr", "scale"}
+    assert (problems["steps"].code, dict(problems["steps"].values)) == ("range", {"low": 1, "high": 20_000, "value": 0})
+    assert problems["lr"].values == {"low": 1e-6, "high": 10.0, "value": 50.0}
+    assert problems["scale"].code == "number" and str(problems["scale"]) == "λ (scale) must be a finite number, got inf"
+    assert info.value.code == "config" and info.value.values["problems"] == info.value.problems
+    # eval_every ≤ steps is only judged against a valid number of steps
+    assert "eval_every" not in problems
+
+
+def test_rules_between_settings():
+    with pytest.raises(ConfigError) as info:
+        replace(TINY, eval_every=60, warmup_steps=4)
+    assert [(p.code, p.field, p.values["steps"]) for p in info.value.problems] == [
+        ("upto_steps", "eval_every", 3), ("upto_steps", "warmup_steps", 3)]
+    with pytest.raises(ConfigError) as info:
+        replace(TINY, stem="imagenet", dataset="folder")
+    assert [p.code for p in info.value.problems] == ["stem", "no_folder"]
+
+
+def test_any_finite_lambda_is_accepted():
+    for lam in (-3.0, 0.0, 2.0, 1e5):
+        assert replace(TINY, shortcut="scaled", scale=lam).scale == lam
+    for lam in (math.nan, math.inf, "2", True):
+        assert [p.code for p in field_problems("scale", lam)] == ["number"]
+
+
+def test_one_setting_on_its_own():
+    assert field_problems("steps", LIMITS["steps"][1]) == []
+    assert [p.code for p in field_problems("steps", 2.5)] == ["whole"]
+    assert [p.code for p in field_problems("depth", 21)] == ["choice"]
+    assert [p.code for p in field_problems("shortcut", "double")] == ["choice"]
+    assert [p.code for p in field_problems("eval_every", 0)] == ["range"]
+    assert parse_field("depth", "56") == 56 and parse_field("scale", "0.5") == 0.5 and parse_field("dataset", "x") == "x"
+    with pytest.raises(ValueError):
+        parse_field("steps", "many")
+
+
+def test_batch_against_the_data():
+    assert batch_problem(64, 64) is None
+    problem = batch_problem(64, 40)
+    assert problem.code == "batch_vs_data" and str(problem) == "batch_size 64 exceeds the 40 training images"
+
+
+def test_config_key_of_a_config_and_of_its_stored_dict_agree():
+    stored = json.loads(config_key(TINY))
+    assert stored == asdict(TINY.canonical()) and config_key(stored) == config_key(TINY)
+    assert TrainConfig.from_dict(stored) == TINY.canonical()
+
+
+def test_every_problem_code_has_a_text_in_both_languages():
+    for lang in LANGS:
+        texts = catalog(lang)
+        assert [code for code in MESSAGES if f"lab.bad.{code}" not in texts] == [], lang
+        assert [name for name in asdict(TINY) if f"lab.field.{name}" not in texts] == [], lang

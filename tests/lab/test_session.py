@@ -1,0 +1,106 @@
+"""The lab session: open (with the read-only fallback), submit (run id, created?, problems), data folders, signals.
+
+No worker starts here: ``jobs.get_pool`` is replaced by a pool that only queues.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import pytest
+from PIL import Image
+
+from resnet.lab import jobs, session
+from resnet.lab.config import TrainConfig
+from resnet.lab.presets import PRESETS
+from resnet.lab.store import RunStore
+
+TINY = dict(depth=20, width=4, batch_size=16, steps=4, eval_every=2, warmup_steps=0, seed=7)
+
+
+class QueueOnlyPool:
+    """Stands in for the process-wide pool: queues in the real store, trains nothing."""
+
+    def __init__(self, path=None) -> None:
+        self.store = RunStore(path)
+
+    def submit(self, config: TrainConfig) -> jobs.Submitted:
+        return jobs.Submitted(*self.store.enqueue(config))
+
+    def submit_many(self, configs) -> list[jobs.Submitted]:
+        return [self.submit(c) for c in configs]
+
+
+@pytest.fixture
+def lab(monkeypatch) -> session.Lab:
+    monkeypatch.setattr(jobs, "get_pool", QueueOnlyPool)
+    return session.open_lab()
+
+
+def image_folder(root, name: str, classes: dict[str, int]) -> None:
+    """``root/name/<class>/<i>.png``: tiny solid images, ``n`` per class."""
+    for cls, n in classes.items():
+        (root / name / cls).mkdir(parents=True)
+        for i in range(n):
+            Image.new("RGB", (12, 12), (40 * i, 100, 200)).save(root / name / cls / f"{i}.png")
+
+
+def test_open_imports_the_references_and_a_preset_shows_them_then_its_live_runs(lab):
+    assert lab.writable and lab.reference_problem is None
+    shown = lab.preset_runs("degradation")
+    assert shown == lab.references["degradation"] and len(shown) == len(PRESETS["degradation"].configs)
+    (first, *_), (again, *_) = lab.rerun_preset("degradation"), lab.rerun_preset("degradation")
+    assert first.created and again == (first.run_id, False)  # a second press queues nothing new
+    assert lab.preset_runs("degradation")[len(shown):] == sorted(s.run_id for s in lab.rerun_preset("degradation"))
+
+
+def test_submit_says_whether_it_created_the_run(lab):
+    first = lab.submit(TINY)
+    assert (first.created, first.status, first.label, first.problems) == (True, "queued", "ResNet-20 w4", ())
+    again = lab.submit(TINY)  # another tab, the same settings
+    assert (again.run_id, again.created, again.status) == (first.run_id, False, "queued")
+    assert lab.cancel(first.run_id) == "cancelled"
+    rerun = lab.submit(TINY)  # a cancelled run is trained anew
+    assert rerun.created and rerun.run_id != first.run_id
+
+
+def test_submit_with_problems_queues_nothing(lab):
+    done = lab.submit({**TINY, "steps": 0, "shortcut": "scaled", "scale": float("nan")})
+    assert done.run_id is None and not done.created
+    assert [(p.code, p.field) for p in done.problems] == [("number", "scale"), ("range", "steps")]
+    assert not lab.store.list_runs(source="live")
+
+
+def test_data_folders_are_only_read_inside_the_operators_directory(lab, tmp_path, monkeypatch):
+    root = tmp_path / "datasets"
+    image_folder(root, "shapes", {"a": 8, "b": 8})
+    image_folder(tmp_path, "outside", {"a": 8, "b": 8})
+    monkeypatch.setenv("RESNET_LAB_DATA_DIR", str(root))
+    assert session.data_folders() == ["shapes"] and session.datasets_offered(["shapes"]) == ("digits", "folder", "ichallenge_pm")
+    outside = lab.submit({**TINY, "dataset": "folder", "image_size": 8}, folder="../outside")
+    assert [p.code for p in outside.problems] == ["no_folder"]
+    too_big = lab.submit({**TINY, "dataset": "folder", "image_size": 8, "batch_size": 64}, folder="shapes")
+    assert [(p.code, dict(p.values)) for p in too_big.problems] == [("batch_vs_data", {"batch": 64, "n": 12})]
+    fits = lab.submit({**TINY, "dataset": "folder", "image_size": 8, "batch_size": 8}, folder="shapes")
+    assert fits.created and lab.store.get_run(fits.run_id).config["data_dir"] == str((root / "shapes").resolve())
+    monkeypatch.delenv("RESNET_LAB_DATA_DIR")
+    assert session.data_folders() == [] and session.datasets_offered([]) == ("digits",)
+
+
+def test_a_store_that_cannot_be_written_falls_back_to_a_view(tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("where the data folder should be")
+    monkeypatch.setenv("RESNET_LAB_HOME", str(tmp_path / "file" / "home"))
+    lab = session.open_lab()
+    assert not lab.writable and "cannot be created" in lab.store_problem
+    assert len(lab.preset_runs("why_not_2x")) == len(PRESETS["why_not_2x"].configs)  # the curves still show
+
+
+def test_block_signals_once_per_configuration_at_initialisation(lab):
+    run_id = lab.submit(TINY).run_id
+    twin = lab.store.get_run(run_id)
+    report = session.block_signals([twin, twin])
+    assert report.failures == [] and report.configs_left_out == 0
+    (measured,) = report.measured
+    assert not measured.trained and [s.name for s in measured.signals][:2] == ["layer1.0", "layer1.1"]
+    assert len(measured.signals) == 9 and all(s.out_rms > 0 and s.grad_rms > 0 for s in measured.signals)
+    assert asdict(TrainConfig(**TINY).canonical()) == twin.config
