@@ -7,6 +7,10 @@ translated navigation is drawn by ``page_setup`` on every page.
 
 from __future__ import annotations
 
+import json
+import math
+
+import numpy as np
 import streamlit as st
 
 from pages.common.ui import classroom, link, page_setup, setting_slider, show_url_notices, sync_url, url_int
@@ -19,15 +23,75 @@ LAMBDA_RANGE = (0.0, 3.0)
 DEPTH_RANGE = (1, 110)
 MEASURE_DEPTHS = (20, 56)
 MEASURED_VARIANTS = (("identity", 1.0), ("none", 1.0), ("scaled", 0.5), ("scaled", 2.0))
+FP32 = np.finfo(np.float32)
+
+
+@st.cache_data(show_spinner=False)
+def lesson_numbers() -> dict:
+    """What the lesson's text quotes about ResNet-50 (224×224) and its bottleneck, from its layers."""
+    from resnet.inference import cost  # only when asked: the degradation step needs no Paddle
+
+    rows = cost.resnet_rows(50, 1, 224)  # shapes only, no weights
+    return {"shortcuts": cost.shortcut_costs(rows), "bottleneck": cost.bottleneck_vs_basic(64, 56, 1)}
+
+
+@st.cache_data(show_spinner=False)
+def shipped_lambda_runs() -> tuple[dict[float, dict], float]:
+    """The shipped why_not_2x reference runs' results by λ (final losses, stuck_at_chance), and ln 10."""
+    from resnet.lab.presets import reference_path
+    from resnet.lab.train import chance_loss
+
+    path = reference_path("why_not_2x")
+    runs = json.loads(path.read_text(encoding="utf-8"))["runs"] if path.exists() else []
+    return {float(run["config"]["scale"]): run["result"] for run in runs}, chance_loss(10)  # digits: 10 classes
+
+
+def float32_fate(value: float) -> str:
+    """What storing ``value`` ≥ 0 in float32 gives: "fits", "subnormal" (precision lost), "underflow" (0) or "overflow" (inf)."""
+    with np.errstate(over="ignore", under="ignore"):
+        stored = np.float32(value)
+    if np.isinf(stored):
+        return "overflow"
+    if value > 0 and stored == 0:  # below half the smallest subnormal, 1.4e-45
+        return "underflow"
+    return "subnormal" if 0 < stored < FP32.smallest_normal else "fits"
+
+
+def reading_values(measured: list[tuple[str, float, list]]) -> dict[str, str]:
+    """The numbers the reading under the measured charts quotes, from this very measurement.
+
+    Growth ratios of RMS sizes: forward out[last] / out[first], backward ∂L/∂x at the
+    first block over the last. The per-block deviations from λ = 2 skip the blocks the
+    ∏λ rule does not cover: the first (fed by the stem) and the stage starts (other gains).
+    """
+    by = {(shortcut, lam): signals for shortcut, lam, signals in measured}
+    two, half = by[("scaled", 2.0)], by[("scaled", 0.5)]
+    identity = [i for i, s in enumerate(two) if s.shortcut_kind == "identity"][1:]
+    starts = [i for i, s in enumerate(two) if s.shortcut_kind != "identity"]  # [stage 2's, stage 3's] first blocks
+    forward = [two[i].out_rms / two[i - 1].out_rms for i in identity]
+    backward = [two[i].grad_rms / two[i + 1].grad_rms for i in identity if i + 1 < len(two)]
+
+    def back(signals: list) -> float:
+        return signals[0].grad_rms / signals[-1].grad_rms
+
+    return {
+        "fwd_dev": f"{max(abs(r / 2 - 1) for r in forward):.0%}", "bwd_dev": f"{max(abs(r / 2 - 1) for r in backward):.0%}",
+        "blocks": str(len(two)), "half_per_block": f"{back(half) ** (1 / (len(half) - 1)):.2f}",
+        "plain_total": f"{back(by[('none', 1.0)]):,.0f}", "identity_total": f"{back(by[('identity', 1.0)]):,.0f}",
+        "total_exp": f"{math.log2(two[-1].out_rms / two[0].out_rms):.1f}",
+        "last_stage_exp": f"{math.log2(two[-1].out_rms / two[starts[-1]].out_rms):.1f}",
+        "reset": f"{max(two[i].out_rms / two[i - 1].out_rms for i in starts):.1g}",
+    }
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def measured_signals(depth: int, scale: float, downsample: str) -> list[tuple[str, float, list]]:
     """(shortcut, λ, per-block forward RMS and ∂L/∂x) at initialisation, standard variants + λ."""
-    from resnet.inference import diagnostics  # only when asked: the rest of this page needs no Paddle
+    from resnet.inference import diagnostics  # only when asked, as lesson_numbers
 
     variants = dict.fromkeys([*MEASURED_VARIANTS, ("scaled", scale)])
-    # the same data and the same weights (by parameter name) for every variant
+    # the same data for every variant, and the same weights for every layer they share:
+    # measure_at_init draws them with init_parameters, seeded by parameter name, as training does
     return [(shortcut, lam, diagnostics.measure_at_init(depth, shortcut, lam, downsample=downsample))
             for shortcut, lam in variants]
 
@@ -42,7 +106,11 @@ def residual_block() -> None:
     st.header(t("why.block"))
     left, right = st.columns([3, 2])
     with left:
-        st.markdown(t("why.block_body"))
+        short = lesson_numbers()["shortcuts"]
+        st.markdown(t(
+            "why.block_body", proj_params=f"{short['projection_params']:,}", proj_param_share=f"{short['projection_params'] / short['params']:.0%}",
+            proj_gmacs=f"{short['projection_macs'] / 1e9:.2f}", proj_mac_share=f"{short['projection_macs'] / short['macs']:.0%}",
+        ))
         link("pages/architecture.py", t("why.link_architecture"), depth=50, block="layer1.1")
     with right:
         st.plotly_chart(lesson_plots.plain_vs_residual(t), config={"displayModeBar": False}, key="plain_vs_residual")
@@ -51,19 +119,26 @@ def residual_block() -> None:
 def why_not_2x() -> list[str]:
     """Q1 with the λ^L calculator and the measured signal and gradient; returns its URL names."""
     st.header(t("why.q1"))
-    st.markdown(t("why.q1_body"))
+    short = lesson_numbers()["shortcuts"]
+    st.markdown(t("why.q1_body", share=f"{short['scale_multiplies'] / short['macs']:.2%}",
+                  mults=f"{short['scale_multiplies']:,}", gmacs=f"{short['macs'] / 1e9:.2f}"))
     c1, c2 = st.columns(2)
     scale = setting_slider(c1, t("why.lambda"), "lam", *LAMBDA_RANGE, 2.0, step=0.05)
     depth = setting_slider(c2, t("why.depth"), "L", *DEPTH_RANGE, 54, step=1)
     show_url_notices(t)
     power = scale ** depth
-    fp32 = "why.overflow" if power > 3.4e38 else "why.underflow" if 0 < power < 1.2e-38 else "why.fits"
     m1, m2, m3 = st.columns(3)
     m1.metric(t("why.after_blocks", L=depth), f"{power:.3g}")
-    m2.metric(t("why.signal_fp32"), t(fp32))
+    m2.metric(t("why.signal_fp32"), t(f"why.fp32.{float32_fate(power)}"), help=t(
+        "why.fp32_help", max=f"{float(FP32.max):.2g}", normal=f"{float(FP32.smallest_normal):.2g}",
+        subnormal=f"{float(FP32.smallest_subnormal):.2g}"))
     m3.metric(t("why.identity"), "1")
     st.plotly_chart(lesson_plots.lambda_power(sorted({0.5, 1.0, 2.0, scale}), depth, t), key="lambda_power")
     st.markdown(t("why.q1_paper"))
+    results, chance = shipped_lambda_runs()
+    if results.get(2.0, {}).get("stuck_at_chance") and 1.0 in results:
+        st.markdown(t("why.q1_run", loss2=f"{results[2.0]['final_train_loss']:.2f}", chance=f"{chance:.2f}",
+                      loss1=f"{results[1.0]['final_train_loss']:.2f}"))
     link("pages/lab.py", t("why.link_2x"), preset="why_not_2x")
 
     st.subheader(t("why.measured"))
@@ -85,22 +160,26 @@ def why_not_2x() -> list[str]:
     g2.markdown(f"**{t('why.backward')}**")
     g2.plotly_chart(lesson_plots.signal_chart(runs, "grad_rms", t, (label, backward)), key="backward_chart")
     st.caption(t(f"why.prediction_note.{downsample}"))
-    st.markdown(t("why.measured_reading", stage_starts=t(f"why.stage_starts.{downsample}")))
+    values = reading_values(measured)
+    st.markdown(t("why.measured_reading", stage_starts=t(f"why.stage_starts.{downsample}", **values), depth=measure_depth, **values))
     return ["lam", "L"]
 
 
 def intuition() -> None:
     st.header(t("why.q2"))
     st.markdown(t("why.q2_body"))
-    link("pages/feature_maps.py", t("why.link_ablation"), image="cat", ablate="drop", drop="layer3.2")
+    link("pages/feature_maps.py", t("why.link_ablation"), weights="shipped", file="resnet56_digits16.safetensors",
+         image="digit_3", ablate="drop", drop="layer2.4")  # a block whose deletion costs ~0 pp (lesion_studies.json)
 
 
 def bottleneck() -> None:
     st.header(t("why.q3"))
-    wide, narrow = 256, 64  # a stage-1 block of ResNet-50: 256 channels in and out, 64 inside
-    weights = wide * narrow + 9 * narrow * narrow + narrow * wide  # 1×1 reduce + 3×3 + 1×1 expand
-    basic = 2 * 9 * wide * wide  # two 3×3 convs at full width
-    st.markdown(t("why.q3_body", bottleneck=weights, basic=basic, ratio=basic / weights))
+    # a stage-1 block of ResNet-50 (256 channels in and out, 64 inside) against two 3×3 convs at 256;
+    # the Compute cost page quotes the same function with the same words
+    bott, basic = lesson_numbers()["bottleneck"][:2]
+    st.markdown(t("why.q3_body", bottleneck=t("count.weights_params", weights=f"{bott['weights']:,}", params=f"{bott['params']:,}"),
+                  basic=t("count.weights_params", weights=f"{basic['weights']:,}", params=f"{basic['params']:,}"),
+                  ratio=f"{basic['weights'] / bott['weights']:.0f}"))
     link("pages/architecture.py", t("why.link_bottleneck"), depth=50, block="layer1.0")
     link("pages/cost.py", t("why.link_cost"), width=64)
 

@@ -12,6 +12,8 @@ from pages.common.ui import classroom, page_setup, select_on_click, show_url_not
 t = page_setup("arch.title")
 
 from resnet.inference import anatomy  # noqa: E402  (imports paddle: after the sidebar is up)
+from resnet.inference import cost  # noqa: E402
+from resnet.inference import lesson_map  # noqa: E402
 from resnet.model import network  # noqa: E402
 from resnet.plots import architecture as architecture_plots  # noqa: E402
 
@@ -41,6 +43,12 @@ def forward_check(depth: int, size: int) -> list[str]:
     """Cross-check the table with a real forward pass (batch 1) on a private model."""
     net = network.resnet(depth)  # private: the check hooks layers, the shared model stays clean
     return anatomy.cross_check(net, anatomy.model_rows(net, 1, size))
+
+
+@st.cache_data(show_spinner=False)
+def course_numbers() -> dict:
+    """The course's ResNet-50 (batch 10, 224×224): its estimate, our count, its blocks and stem."""
+    return cost.course_estimate()
 
 
 def settings() -> tuple[int, int, int]:
@@ -97,8 +105,12 @@ def selected_block(net: network.ResNet, rows: list[anatomy.LayerRow], summary: l
             "arch.block_info", name=block, params=f"{info['params']:,}", macs=f"{info['macs'] / 1e9:.3f}",
             shape_in=info["input_shape"], shape_out=info["output_shape"],
         ))
-        st.markdown(t("arch.shortcut_projection") if info["projection"] else t("arch.shortcut_identity"))
         block_rows = [r for r in rows if r.block == block]
+        if info["projection"]:
+            short = cost.shortcut_costs(block_rows)
+            st.markdown(t("arch.shortcut_projection", params=f"{short['projection_params']:,}", macs=f"{short['projection_macs'] / 1e9:.3f}"))
+        else:
+            st.markdown(t("arch.shortcut_identity"))
         st.dataframe(
             pd.DataFrame([{
                 t("col.name"): r.name.removeprefix(block + "."), t("col.role"): t("role." + r.role),
@@ -115,6 +127,27 @@ def selected_block(net: network.ResNet, rows: list[anatomy.LayerRow], summary: l
             block_obj = dict(net.named_blocks())[block]
             st.caption(t("arch.source_help", cls=type(block_obj).__name__))
             st.code(inspect.getsource(network.ResidualBlock.forward_trace) + "\n\n" + inspect.getsource(type(block_obj)), language="python")
+
+
+def lesson_code(net: network.ResNet) -> None:
+    """The lesson's fluid code, name by name, next to this model's; its blocks next to ours."""
+    with st.expander(t("arch.lesson")):
+        st.caption(t("arch.lesson_help"))
+        # st.table, not st.dataframe: its cells render Markdown (code spans here)
+        st.table(pd.DataFrame([{
+            t("arch.lesson_col_lesson"): f"`{row.lesson}`", t("arch.lesson_col_ours"): f"`{row.ours}`",
+            t("arch.lesson_col_note"): t("arch.lesson." + row.key),
+        } for row in lesson_map.ROWS]), hide_index=True)
+        depth = net.config.depth
+        if depth not in lesson_map.LESSON_DEPTHS:
+            st.caption(t("arch.lesson_no_blocks", depth=depth))
+            return
+        st.markdown(t("arch.lesson_blocks", depth=depth))
+        st.table(pd.DataFrame([{
+            t("arch.lesson_col_name"): f"`{p.lesson}`", t("arch.lesson_col_flag"): f"`shortcut={p.identity}`",
+            t("arch.lesson_col_stride"): p.stride, t("arch.lesson_col_block"): f"`{p.ours}`",
+            t("arch.lesson_col_kind"): f"`{p.kind}`", t("arch.lesson_col_agrees"): "✓" if p.agrees else "✗",
+        } for p in lesson_map.block_pairs(net)]), hide_index=True, height=420)
 
 
 def layer_table(rows: list[anatomy.LayerRow], depth: int, batch: int, size: int) -> None:
@@ -148,15 +181,17 @@ def layer_table(rows: list[anatomy.LayerRow], depth: int, batch: int, size: int)
     )
 
 
-def course_slips(net: network.ResNet, rows: list[anatomy.LayerRow]) -> None:
-    """Where the course slipped, computed from this model."""
+def course_slips() -> None:
+    """Where the course slipped, checked on ResNet-50 (the course's network) whatever depth is shown."""
     with st.expander(t("arch.course")):
-        pool = anatomy.pooling_rounding()
-        convs_in_blocks = sum(1 for r in rows if r.kind == "conv" and r.block.startswith("layer") and r.role != "projection")
+        est, pool = course_numbers(), anatomy.pooling_rounding()
         st.markdown(t(
-            "arch.course_body", blocks=sum(net.config.blocks_per_stage), convs=convs_in_blocks,
-            stem_bias="None" if net.conv1.bias is None else "present", bn=int(net.bn1.weight.shape[0]),
+            "arch.course_body", blocks=est["residual_blocks"], per_stage=" + ".join(str(s["blocks"]) for s in est["per_stage"]),
+            convs=est["convs_in_blocks"], projections=sum(b["projection"] for b in est["per_block"]),
+            stem_bias=est["stem_bias"], bn=est["stem_bn_channels"],
             pool_in=pool["input"], pool_floor=pool["paddle_default"], pool_ceil=pool["paddle_ceil_mode"],
+            course_rounded=f"{est['course_total_rounded'] / 1e9:.1f} G", course_exact=f"{est['course_total'] / 1e9:.1f} G",
+            truth=f"{est['true_total'] / 1e9:.1f} G", ratio=f"{est['overestimate']:.2f}",
         ))
 
 
@@ -168,7 +203,8 @@ summary = anatomy.block_summary(rows)
 totals(net, rows, depth, size)
 block_key = diagram(summary, depth)
 selected_block(net, rows, summary, block_key)
+lesson_code(net)
 if not classroom():  # presenter mode hides the advanced views
     layer_table(rows, depth, batch, size)
-course_slips(net, rows)
+course_slips()
 sync_url("depth", "batch", "size", "block")

@@ -25,6 +25,11 @@ def giga(macs: int) -> str:
     return f"{macs / 1e9:,.2f} G"
 
 
+def yi(count: float) -> str:
+    """In 亿 (10⁸), the unit the course prints its totals in."""
+    return f"{count / 1e8:.0f}亿"
+
+
 @st.cache_data(show_spinner=False)
 def stage_table(depth: int, batch: int, size: int) -> tuple[list[dict], dict, int, int]:
     rows = cost.resnet_rows(depth, batch, size)
@@ -38,8 +43,14 @@ def comparison(size: int) -> list[dict]:
 
 
 @st.cache_data(show_spinner=False)
-def course_numbers(size: int) -> dict:
-    return cost.course_estimate(cost.COURSE_BATCH, size)
+def course_numbers() -> tuple[dict, dict]:
+    """The course's estimate and its VGG comparison, at its own setting (batch 10, 224×224)."""
+    return cost.course_estimate(), cost.course_vs_vgg()
+
+
+@st.cache_data(show_spinner=False)
+def by_resolution(size: int) -> dict:
+    return cost.cost_by_resolution(size)
 
 
 @st.cache_data(show_spinner=False)
@@ -79,7 +90,7 @@ def by_stage(depth: int, batch: int, size: int) -> None:
                                     t("cost.mparams")), key="params_by_stage")
     g3.markdown(f"**{t('cost.kernel_share')}**")
     g3.plotly_chart(cost_plots.share_donut(by_kernel), key="kernel_share")
-    st.markdown(t("cost.by_stage_reading", conv1=f"{by_kernel['1×1'] / total_macs:.0%}", conv3=f"{by_kernel['3×3'] / total_macs:.0%}"))
+    st.markdown(t("cost.by_stage_reading", depth=depth, conv1=f"{by_kernel['1×1'] / total_macs:.0%}", conv3=f"{by_kernel['3×3'] / total_macs:.0%}"))
     if not classroom():  # presenter mode hides the advanced views
         with st.expander(t("cost.stage_table")):
             st.dataframe(pd.DataFrame([{
@@ -109,17 +120,23 @@ def versus_vgg(size: int) -> None:
         t("cost.col_paper"): a["paper_gmacs"],
     } for a in archs]), hide_index=True, width="stretch")
     by_name = {a["name"]: a for a in archs}
+    resnet50, vgg16, resnet152 = by_name["ResNet-50"], by_name["VGG-16"], by_name["ResNet-152"]
     vgg_fc = sum(r.params for r in cost.vgg_rows(16, 1, size) if r.kind == "fc")
+    split = by_resolution(size)
+    st.markdown(t("cost.vs_reading", ours=f"{resnet50['gmacs_per_image']:.2f}", layout=f"{resnet50['gmacs_paper_layout']:.2f}", paper=PAPER_50))
     st.markdown(t(
-        "cost.vs_reading", ours=f"{by_name['ResNet-50']['gmacs_per_image']:.2f}", layout=f"{by_name['ResNet-50']['gmacs_paper_layout']:.2f}",
-        paper=PAPER_50, vgg=f"{by_name['VGG-16']['gmacs_per_image']:.1f}", vgg_fc=f"{vgg_fc / 1e6:.0f}",
+        "cost.vs_why", vgg_ratio=f"{vgg16['macs'] / resnet50['macs']:.2f}", vgg=giga(vgg16["macs"]), resnet=giga(resnet50["macs"]),
+        side=split["side"], resnet_above=giga(split["ResNet-50"]["above"]), vgg_above=giga(split["VGG-16"]["above"]),
+        vgg_below=giga(split["VGG-16"]["below"]), resnet_below=giga(split["ResNet-50"]["below"]),
+        vgg_params=f"{vgg16['params'] / 1e6:.0f}", vgg_fc=f"{vgg_fc / 1e6:.0f}",
+        r152=giga(resnet152["macs"]), r152_params=f"{resnet152['params'] / 1e6:.0f}",
     ))
 
 
-def course_estimate(size: int) -> None:
-    """The course's estimate (one block × 48) against the truth, summed layer by layer."""
+def course_estimate() -> None:
+    """The course's estimate (one block × 48) and its VGG comparison against the truth, at its setting."""
     st.header(t("cost.course"))
-    est = course_numbers(size)
+    est, vgg = course_numbers()
     k1, k2, k3 = st.columns(3)
     k1.metric(t("cost.course_block", block=est["block"]), giga(est["block_macs"]))
     k2.metric(t("cost.course_total", n=est["multiplier"]), giga(est["course_total"]))
@@ -132,8 +149,15 @@ def course_estimate(size: int) -> None:
     }, t("cost.gmacs_batch", n=est["batch"]), stacked=False), key="course_per_stage")
     st.markdown(t(
         "cost.course_reading", block=est["block"], block_macs=giga(est["block_macs"]), n=est["multiplier"],
-        course=giga(est["course_total"]), blocks=est["residual_blocks"], truth=giga(est["true_total"]),
-        ratio=f"{est['overestimate']:.1f}", convs=", ".join(f"{c['kernel']} {giga(c['macs'])}" for c in est["block_convs"]),
+        course=giga(est["course_total"]), course_rounded=giga(est["course_total_rounded"]), blocks=est["residual_blocks"],
+        truth=giga(est["true_total"]), ratio=f"{est['overestimate']:.2f}",
+        convs=", ".join(f"{c['kernel']} {giga(c['macs'])}" for c in est["block_convs"]),
+    ))
+    st.markdown(t(
+        "cost.course_vgg", course_flops=giga(vgg["course_resnet_flops"]), course_vgg=giga(vgg["course_vgg_flops"]),
+        course_ratio=f"{vgg['course_ratio']:.2f}", vgg_conv=giga(vgg["vgg_conv_flops"]), vgg_conv_yi=yi(vgg["vgg_conv_flops"]),
+        vgg_all=giga(vgg["vgg_flops"]), resnet_flops=giga(vgg["resnet_flops"]), resnet_yi=yi(vgg["resnet_flops"]),
+        truth=giga(est["true_total"]), ratio=f"{vgg['ratio']:.2f}",
     ))
 
 
@@ -152,8 +176,13 @@ def bottleneck() -> None:
     b2.plotly_chart(cost_plots.bars(labels, {t("col.macs"): [v["macs"] for v in variants]}, t("cost.macs_56"), stacked=False, log_y=True),
                     key="bn_macs")
     bott, wide_basic = variants[0], variants[1]
-    st.markdown(t("cost.bottleneck_reading", wide=4 * width, width=width, params=f"{bott['params']:,}", basic=f"{wide_basic['params']:,}",
-                  ratio=f"{wide_basic['params'] / bott['params']:.0f}", macs_ratio=f"{wide_basic['macs'] / bott['macs']:.0f}"))
+    # the same function and words as the Why page's Q3: conv weights, and parameters with BN
+    st.markdown(t(
+        "cost.bottleneck_reading", wide=4 * width, width=width,
+        bott=t("count.weights_params", weights=f"{bott['weights']:,}", params=f"{bott['params']:,}"),
+        basic=t("count.weights_params", weights=f"{wide_basic['weights']:,}", params=f"{wide_basic['params']:,}"),
+        ratio=f"{wide_basic['weights'] / bott['weights']:.0f}", macs_ratio=f"{wide_basic['macs'] / bott['macs']:.0f}",
+    ))
 
 
 def measured(depth: int, size: int) -> None:
@@ -190,7 +219,7 @@ def measured(depth: int, size: int) -> None:
 depth, batch, size = settings()
 by_stage(depth, batch, size)
 versus_vgg(size)
-course_estimate(size)
+course_estimate()
 bottleneck()
 measured(depth, size)
 sync_url("depth", "batch", "size", "width")

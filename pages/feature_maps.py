@@ -1,8 +1,10 @@
-"""Feature maps: one photo through every block, and what F(x) adds to what the shortcut carries."""
+"""Feature maps: one image through every block, what F(x) adds to what the shortcut carries,
+and Veit et al.'s lesion study of the trained nets."""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -15,7 +17,8 @@ t = page_setup("fm.title")
 from resnet.inference import explore, features, images  # noqa: E402  (Paddle: after the sidebar)
 from resnet.inference.explore import STEM, Shown  # noqa: E402
 from resnet.model import network, preprocess, weights  # noqa: E402
-from resnet.plots import features as feature_plots, style  # noqa: E402
+from resnet.plots import ablation as ablation_plots, features as feature_plots, style  # noqa: E402
+from resnet.lab import shipped  # noqa: E402
 from resnet.lab.jobs import trained_dir  # noqa: E402  (where the lab's workers save finished runs)
 from resnet.lab.store import store_path  # noqa: E402
 
@@ -24,9 +27,10 @@ network.ensure_dygraph()  # this run's thread (see ensure_dygraph)
 _log = logging.getLogger(__name__)
 
 UPLOAD = "upload"
-IMAGES = (*(s.name for s in images.SAMPLES), UPLOAD)
-SOURCES = ("random", "official", "local", "trained")
-FILE_SOURCES = ("local", "trained")
+PHOTOS = tuple(s.name for s in images.SAMPLES)
+DIGIT = "digit_3"  # the default digit: both shipped nets get it right, and the Why page's link opens on it
+SOURCES = ("shipped", "random", "official", "local", "trained")
+FILE_SOURCES = ("shipped", "local", "trained")
 DEPTHS = network.IMAGENET_DEPTHS
 SEED_RANGE = (0, 9999)
 K_RANGE = (4, 64)
@@ -58,7 +62,16 @@ def file_lab(path: str, stamp: tuple[int, int]) -> weights.LabModel:
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def sample_shown(name: str, spec: preprocess.Preprocess) -> Shown:
-    return explore.sample_shown(name, spec)
+    """A sample photo, or a sample digit (``digit_<label>``)."""
+    if name in PHOTOS:
+        return explore.sample_shown(name, spec)
+    return explore.file_shown(f"sample:{name}", shipped.DIGITS_DIR / f"{name}.png", spec)
+
+
+@st.cache_resource(show_spinner=False)
+def lesion_board() -> shipped.LesionBoard:
+    """Every session's lesion studies: stored with the shipped models, or measured here on request."""
+    return shipped.LesionBoard()
 
 
 @st.cache_resource(show_spinner=False, max_entries=6)  # ResNet-50 at 224: ~65 MB of maps per entry
@@ -70,51 +83,15 @@ def analysis_for(
     return explore.analyse(_lab.model, _array, labels=_lab.classes, drop_blocks=drop, shortcuts_off=shortcuts_off)
 
 
-def session_upload(uploaded: Any, spec: preprocess.Preprocess) -> Shown:
-    """The upload, decoded and preprocessed once per (file, preprocessing) in this session.
-
-    A refusal is remembered too, so reruns do not decode the file again.
-    """
-    cached = st.session_state.get("_fm_upload")
-    if cached is not None and cached[0] == uploaded.file_id:
-        if isinstance(cached[2], images.ImageError):
-            raise cached[2]
-        if cached[1] == spec:
-            return cached[2]
-    try:
-        shown = explore.upload_shown(uploaded.getvalue(), spec)
-    except images.ImageError as exc:
-        st.session_state["_fm_upload"] = (uploaded.file_id, spec, exc)
-        raise
-    st.session_state["_fm_upload"] = (uploaded.file_id, spec, shown)
-    return shown
-
-
-def error_text(exc: Exception) -> str:
-    """A refusal from resnet.inference.images / resnet.model.weights in the page's language (by its ``code``)."""
-    prefix = "fm.error." if isinstance(exc, images.ImageError) else "fm.weights_error."
-    key = prefix + getattr(exc, "code", "")
-    if key in t.texts:
-        try:
-            return t(key, **getattr(exc, "values", {}))
-        except (KeyError, IndexError, ValueError):  # a value the text expects is missing: say it in English
-            pass
-    return t("fm.error.other", reason=str(exc)[:500])
-
-
 # -- the page's sections, top to bottom ---------------------------------------------------
 
 
-def settings() -> tuple[str, str, int | None, Any]:
-    """Image, weights and depth; returns them and the column the weights' own setting goes in."""
+def settings() -> tuple[str, int | None, Any, Any]:
+    """Weights and depth; returns them, the image's column and the column of the weights' own setting."""
     st.title(t("fm.title"))
     st.markdown(t("fm.intro"))
     c_img, c_src, c_depth, c_extra = st.columns([2, 2, 1, 2])
-    image_name = c_img.selectbox(
-        t("fm.image"), IMAGES, key=url_choice("image", IMAGES, "cat"),
-        format_func=lambda n: t("fm.upload_option") if n == UPLOAD else t(f"fm.sample.{n}"),
-    )
-    source = c_src.selectbox(t("fm.weights"), SOURCES, key=url_choice("weights", SOURCES, "random"),
+    source = c_src.selectbox(t("fm.weights"), SOURCES, key=url_choice("weights", SOURCES, "shipped"),
                              format_func=lambda s: t(f"fm.source.{s}"), help=t("fm.weights_help"))
     depth = None
     if source in FILE_SOURCES:  # the file says which network it holds
@@ -122,7 +99,18 @@ def settings() -> tuple[str, str, int | None, Any]:
     else:
         depth = int(c_depth.selectbox(t("fm.depth"), DEPTHS, key=url_choice("depth", DEPTHS, 50),
                                       format_func=lambda d: f"ResNet-{d}", help=t("fm.depth_help")))
-    return image_name, source, depth, c_extra
+    return source, depth, c_img, c_extra
+
+
+def image_choice(column: Any, spec: preprocess.Preprocess) -> str:
+    """The image, among those that suit the model: the sample digits first for a one-channel model."""
+    digits = [p.stem for p in shipped.sample_digits()] if spec.channels == 1 else []
+    choices = [*digits, *PHOTOS, UPLOAD]
+    name = column.selectbox(t("fm.image"), choices, key=url_choice("image", choices, DIGIT if DIGIT in digits else "cat"),
+                            format_func=lambda n: t("fm.upload_option") if n == UPLOAD else t(f"fm.sample.{n}") if n in PHOTOS
+                            else t("fm.sample.digit", label=n.removeprefix("digit_")))
+    show_url_notices(t)
+    return name
 
 
 def refuse(problem: str) -> None:
@@ -136,30 +124,29 @@ def loaded(load: Callable[[], weights.LabModel], what: str) -> weights.LabModel 
     try:
         return load()
     except weights.WeightsError as exc:
-        refuse(error_text(exc))
+        refuse(explore.error_text(exc, t))
     except Exception as exc:  # a file removed meanwhile, a disk error: never a traceback
         _log.warning("loading %s failed", what, exc_info=True)
         refuse(t("fm.error.other", reason=f"{what}: {exc}"[:500]))
     return None
 
 
-def file_weights(source: str, column: Any) -> tuple[weights.LabModel, str] | None:
-    """A weights file from the operator's folder or the lab's trained runs, and its cache key."""
+def file_weights(source: str, column: Any) -> tuple[weights.LabModel, str, Path] | None:
+    """A shipped model, a file from the operator's folder or one of the lab's trained runs; its cache key and file."""
     try:
-        files = explore.weight_files(source, trained_dir(store_path()))
+        files = shipped.weight_files(source, trained_dir(store_path()))
     except weights.WeightsError as exc:
-        return refuse(error_text(exc))
-    names = [p.name for p in files]
-    labels = {p.name: explore.file_label(p) for p in files}
+        return refuse(explore.error_text(exc, t))
+    names, labels = [p.name for p in files], {p.name: shipped.file_option(p, t) for p in files}
     name = column.selectbox(t("fm.file"), names, key=url_choice("file", names, names[0]), format_func=labels.get)
     path = next(p for p in files if p.name == name)
-    stamp = path.stat().st_mtime_ns, path.stat().st_size
+    stamp = explore.file_stamp(path)
     with st.spinner(t("fm.loading_file", name=name)):
         lab = loaded(lambda: file_lab(str(path), stamp), name)
-    return None if lab is None else (lab, f"file:{path}:{stamp[0]}:{stamp[1]}")
+    return None if lab is None else (lab, f"file:{path}:{stamp[0]}:{stamp[1]}", path)
 
 
-def official_weights(depth: int, column: Any) -> tuple[weights.LabModel, str] | None:
+def official_weights(depth: int, column: Any) -> tuple[weights.LabModel, str, None] | None:
     """The official ImageNet weights, downloaded only when asked, and their cache key."""
     target = weights.official_file(depth)
     if not target.is_file():
@@ -178,18 +165,18 @@ def official_weights(depth: int, column: Any) -> tuple[weights.LabModel, str] | 
             weights.official_path(depth, progress)
         except weights.WeightsError as exc:
             bar.empty()
-            return refuse(error_text(exc))
+            return refuse(explore.error_text(exc, t))
     with st.spinner(t("fm.loading_official", depth=depth)):
         lab = loaded(lambda: official_lab(depth), f"ResNet-{depth}")
-    return None if lab is None else (lab, f"official:{depth}")
+    return None if lab is None else (lab, f"official:{depth}", None)
 
 
-def model_in(source: str, depth: int | None, column: Any) -> tuple[weights.LabModel, str] | None:
-    """The chosen weights as a model and its cache key; None (with the reason shown) if there are none."""
+def model_in(source: str, depth: int | None, column: Any) -> tuple[weights.LabModel, str, Path | None] | None:
+    """The chosen weights as a model, its cache key and its file; None (with the reason shown) if there are none."""
     if source == "random":
         seed = int(column.number_input(t("fm.seed"), *SEED_RANGE, key=url_int("seed", *SEED_RANGE, 0), help=t("fm.seed_help")))
         with st.spinner(t("fm.building", depth=depth)):
-            model = random_lab(depth, seed), f"random:{depth}:{seed}"
+            model = random_lab(depth, seed), f"random:{depth}:{seed}", None
     else:
         model = file_weights(source, column) if source in FILE_SOURCES else official_weights(depth, column)
     if model is None:
@@ -212,14 +199,14 @@ def image_in(image_name: str, spec: preprocess.Preprocess) -> Shown | None:
             st.info(t("fm.upload_prompt"))
             return None
         try:
-            shown = session_upload(uploaded, spec)
+            shown = explore.upload_once(st.session_state, "_fm_upload", uploaded.file_id, uploaded.getvalue, spec)
         except images.ImageError as exc:
-            st.error(t("fm.upload_refused", name=uploaded.name) + " " + error_text(exc), icon="🚫")
+            st.error(t("fm.upload_refused", name=uploaded.name) + " " + explore.error_text(exc, t), icon="🚫")
             return None
     else:
         shown = sample_shown(image_name, spec)
-        info = images.sample(image_name)
-        credit = t("fm.credit", by=info.credit, licence=info.licence)
+        info = images.sample(image_name) if image_name in PHOTOS else None
+        credit = t("fm.digit_credit") if info is None else t("fm.credit", by=info.credit, licence=info.licence)
     c_orig, c_crop, c_steps = st.columns([2, 2, 3])
     c_orig.image(shown.picture, caption=t("fm.original", w=shown.size[0], h=shown.size[1]), width="stretch")
     if credit:
@@ -237,13 +224,14 @@ def reset_channel() -> None:
     st.session_state[setting_key("ch")] = None
 
 
-def overview(analysis: features.Analysis, seconds: float) -> str:
+def overview(analysis: features.Analysis, seconds: float, fast: bool) -> str:
     """Every block as a clickable map; returns the session key of the selected block."""
     block_names = [v.name for v in analysis.blocks]
     choices = [STEM, *block_names]
     block_key = url_choice("block", choices, explore.default_block(analysis))
     overview_key = f"fm_overview_{len(block_names)}"
-    st.caption(t("fm.computed", ms=seconds * 1000, backend=analysis.backend))
+    key = "fm.computed" if fast else "fm.computed_dygraph"  # dygraph by design, not because the fast path failed
+    st.caption(t(key, ms=seconds * 1000, backend=analysis.backend))
     st.header(t("fm.overview"))
     st.caption(t("fm.overview_help"))
     st.plotly_chart(feature_plots.overview_figure(analysis, st.session_state[block_key], t), key=overview_key,
@@ -252,7 +240,7 @@ def overview(analysis: features.Analysis, seconds: float) -> str:
     return block_key
 
 
-def selected_block(analysis: features.Analysis, block_key: str) -> tuple[str, int, str]:
+def selected_block(analysis: features.Analysis, block_key: str, stem: str) -> tuple[str, int, str]:
     """The block's channel grid and one channel's x, F(x), shortcut and output; returns (block, channel, scale mode)."""
     b1, b2, b3, b4 = st.columns([2, 2, 2, 3])
     choices = [STEM, *(v.name for v in analysis.blocks)]
@@ -272,7 +260,7 @@ def selected_block(analysis: features.Analysis, block_key: str) -> tuple[str, in
     show_url_notices(t)
 
     if block == STEM:
-        st.markdown(t("fm.stem_info", shape=style.shape_text(view.out.shape)))
+        st.markdown(t(f"fm.stem_info.{stem}", shape=style.shape_text(view.out.shape)))  # ResNetConfig.stem
     else:
         st.markdown(t(
             "fm.block_info", name=block, shape_in=style.shape_text(view.x.shape),
@@ -288,7 +276,8 @@ def selected_block(analysis: features.Analysis, block_key: str) -> tuple[str, in
         st.subheader(t("fm.panel", c=channel, name=block))
         panel = features.channel_panel(view, channel)
         st.plotly_chart(feature_plots.channel_panel_figure(analysis, view, panel, mode, t), key="fm_panel", config=PLOTLY)
-        st.caption(t(f"fm.panel_how.{panel.x_how}", c=channel, xc=panel.x_channel, n=view.x.shape[0]))
+        how = "plain" if view.shortcut_kind == "off" and panel.x_how == "same" else panel.x_how  # no shortcut adds x
+        st.caption(t(f"fm.panel_how.{how}", c=channel, xc=panel.x_channel, n=view.x.shape[0]))
     return block, channel, mode
 
 
@@ -302,22 +291,28 @@ def ratios(analysis: features.Analysis) -> None:
         st.warning(t("fm.dead_blocks", n=len(dead), names=", ".join(dead[:6]) + (", …" if len(dead) > 6 else "")), icon="⚠️")
 
 
-def predictions(analysis: features.Analysis, lab: weights.LabModel, shown: Shown) -> None:
-    """Top-5 classes and where the network looked (weights with class names only)."""
+def predictions(analysis: features.Analysis, lab: weights.LabModel, shown: Shown, untrained: bool) -> None:
+    """The top classes (all ten digits) and where the network looked (trained weights with class names only)."""
     st.header(t("fm.predictions"))
-    if lab.classes is None:
+    if untrained:  # random weights: say that the net knows nothing yet, and what to pick instead
+        st.warning(t("fm.veit.untrained"), icon="⚠️")
+    elif lab.classes is None:
         st.info(t("fm.no_classes"))
+    if untrained or lab.classes is None:
         return
     p1, p2 = st.columns([3, 2])
-    p1.plotly_chart(feature_plots.top5_figure(analysis, t), key="fm_top5", config=PLOTLY)
+    k = explore.classes_shown(lab.model.config.num_classes)
+    p1.plotly_chart(feature_plots.top5_figure(analysis, t, k=k), key="fm_top5", config=PLOTLY)
     p2.plotly_chart(feature_plots.cam_figure(analysis, shown.prepared.display, t), key="fm_cam", config=PLOTLY)
     st.caption(t("fm.cam_help"))
 
 
 def ablation(analysis: features.Analysis, lab: weights.LabModel, model_key: str, shown: Shown,
-             block: str, channel: int, mode: str) -> None:
+             block: str, channel: int, mode: str, untrained: bool) -> None:
     """Drop a block or every shortcut at inference, on the same weights, and see what changes."""
     st.header(t("fm.ablation"))
+    if untrained:
+        st.warning(t("fm.veit.untrained"), icon="⚠️")
     st.markdown(t("fm.ablation_body"))
     a1, a2 = st.columns([3, 2])
     ablate = a1.radio(t("fm.ablate"), ABLATIONS, key=url_choice("ablate", ABLATIONS, "none"), horizontal=True,
@@ -348,12 +343,55 @@ def ablation(analysis: features.Analysis, lab: weights.LabModel, model_key: str,
     r1.plotly_chart(feature_plots.ratio_figure(analysis, t, ablated), key="fm_ratio_ablated", config=PLOTLY)
     if r2 is not None:
         r2.markdown(f"**{t('fm.predictions')}**")
-        r2.plotly_chart(feature_plots.top5_figure(analysis, t, ablated), key="fm_top5_ablated", config=PLOTLY)
+        r2.plotly_chart(feature_plots.top5_figure(analysis, t, ablated, k=explore.classes_shown(lab.model.config.num_classes)),
+                        key="fm_top5_ablated", config=PLOTLY)
     if block != STEM:
         ablated_view = ablated.block(block)
         st.subheader(t("fm.panel_ablated", c=channel, name=block, what=what))
         st.plotly_chart(feature_plots.channel_panel_figure(ablated, ablated_view, features.channel_panel(ablated_view, channel), mode, t),
                         key="fm_panel_ablated", config=PLOTLY)
+
+
+def measure(board: shipped.LesionBoard, files: list[Path]) -> str | None:
+    """Measure the files' lesion studies under one progress bar; the reason if one cannot be."""
+    bar = st.progress(0.0, text=t("fm.veit.computing"))
+    try:
+        board.measure_all(files, lambda path: file_lab(str(path), explore.file_stamp(path)),
+                          lambda fraction, label: bar.progress(fraction, text=f"{label}: {t('fm.veit.computing')}"))
+    except (ValueError, OSError) as exc:  # no test split to measure on (a data folder gone…)
+        return t("fm.veit.no_test_data", reason=str(exc)[:300])
+    finally:
+        bar.empty()
+
+
+def veit(lab: weights.LabModel, source: str, file: Path | None) -> None:
+    """Veit et al. (2016) measured: delete blocks of the trained nets, test them again."""
+    st.header(t("fm.veit.title"))
+    st.markdown(t("fm.veit.paper"))
+    board, ours = lesion_board(), shipped.shipped_models()
+    own = file if source != "shipped" and file is not None else None
+    b1, b2, problem = *st.columns(2), None
+    if ours and not all(map(board.is_live, ours)):
+        if b1.button(t("fm.veit.recompute" if board.stored() else "fm.veit.measure_shipped"), key="veit_recompute"):
+            problem = measure(board, ours)
+    if own is not None and board.study(own) is None:
+        if "train_config" not in lab.meta:  # not from the lab: no record of the data it was tested on
+            b2.caption(t("fm.veit.no_test_data", reason=t("fm.veit.no_run", label=shipped.lab_label(lab))))
+        elif b2.button(t("fm.veit.measure", label=shipped.lab_label(lab)), key="veit_measure"):
+            problem = measure(board, [own])
+    if problem:
+        st.warning(problem, icon="⚠️")
+    if not (studies := [s for path in [*ours, own] if path is not None and (s := board.study(path)) is not None]):
+        st.info(t("fm.veit.not_measured"))
+        return
+    st.markdown(t("fm.veit.how", n=" / ".join(sorted({str(s.test_images) for s in studies}))))
+    st.caption(t("fm.veit.live" if all(map(board.is_live, ours)) else "fm.veit.stored"))
+    single, random = ablation_plots.readings(studies, t)
+    st.plotly_chart(ablation_plots.single_deletion_figure(studies, t), key="fm_veit_single", config=PLOTLY)
+    st.markdown(single)
+    st.plotly_chart(ablation_plots.random_deletion_figure(studies, t), key="fm_veit_random", config=PLOTLY)
+    st.markdown(random)
+    st.markdown(t("fm.veit.why_some_hurt"))
 
 
 def finish() -> None:
@@ -376,19 +414,21 @@ def page() -> None:
     not draw, and when they come back the browser shows their defaults instead of the
     values set from the URL, then sends those back on the next interaction.)
     """
-    image_name, source, depth, extra_column = settings()
+    source, depth, image_column, extra_column = settings()
     if (model := model_in(source, depth, extra_column)) is None:
         return
-    lab, model_key = model
-    if (shown := image_in(image_name, lab.preprocess)) is None:
+    lab, model_key, file = model
+    if (shown := image_in(image_choice(image_column, lab.preprocess), lab.preprocess)) is None:
         return
     with st.spinner(t("fm.computing")):
         analysis, seconds = analysis_for(model_key, shown.key, (), False, lab, shown.prepared.array)
-    block_key = overview(analysis, seconds)
-    block, channel, mode = selected_block(analysis, block_key)
+    block_key = overview(analysis, seconds, explore.fast_path_takes(shown.prepared.array))
+    block, channel, mode = selected_block(analysis, block_key, lab.model.config.stem)
     ratios(analysis)
-    predictions(analysis, lab, shown)
-    ablation(analysis, lab, model_key, shown, block, channel, mode)
+    predictions(analysis, lab, shown, untrained=source == "random")
+    ablation(analysis, lab, model_key, shown, block, channel, mode, untrained=source == "random")
+    if source != "random":  # the lesion study is about trained nets
+        veit(lab, source, file)
 
 
 page()

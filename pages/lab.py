@@ -23,7 +23,7 @@ from resnet.lab import session  # noqa: E402  (imports Paddle: after the sidebar
 from resnet.lab.config import DEFAULT_IMAGE_SIZE, Problem, field_problems, parse_field  # noqa: E402
 from resnet.lab.presets import PRESETS  # noqa: E402
 from resnet.lab.store import ACTIVE, RunInfo, StoreError  # noqa: E402
-from resnet.model.spec import CIFAR_DEPTHS, IMAGENET_DEPTHS, SHORTCUTS  # noqa: E402
+from resnet.model.spec import CIFAR_DEPTHS, DOWNSAMPLES, IMAGENET_DEPTHS, SHORTCUTS  # noqa: E402
 from resnet.paths import ENV_DATA_DIR  # noqa: E402
 from resnet.plots import curves  # noqa: E402
 
@@ -46,20 +46,11 @@ FOLDERS = session.data_folders()
 DATASET_OPTIONS = session.datasets_offered(FOLDERS)
 
 
-# ---------------------------------------------------------------------------------
-# Settings from the URL (checked by the core's rules; a bad value falls back with a notice)
-# ---------------------------------------------------------------------------------
+# --- Settings from the URL (checked by the core's rules; a bad value falls back with a notice) ---
 
 
-def parse_ids(raw: str) -> list[int]:
-    return [int(part) for part in raw.split(",") if part.strip()]
-
-
-def parse_bool(raw: str) -> bool:
-    value = {"1": True, "true": True, "0": False, "false": False}.get(raw.strip().lower())
-    if value is None:
-        raise ValueError(raw)
-    return value
+def parse_bool(raw: str) -> bool | None:
+    return {"1": True, "true": True, "0": False, "false": False}.get(raw.strip().lower())  # None: refused by the check
 
 
 def form_valid(field: str) -> Callable[[Any], bool]:
@@ -72,7 +63,7 @@ def settings() -> dict[str, str]:
     keys = {"preset": url_choice("preset", PRESET_KEYS, PRESET_KEYS[0])}
     known = {r.id for r in lab.runs()}
     keys["runs"] = url_setting(
-        "runs", lab.preset_runs(st.session_state[keys["preset"]]), parse_ids,
+        "runs", lab.preset_runs(st.session_state[keys["preset"]]), lambda raw: [int(i) for i in raw.split(",") if i.strip()],
         lambda ids: 0 < len(ids) <= MAX_COMPARE and len(set(ids)) == len(ids) and all(i in known for i in ids),
     )
     keys["smooth"] = url_setting("smooth", SMOOTH_DEFAULT, float, lambda v: 0.0 <= v <= 0.95)
@@ -101,9 +92,7 @@ def finish() -> None:
         st.query_params.pop("folder", None)
 
 
-# ---------------------------------------------------------------------------------
-# Words and numbers
-# ---------------------------------------------------------------------------------
+# --- Words and numbers ---
 
 
 def fmt(value: Any) -> str:
@@ -120,9 +109,7 @@ def problem_text(problem: Problem) -> str:
     return t(f"lab.bad.{problem.code}", field=t(f"lab.field.{problem.field}"), env=ENV_DATA_DIR, **values)
 
 
-# ---------------------------------------------------------------------------------
-# Actions (callbacks run before the script, so they may change the widgets' state)
-# ---------------------------------------------------------------------------------
+# --- Actions (callbacks run before the script, so they may change the widgets' state) ---
 
 
 def flash(kind: str, text: str) -> None:
@@ -201,9 +188,7 @@ def submit_custom() -> None:
     flash("success" if done.created else "info", text)
 
 
-# ---------------------------------------------------------------------------------
-# Sections
-# ---------------------------------------------------------------------------------
+# --- Sections ---
 
 
 def header() -> None:
@@ -242,6 +227,8 @@ def custom_run() -> None:
                  format_func=lambda v: f"λ = {v:g}", disabled=shortcut != "scaled")
         c3.number_input(t("lab.field.scale"), key=keys["lam"], step=0.1, format="%g", disabled=shortcut != "scaled",
                         help=t("lab.lambda_help"))
+        c2.radio(t("lab.field.downsample"), DOWNSAMPLES, key=keys["down"], horizontal=True, disabled=shortcut == "none",
+                 format_func=lambda d: t(f"lab.downsample.{d}"), help=t("lab.downsample_help"))
         c1, c2, c3, c4 = st.columns(4)
         c1.number_input(t("lab.field.width"), key=keys["width"], step=1, help=t("lab.width_help"))
         c2.number_input(t("lab.field.lr"), key=keys["lr"], step=0.01, format="%g")
@@ -392,6 +379,8 @@ def block_diagnostics(chosen: list[RunInfo]) -> None:
         st.markdown(t("lab.fig7_intro"))
         st.plotly_chart(curves.block_figure(response, t("lab.fig7_y"), t("lab.fig7_x"), log_y=None), key="fig7",
                         config=curves.png_config("response_std"))
+        means = session.fig7_means(report.measured)
+        st.caption(t("lab.fig7_means", runs=" · ".join(f"{curves.run_title(run)} {value:.2f}" for run, value in means)))
     else:
         st.info(t("lab.fig7_needs_weights"))
 

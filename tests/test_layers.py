@@ -36,6 +36,7 @@ ALLOWED_LATE = {
     ),
     ("resnet.lab.__main__", "resnet.lab.train"): "CLI dispatch: only the chosen command is loaded",
     ("resnet.lab.__main__", "resnet.lab.presets"): "CLI dispatch: only the chosen command is loaded",
+    ("resnet.lab.__main__", "resnet.lab.shipped"): "CLI dispatch: only the chosen command is loaded",
 }
 
 # Modules that must load without Paddle (the app process, the upload path, the figures

@@ -1,5 +1,6 @@
 """Compute cost: MACs and parameters by stage and kernel, ResNet vs VGG, the course's
-estimate vs the truth, bottleneck vs basic block, and measured latency.
+estimate vs the truth, what the shortcuts cost, bottleneck vs basic block, and measured
+latency.
 
 Conventions, said once and used everywhere: a MAC is one multiply-accumulate and
 FLOPs = 2 × MACs. Counts cover convolutions and fully connected layers (BatchNorm folds
@@ -14,10 +15,12 @@ table does not cost 575 MB and four seconds of random numbers.
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import time
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import paddle
 from paddle import nn
@@ -25,7 +28,7 @@ from paddle.vision.models import vgg16, vgg19
 
 from .anatomy import LayerRow, block_summary, check_int, group_rows, layer_row, model_rows, totals
 from .fastpath import BATCH_RANGE, IMAGE_SIZE_RANGE, fast_forward_features, fast_model
-from ..model.network import STAGES, BasicBlock, BottleneckBlock, ResNet, ResNetConfig, eval_mode, resnet
+from ..model.network import STAGES, BasicBlock, BottleneckBlock, ResNet, ResNetConfig, ensure_dygraph, eval_mode, resnet
 
 KERNELS = ("1×1", "3×3", "7×7", "fc")
 RESNET_DEPTHS = (18, 34, 50, 101, 152)
@@ -40,6 +43,11 @@ PAPER_GMACS = {
 COURSE_BLOCK = "layer1.1"
 COURSE_MULTIPLIER = 48
 COURSE_BATCH = 10
+COURSE_IMAGE_SIZE = 224
+COURSE_DECIMALS = 2  # it prints each conv's cost in G to two decimals: 0.51, 1.16, 0.51
+# The course's own printed totals for a batch of 10 at 224×224, in its unit 亿 (10⁸):
+# ResNet-50's one block × 48 (multiplications), that doubled into FLOPs, and VGG-16's FLOPs.
+COURSE_FIGURES = {"resnet50_multiplications": 1046e8, "resnet50_flops": 2092e8, "vgg16_flops": 3069e8}
 
 Progress = Callable[[float, str], None]  # (fraction done 0..1, step id)
 
@@ -48,6 +56,14 @@ def _check(batch: int, image_size: int) -> None:
     # the page measures what it tabulates, so tables take only what a forward pass may
     check_int("batch", batch, *BATCH_RANGE)
     check_int("image_size", image_size, *IMAGE_SIZE_RANGE)
+
+
+@contextmanager
+def _shapes_only() -> Iterator[None]:
+    """``paddle.LazyGuard``, which needs dygraph mode: a Streamlit thread may start in static mode."""
+    ensure_dygraph()
+    with paddle.LazyGuard():
+        yield
 
 
 def _check_depth(depth: int, allowed: tuple[int, ...]) -> None:
@@ -64,7 +80,7 @@ def resnet_rows(depth: int = 50, batch: int = 1, image_size: int = 224, **model_
     """``anatomy.model_rows`` of a ResNet built without weights (shapes only)."""
     _check_depth(depth, tuple(STAGES))
     _check(batch, image_size)
-    with paddle.LazyGuard():
+    with _shapes_only():
         model = resnet(depth, **model_kwargs)
     return model_rows(model, batch, image_size)
 
@@ -77,7 +93,7 @@ def vgg_rows(depth: int = 16, batch: int = 1, image_size: int = 224) -> list[Lay
     """
     _check_depth(depth, VGG_DEPTHS)
     _check(batch, image_size)
-    with paddle.LazyGuard():
+    with _shapes_only():
         model = (vgg16 if depth == 16 else vgg19)(pretrained=False)
     rows: list[LayerRow] = []
     shape: tuple[int, ...] = (batch, 3, image_size, image_size)
@@ -200,7 +216,7 @@ def compare_architectures(batch: int = 1, image_size: int = 224) -> list[dict[st
     return result
 
 
-def course_estimate(batch: int = COURSE_BATCH, image_size: int = 224) -> dict[str, Any]:
+def course_estimate(batch: int = COURSE_BATCH, image_size: int = COURSE_IMAGE_SIZE) -> dict[str, Any]:
     """The course's ResNet-50 estimate next to the true count, block by block.
 
     The course took one 56×56 stage-1 block (layer1.1: reduce 1×1, 3×3, expand 1×1)
@@ -211,7 +227,11 @@ def course_estimate(batch: int = COURSE_BATCH, image_size: int = 224) -> dict[st
 
     Keys: ``batch``, ``image_size``, ``block`` (the course's block), ``block_macs``,
     ``block_convs`` (name, role, kernel, macs of its convs), ``multiplier`` (48),
-    ``course_total``, ``true_total``, ``overestimate`` (ratio), ``residual_blocks`` (16),
+    ``course_total``, ``course_total_rounded`` (the same from per-conv costs rounded to
+    0.01 G, as the course printed them: its 1046亿), ``true_total``, ``overestimate``
+    (ratio), ``residual_blocks`` (16), ``convs_in_blocks`` (48: the conv layers inside the
+    blocks, projections not counted), ``stem_bias`` (scalars the stem conv holds beyond its
+    weights: 0, it has none), ``stem_bn_channels`` (64: BN's scale and shift each),
     ``block_macs_x_blocks``, ``per_block`` (block, stage, macs, projection) and
     ``per_stage`` (stage, blocks, channels, spatial, macs_per_block of a block without
     projection, first_block_macs, macs).
@@ -231,18 +251,86 @@ def course_estimate(batch: int = COURSE_BATCH, image_size: int = 224) -> dict[st
             "macs_per_block": members[-1]["macs"], "first_block_macs": members[0]["macs"],
             "macs": sum(b["macs"] for b in members),
         })
+    block_convs = [r for r in rows if r.block == COURSE_BLOCK and r.kind == "conv"]
+    rounded_block = sum(round(r.macs / 1e9, COURSE_DECIMALS) for r in block_convs) * 1e9
+    stem, stem_bn = rows[0], rows[1]  # conv1 [64, 3, 7, 7], bn1
     return {
         "batch": batch, "image_size": image_size, "block": COURSE_BLOCK, "block_macs": block_macs,
-        "block_convs": [
-            {"name": r.name, "role": r.role, "kernel": kernel_kind(r), "macs": r.macs}
-            for r in rows if r.block == COURSE_BLOCK and r.kind == "conv"
-        ],
+        "block_convs": [{"name": r.name, "role": r.role, "kernel": kernel_kind(r), "macs": r.macs} for r in block_convs],
         "multiplier": COURSE_MULTIPLIER, "course_total": block_macs * COURSE_MULTIPLIER,
+        "course_total_rounded": round(rounded_block * COURSE_MULTIPLIER),
         "true_total": true_total, "overestimate": block_macs * COURSE_MULTIPLIER / true_total,
-        "residual_blocks": len(blocks), "block_macs_x_blocks": block_macs * len(blocks),
+        "residual_blocks": len(blocks),
+        "convs_in_blocks": sum(1 for r in rows if r.kind == "conv" and r.block.startswith("layer") and r.role != "projection"),
+        "stem_bias": stem.params - math.prod(stem.kernel_shape), "stem_bn_channels": stem_bn.params // 2,
+        "block_macs_x_blocks": block_macs * len(blocks),
         "per_block": [{k: b[k] for k in ("block", "stage", "macs", "projection")} for b in blocks],
         "per_stage": per_stage,
     }
+
+
+def course_vs_vgg(batch: int = COURSE_BATCH, image_size: int = COURSE_IMAGE_SIZE) -> dict[str, Any]:
+    """The course's ResNet-50 vs VGG-16 comparison next to ours, in FLOPs (2 × MACs) per batch.
+
+    The course doubles its one-block-× 48 figure (1046亿 → 2092亿 FLOPs) and sets it
+    against 3069亿 for VGG-16, which is VGG-16's conv layers counted right (its fc layers
+    left out). Keys: ``course_resnet_flops``, ``course_vgg_flops``, ``course_ratio``
+    (what the course's figures make of VGG-16 / ResNet-50), ``resnet_flops``, ``vgg_flops``
+    (every conv and fc), ``vgg_conv_flops`` (convs only, the course's scope) and ``ratio``
+    (VGG-16 / ResNet-50, ours).
+    """
+    _check(batch, image_size)
+    resnet_macs = totals(resnet_rows(50, batch, image_size)).macs_per_batch
+    vgg = vgg_rows(16, batch, image_size)
+    vgg_macs = totals(vgg).macs_per_batch
+    return {
+        "course_resnet_flops": COURSE_FIGURES["resnet50_flops"], "course_vgg_flops": COURSE_FIGURES["vgg16_flops"],
+        "course_ratio": COURSE_FIGURES["vgg16_flops"] / COURSE_FIGURES["resnet50_flops"],
+        "resnet_flops": 2 * resnet_macs, "vgg_flops": 2 * vgg_macs,
+        "vgg_conv_flops": 2 * sum(r.macs for r in vgg if r.kind == "conv"), "ratio": vgg_macs / resnet_macs,
+    }
+
+
+def shortcut_costs(rows: list[LayerRow]) -> dict[str, Any]:
+    """What a ResNet's shortcuts cost, from its rows (whole batch).
+
+    Identity and option-A shortcuts hold no parameters and do no MACs; projections (1×1
+    conv + BN, ``<block>.downsample.*``) do. ``scale_multiplies`` is what y = F(x) + λx adds
+    over y = F(x) + x: one multiply per element of every block's shortcut output, which
+    has the block output's shape. Keys: ``projections`` (block names),
+    ``projection_params`` (conv + BN), ``projection_macs``, ``scale_multiplies``,
+    ``params`` and ``macs`` (the whole net's, for shares).
+    """
+    projections = [r.block for r in rows if r.role == "projection"]
+    layers = [r for r in rows if r.block in projections and ".downsample." in r.name]
+    blocks = [b for b in block_summary(rows) if b["block"].startswith("layer")]
+    total = totals(rows)
+    return {
+        "projections": projections,
+        "projection_params": sum(r.params for r in layers), "projection_macs": sum(r.macs for r in layers),
+        "scale_multiplies": sum(math.prod(b["output_shape"]) for b in blocks),
+        "params": total.params, "macs": total.macs_per_batch,
+    }
+
+
+def cost_by_resolution(image_size: int = 224) -> dict[str, Any]:
+    """Where VGG-16 spends its MACs next to ResNet-50, split at ResNet's first block (per image).
+
+    ResNet's stem (7×7/2 conv, 3×3/2 max-pool) shrinks 224×224 to 56×56 before its first
+    block; VGG-16 runs 3×3 convs at 224² and 112² before it gets there. Keys: ``side``
+    (the first block's input side, 56 at 224) and, for "ResNet-50" and "VGG-16",
+    ``above`` (MACs of layers whose output is larger than side × side), ``below`` and
+    ``total``.
+    """
+    _check(1, image_size)
+    resnet50 = resnet_rows(50, 1, image_size)
+    side = next(r.input_shape[2] for r in resnet50 if r.block.startswith("layer"))
+    result: dict[str, Any] = {"side": side}
+    for name, rows in (("ResNet-50", resnet50), ("VGG-16", vgg_rows(16, 1, image_size))):
+        above = sum(r.macs for r in rows if len(r.output_shape) == 4 and r.output_shape[2] > side)
+        total = totals(rows).macs_per_batch
+        result[name] = {"above": above, "below": total - above, "total": total}
+    return result
 
 
 def bottleneck_vs_basic(width: int = 64, image_size: int = 56, batch: int = 1) -> list[dict[str, Any]]:
@@ -251,15 +339,16 @@ def bottleneck_vs_basic(width: int = 64, image_size: int = 56, batch: int = 1) -
     Three entries: the bottleneck of a stage of ``width`` (4·width → width → 4·width:
     its 3×3 runs on 4× fewer channels), a basic block (two 3×3 convs) at the same
     4·width in and out, and a basic block at ``width`` (the paper's Fig. 5 pairing, of
-    about the bottleneck's cost). Keys: ``block``, ``channels`` (in, 3×3, out), ``params``
-    (convs + BN), ``macs``, ``convs`` (kernel, kernel_shape, params, macs).
+    about the bottleneck's cost). Keys: ``block``, ``channels`` (in, 3×3, out), ``weights``
+    (conv weights only), ``params`` (convs + BN's scale and shift), ``macs``, ``convs``
+    (kernel, kernel_shape, params, macs).
     """
     check_int("width", width, 1, 1024)
     check_int("image_size", image_size, 1, IMAGE_SIZE_RANGE[1])  # a feature map, not an image
     check_int("batch", batch, *BATCH_RANGE)
     config = ResNetConfig()
     wide = 4 * width
-    with paddle.LazyGuard():
+    with _shapes_only():
         variants = [
             ("bottleneck", BottleneckBlock(wide, width, 1, config), (wide, width, wide)),
             ("basic, same in/out", BasicBlock(wide, wide, 1, config), (wide, wide, wide)),
@@ -278,7 +367,8 @@ def bottleneck_vs_basic(width: int = 64, image_size: int = 56, batch: int = 1) -
             params += conv.params + bn.params
             macs += conv.macs
             shape = conv.output_shape
-        result.append({"block": label, "channels": channels, "params": params, "macs": macs, "convs": convs})
+        weights = sum(c["params"] for c in convs)
+        result.append({"block": label, "channels": channels, "weights": weights, "params": params, "macs": macs, "convs": convs})
     return result
 
 
@@ -358,7 +448,8 @@ def measure_latency(
 
 __all__ = [
     "KERNELS", "ARCHITECTURES", "PAPER_GMACS", "RESNET_DEPTHS", "VGG_DEPTHS", "IMAGE_SIZE_RANGE", "BATCH_RANGE",
-    "COURSE_BLOCK", "COURSE_MULTIPLIER", "COURSE_BATCH",
+    "COURSE_BLOCK", "COURSE_MULTIPLIER", "COURSE_BATCH", "COURSE_IMAGE_SIZE", "COURSE_FIGURES",
     "resnet_rows", "vgg_rows", "architecture_rows", "kernel_kind", "kernel_totals", "stage_costs",
-    "compare_architectures", "course_estimate", "bottleneck_vs_basic", "measure_latency",
+    "compare_architectures", "course_estimate", "course_vs_vgg", "shortcut_costs", "cost_by_resolution",
+    "bottleneck_vs_basic", "measure_latency",
 ]

@@ -1,13 +1,14 @@
 """The Feature maps page's work without Streamlit: one call for each thing the page shows.
 
-    shown = sample_shown("cat", lab.preprocess)        # or upload_shown(data, lab.preprocess)
+    shown = sample_shown("cat", lab.preprocess)        # or upload_shown(data, lab.preprocess), file_shown(…)
     analysis, seconds = analyse(lab.model, shown.prepared.array, labels=lab.classes)
     view = block_view(analysis, STEM)                   # the stem too, as a block's view
     files = weight_files("trained", folder)             # a source's weights files (or WeightsError)
 
 ``analyse`` takes the fast path (``resnet.inference.fastpath``) when the input size
-allows it and falls back to dygraph if that fails: the fast path is an optimisation,
-never a reason to fail. The page caches these results; they are read-only.
+allows it (not the shipped digits models' 16×16: dygraph, a few ms) and falls back to
+dygraph if that fails: the fast path is an optimisation, never a reason to fail. The page
+caches these results; they are read-only.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, MutableMapping, Sequence
 
 import numpy as np
 from PIL import Image
 
+from ..i18n import Translator
 from ..model import preprocess, weights
 from ..model.network import ResNet, ensure_dygraph
 from . import features, images
@@ -34,6 +36,8 @@ STEM = "stem"  # the stem's name among the blocks (the overview's customdata, th
 DISPLAY_SIDE = 768  # an upload is shown at most this many pixels wide or high
 # Size of the official .pdparams files in MB: float32 parameters and BatchNorm statistics.
 OFFICIAL_MB = {18: 45, 34: 83, 50: 98, 101: 171, 152: 230}
+TOP_K = 5  # classes the predictions show of a large label set (ImageNet's 1000)
+ALL_CLASSES_UP_TO = 10  # a label set this small is shown whole: the digits' 0–9, each on the axis
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,11 @@ def sample_shown(name: str, spec: preprocess.Preprocess) -> Shown:
     return shown_image(f"sample:{name}", images.load_sample(name), spec)
 
 
+def file_shown(key: str, path: Path, spec: preprocess.Preprocess) -> Shown:
+    """An image file that ships with the app (the sample digits), named ``key`` in the caches."""
+    return shown_image(key, images.load_image(path.read_bytes()), spec)
+
+
 def upload_shown(data: bytes, spec: preprocess.Preprocess) -> Shown:
     """An uploaded file, checked and decoded by ``images.load_image``.
 
@@ -82,6 +91,32 @@ def upload_shown(data: bytes, spec: preprocess.Preprocess) -> Shown:
     return shown_image(key, loaded, spec)
 
 
+def upload_once(memo: MutableMapping[str, Any], slot: str, file_id: str, data: Callable[[], bytes],
+                spec: preprocess.Preprocess) -> Shown:
+    """``upload_shown`` once per (file, preprocessing), remembered in ``memo[slot]`` (a session's state).
+
+    A refusal is remembered too and raised again, so reruns do not decode the file again.
+    """
+    cached = memo.get(slot)
+    if cached is not None and cached[0] == file_id:
+        if isinstance(cached[2], images.ImageError):
+            raise cached[2]
+        if cached[1] == spec:
+            return cached[2]
+    try:
+        shown = upload_shown(data(), spec)
+    except images.ImageError as exc:
+        memo[slot] = (file_id, spec, exc)
+        raise
+    memo[slot] = (file_id, spec, shown)
+    return shown
+
+
+def fast_path_takes(array: np.ndarray) -> bool:
+    """Whether ``analyse`` tries the fast path for ``array`` [N, C, H, W]: its sides in ``FAST_SIZES``."""
+    return all(FAST_SIZES[0] <= side <= FAST_SIZES[1] for side in array.shape[2:])
+
+
 def analyse(
     model: ResNet,
     array: np.ndarray,
@@ -94,12 +129,17 @@ def analyse(
     ensure_dygraph()
     start = time.perf_counter()
     settings = dict(labels=labels, drop_blocks=frozenset(drop_blocks), shortcuts_off=shortcuts_off)
-    if all(FAST_SIZES[0] <= side <= FAST_SIZES[1] for side in array.shape[2:]):
+    if fast_path_takes(array):
         try:  # the fast path runs ablations on dygraph itself
             return features.run(model, array, forward=fast_forward_features, **settings), time.perf_counter() - start
         except Exception:  # an optimisation: never a reason to fail the page
             _log.warning("fast path failed; using dygraph", exc_info=True)
     return features.run(model, array, **settings), time.perf_counter() - start
+
+
+def classes_shown(num_classes: int) -> int:
+    """How many classes the predictions chart shows: all of a small label set, else the top ``TOP_K``."""
+    return num_classes if num_classes <= ALL_CLASSES_UP_TO else TOP_K
 
 
 def stem_view(analysis: features.Analysis) -> features.BlockView:
@@ -142,6 +182,25 @@ def weight_files(source: str, trained: Path) -> list[Path]:
     if not files:
         raise weights.WeightsError("trained_empty", f"nothing trained yet in {folder}", folder=str(folder))
     return files
+
+
+def error_text(exc: Exception, t: Translator) -> str:
+    """A refusal from ``images`` / ``weights`` in the page's language, by its ``code``
+    (``fm.error.<code>``, ``fm.weights_error.<code>``); anything else as ``fm.error.other``."""
+    prefix = "fm.error." if isinstance(exc, images.ImageError) else "fm.weights_error."
+    key = prefix + getattr(exc, "code", "")
+    if key in t.texts:
+        try:
+            return t(key, **getattr(exc, "values", {}))
+        except (KeyError, IndexError, ValueError):  # a value the text expects is missing: say it in English
+            pass
+    return t("fm.error.other", reason=str(exc)[:500])
+
+
+def file_stamp(path: Path) -> tuple[int, int]:
+    """(mtime in ns, size) of a file: caches keyed by it notice when the file is rewritten."""
+    stat = path.stat()
+    return stat.st_mtime_ns, stat.st_size
 
 
 def file_label(path: Path) -> str:

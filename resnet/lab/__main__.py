@@ -1,14 +1,15 @@
-"""The lab's command line: ``python -m resnet.lab train …`` or ``python -m resnet.lab reference …``.
+"""The lab's command line: ``python -m resnet.lab {train,reference,shipped} …``.
 
     python -m resnet.lab train --depth 56 --shortcut none --steps 200
     python -m resnet.lab reference --preset degradation    # rewrite assets/reference_runs
+    python -m resnet.lab shipped --only plain20_digits16   # retrain a shipped model (assets/models)
 """
 
 from __future__ import annotations
 
 import sys
 
-COMMANDS = ("train", "reference")
+COMMANDS = ("train", "reference", "shipped")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,8 +19,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args[0] == "train":
         from .train import main as command
-    else:
+    elif args[0] == "reference":
         from .presets import main as command
+    else:
+        from .shipped import main as command
     return command(args[1:])
 
 

@@ -8,6 +8,9 @@ catalog key ``lab.bad.<code>``), the setting and the values of its text; ``str()
 English text the CLI prints.
 
 Same config (after ``canonical()``) = same run: ``config_key`` is the store's dedup key.
+A configuration stored before ``downsample`` existed was trained with option B (1×1 conv
+projections, then the only kind): ``upgrade_stored`` reads it so, and the store rewrites
+its old rows once, so no old run passes for an option-A one.
 Nothing here imports Paddle, so the store, the job queue and the page use it freely.
 """
 
@@ -20,7 +23,10 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..errors import CodedError
-from ..model.spec import CIFAR_DEPTHS, SHORTCUTS, STAGES, STEMS, ShortcutMode, StemKind
+from ..model.spec import (
+    CIFAR_DEPTHS, DOWNSAMPLES, SHORTCUTS, STAGES, STEMS, DownsampleKind, ShortcutMode, StemKind, default_downsample,
+    shortcut_scale,
+)
 
 DATASETS = ("digits", "folder", "ichallenge_pm")
 # The image size a data set starts at: digits are 8×8 scans; photos (an image folder,
@@ -40,7 +46,13 @@ LIMITS: dict[str, tuple[float, float]] = {
     "eval_every": (1, MAX_STEPS),
     "warmup_steps": (0, MAX_STEPS),
 }
-CHOICES: dict[str, tuple[Any, ...]] = {"depth": tuple(sorted(STAGES)), "shortcut": SHORTCUTS, "stem": STEMS, "dataset": DATASETS}
+CHOICES: dict[str, tuple[Any, ...]] = {
+    "depth": tuple(sorted(STAGES)), "shortcut": SHORTCUTS, "downsample": DOWNSAMPLES, "stem": STEMS, "dataset": DATASETS,
+}
+# What every run stored before the ``downsample`` setting existed used at a stage start.
+LEGACY_DOWNSAMPLE: DownsampleKind = "conv"
+# The paper's names for the two stage-start shortcuts (He et al. 2015, Sec. 3.3), in labels.
+OPTION_LETTER: dict[str, str] = {"pad": "A", "conv": "B"}
 
 # The English text of each problem code (the page's own texts: assets/i18n/*/lab.json, lab.bad.<code>).
 MESSAGES = {
@@ -85,6 +97,9 @@ class TrainConfig:
     depth: int = 20
     shortcut: ShortcutMode = "identity"  # "none" is the plain net, "scaled" is y = F(x) + λx
     scale: float = 1.0  # λ, used only when shortcut == "scaled"; any finite number
+    # The shortcut where a stage starts: "pad" (option A, subsample + zero channels) or
+    # "conv" (option B, 1×1 conv + BN); None: the depth's default (A for CIFAR depths).
+    downsample: DownsampleKind | None = None
     width: int = 16
     stem: StemKind = "small"
     dataset: str = "digits"
@@ -113,11 +128,23 @@ class TrainConfig:
         if problems:
             raise ConfigError(problems)
 
+    @property
+    def shortcut_scale(self) -> float:
+        """The λ every block multiplies its shortcut by (0: no shortcut at all, as resnet.model builds it)."""
+        return shortcut_scale(self.shortcut, self.scale)
+
+    @property
+    def downsample_kind(self) -> DownsampleKind:
+        """The stage-start shortcut the network is built with: ``downsample``, or the depth's default."""
+        return self.downsample or default_downsample(self.depth)
+
     def canonical(self) -> TrainConfig:
-        """The same run spelled one way: λ only matters for "scaled", paths absolute."""
+        """The same run spelled one way: λ only matters for "scaled", paths absolute, the stage-start
+        shortcut spelled out (a net without shortcuts, plain or λ = 0, has none: the depth's default)."""
         return replace(
             self,
             scale=float(self.scale) if self.shortcut == "scaled" else 1.0,
+            downsample=self.downsample_kind if self.shortcut_scale != 0 else default_downsample(self.depth),
             data_dir=str(Path(self.data_dir).expanduser().resolve()) if self.data_dir and self.dataset != "digits" else None,
             lr=float(self.lr),
             momentum=float(self.momentum),
@@ -145,9 +172,15 @@ class TrainConfig:
 
     @property
     def label(self) -> str:
-        """A run's name everywhere (legends, run lists, weights files): "plain-56", "ResNet-56 λ=2", "ResNet-50 w8"."""
+        """A run's name everywhere (legends, run lists, weights files): "plain-56", "ResNet-56 A λ=2", "ResNet-50 w8".
+
+        The letter is the paper's option for the stage-start shortcut ("ResNet-34 A/B" in
+        He et al. 2015, Table 3), always on CIFAR depths, on ImageNet ones when not B.
+        """
         kind = "plain" if self.shortcut == "none" else "ResNet"
         text = f"{kind}-{self.depth}"
+        if self.shortcut_scale != 0 and (self.depth in CIFAR_DEPTHS or self.downsample_kind != default_downsample(self.depth)):
+            text += f" {OPTION_LETTER[self.downsample_kind]}"
         if self.shortcut == "scaled":
             text += f" λ={self.scale:g}"
         if self.width != (16 if self.depth in CIFAR_DEPTHS else 64):
@@ -155,7 +188,7 @@ class TrainConfig:
         return text
 
 
-# Each field's value type (``data_dir``, default None, is a str).
+# Each field's value type (``data_dir`` and ``downsample``, default None, are str).
 FIELD_TYPES: dict[str, type] = {f.name: type(f.default) if f.default is not None else str for f in fields(TrainConfig)}
 
 
@@ -173,6 +206,8 @@ def field_problems(name: str, value: Any) -> list[Problem]:
     kind = FIELD_TYPES[name]
     if name == "data_dir":
         return []  # any path: the data loader says what is wrong with the folder
+    if name == "downsample" and value is None:
+        return []  # the depth's default
     if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
         return [Problem("whole", name, {"value": value})]
     if kind is float and (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)):
@@ -190,6 +225,17 @@ def batch_problem(batch_size: int, num_train: int) -> Problem | None:
     if batch_size > num_train:
         return Problem("batch_vs_data", "batch_size", {"batch": batch_size, "n": num_train})
     return None
+
+
+def upgrade_stored(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored configuration dict in today's canonical form: one without ``downsample``
+    was trained before the setting existed, with option B (``LEGACY_DOWNSAMPLE``).
+
+    ``ConfigError`` if the stored settings are not a valid configuration.
+    """
+    if "downsample" in data:
+        return dict(data)
+    return asdict(TrainConfig.from_dict({**data, "downsample": LEGACY_DOWNSAMPLE}).canonical())
 
 
 def config_key(config: TrainConfig | Mapping[str, Any]) -> str:

@@ -39,13 +39,14 @@ from .train import build_model, chance_loss
 
 # The custom run's settings as the page's URL spells them: URL name → TrainConfig field.
 FORM_FIELDS = {
-    "depth": "depth", "shortcut": "shortcut", "lam": "scale", "width": "width", "lr": "lr", "mom": "momentum",
+    "depth": "depth", "shortcut": "shortcut", "lam": "scale", "down": "downsample", "width": "width", "lr": "lr", "mom": "momentum",
     "wd": "weight_decay", "warmup": "warmup_steps", "batch": "batch_size", "steps": "steps", "eval": "eval_every",
     "seed": "seed", "dataset": "dataset", "size": "image_size",
 }
 # Where the custom run starts: the presets' settings, with λ = 2 (the "why not 2x?" of
-# the lesson) ready for when "scaled" is picked.
-FORM_START = replace(BASE, scale=2.0)
+# the lesson) ready for when "scaled" is picked, and the paper's option A at stage starts
+# (its CIFAR nets, He et al. 2015 Sec. 4.2) spelled out, so the form shows which one.
+FORM_START = replace(BASE, scale=2.0, downsample="pad")
 DIAG_BATCH = 64  # images fed to the diagnostics (the first of the run's training set)
 MAX_DIAG = 6  # configurations measured at initialisation
 
@@ -272,6 +273,16 @@ def block_signals(runs: Sequence[RunInfo]) -> BlockReport:
             continue
         measured.append(RunSignals(run, True, signals, stds))
     return BlockReport(measured, failures, max(0, len(firsts) - MAX_DIAG))
+
+
+def fig7_means(measured: Sequence[RunSignals]) -> list[tuple[RunInfo, float]]:
+    """Each trained run's mean response std over its 3×3 layers, smallest first.
+
+    He et al. 2015 (Sec. 4.2, Fig. 7): ResNets respond less than their plain twins, and the
+    deeper ResNet less than the shallower one; the ordering of these means shows both.
+    """
+    means = [(m.run, float(sum(v for _, v in m.response_std) / len(m.response_std))) for m in measured if m.response_std]
+    return sorted(means, key=lambda pair: pair[1])
 
 
 def trained_file(run: RunInfo) -> Path | None:

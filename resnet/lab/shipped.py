@@ -1,7 +1,8 @@
 """Small trained models that ship with the app, so every demonstration runs on trained weights.
 
-    python -m resnet.lab.shipped                 # retrain both, rewrite assets/models and assets/samples/digits
-    python -m resnet.lab.shipped --only plain20_digits16
+    python -m resnet.lab shipped                 # retrain both, rewrite assets/models and assets/samples/digits
+    python -m resnet.lab shipped --only plain20_digits16
+    python -m resnet.lab shipped --lesion-only   # only re-measure the lesion studies (1–2 minutes)
 
 Two nets, trained by the lab's own loop (``resnet.lab.train.train``) with fixed seeds on
 scikit-learn's digits upscaled to 16×16, so their feature maps are legible (16×16, 8×8,
@@ -19,26 +20,37 @@ float16 weights on the fixed test split, measured here and checked again by the 
 A few test-set digits are written as PNGs at the models' input size (``digit_<label>.png``),
 so a sample fed through the model's preprocessing is exactly a test image.
 
+Then Veit et al.'s lesion study of every shipped model (``resnet.inference.ablation``) is
+measured by the same code the Feature maps page runs live, and written to
+``lesion_studies.json`` with the SHA-256 of the weights file it was measured on: a class
+sees the charts at once, and a study of weights that changed since is not used.
+
 Hyperparameters: the lab's defaults (SGD, momentum 0.9, weight decay 1e-4, lr 0.1, batch
 64) with the presets' 20-step warm-up, 300 steps (≈ 13 epochs of the 1,438 training
 digits). Measured on 2 shared cores: ResNet-56 passes 97 % test accuracy by step 150 and
 ends at 98.1 % (≈ 150 s, ~136 images/s); plain-20 is at 94 % by step 150 and ends at
-97.8 % (≈ 50 s). The whole command takes ≈ 3.5 minutes.
+97.8 % (≈ 50 s); the lesion studies take 60–80 s more. The whole command takes ≈ 5 minutes.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 from PIL import Image
 
-from ..model.weights import LabModel, load_state, load_trained, save_trained
+from ..inference.ablation import LesionStudy, Progress, lesion_study
+from ..inference import explore
+from ..inference.explore import file_stamp
+from ..model.weights import LabModel, WeightsError, load_state, load_trained, model_label, read_sidecar, save_trained
 from ..paths import ASSETS
 from .config import TrainConfig
 from .data import Dataset, load_dataset
@@ -56,12 +68,14 @@ SHIPPED: dict[str, TrainConfig] = {
 }
 DEFAULT_KEY = "resnet56_digits16"
 STORAGE_DTYPE = np.float16
+LESION_FILE = "lesion_studies.json"
+LESION_FORMAT = "resnet-lab-lesion/1"
 DIGITS_CREDITS = """# Sample digits
 
 The first test-set image of each class of scikit-learn's digits (`sklearn.datasets.load_digits`,
 BSD-3-Clause package; the data: UCI ML "Optical Recognition of Handwritten Digits",
 E. Alpaydin and C. Kaynak, 1998, CC BY 4.0), upscaled bilinearly to {size}×{size} as the
-shipped models see them. Regenerate with `python -m resnet.lab.shipped`.
+shipped models see them. Regenerate with `python -m resnet.lab shipped`.
 """
 
 
@@ -92,6 +106,28 @@ def load_shipped(key: str = DEFAULT_KEY, folder: Path = MODELS_DIR) -> LabModel:
     return load_trained(shipped_path(key, folder))
 
 
+def weight_files(source: str, trained: Path, folder: Path = MODELS_DIR) -> list[Path]:
+    """The files a weights source offers: ``"shipped"``, the models in ``folder`` (the default
+    first); else ``explore.weight_files``. ``WeightsError`` when there are none."""
+    if source != "shipped":
+        return explore.weight_files(source, trained)
+    if not (files := shipped_models(folder)):
+        raise WeightsError("shipped_missing", f"no shipped model in {folder}", folder=str(folder))
+    return files
+
+
+def file_option(path: Path, t: Callable[..., str], folder: Path = MODELS_DIR) -> str:
+    """A weights file as the selector lists it: a shipped model with its recorded test accuracy."""
+    if path.parent != folder:
+        return explore.file_label(path)
+    try:
+        meta = read_sidecar(path)
+    except WeightsError:
+        meta = {}
+    label, acc = str(meta.get("label") or path.stem), meta.get("test_acc")
+    return t("fm.shipped_option", label=label, acc=float(acc)) if isinstance(acc, (int, float)) else label
+
+
 def sample_digits(folder: Path = DIGITS_DIR) -> list[Path]:
     """The shipped sample digits (``digit_<label>.png``), by label."""
     return sorted(folder.glob("digit_*.png"))
@@ -108,6 +144,113 @@ def held_out_split(lab: LabModel) -> Dataset:
     if not isinstance(run, Mapping):
         raise ValueError(f"{lab.source} records no training run (no train_config in its sidecar)")
     return load_dataset(run.get("dataset", "digits"), image_size=int(run.get("image_size", 8)), data_dir=run.get("data_dir"))
+
+
+def lab_label(lab: LabModel) -> str:
+    """A model as charts name it: its run's label ("ResNet-56"), else its architecture."""
+    label = lab.meta.get("label")
+    return label if isinstance(label, str) and label else model_label(lab.model.config)
+
+
+def measure_lesion(lab: LabModel, progress: Progress | None = None) -> LesionStudy:
+    """Veit et al.'s lesion study of a lab-trained model on the held-out split it was measured on.
+
+    ``ValueError`` (from ``held_out_split``) when that split cannot be rebuilt.
+    """
+    return lesion_study(lab.model, held_out_split(lab), lab_label(lab), progress=progress)
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file: which weights a stored lesion study was measured on."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def write_lesion_studies(folder: Path = MODELS_DIR, progress: Progress | None = None) -> Path:
+    """Measure every shipped model in ``folder`` and write ``LESION_FILE`` there."""
+    studies = {path.stem: {"sha256": file_digest(path), "study": measure_lesion(load_trained(path), progress).to_dict()}
+               for path in shipped_models(folder)}
+    out = folder / LESION_FILE
+    document = {"format": LESION_FORMAT, "regenerate": "python -m resnet.lab shipped --lesion-only", "studies": studies}
+    out.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    return out
+
+
+def stored_lesion_studies(folder: Path = MODELS_DIR) -> dict[str, LesionStudy]:
+    """The stored studies (by model key) whose weights file is still the one they were measured on.
+
+    A missing or unreadable file gives {}; a study of weights changed since is left out.
+    """
+    try:
+        document = json.loads((folder / LESION_FILE).read_text(encoding="utf-8"))
+        entries = document["studies"] if document.get("format") == LESION_FORMAT else {}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+    studies = {}
+    for path in shipped_models(folder):
+        entry = entries.get(path.stem)
+        try:
+            if isinstance(entry, Mapping) and entry.get("sha256") == file_digest(path):
+                studies[path.stem] = LesionStudy.from_dict(entry["study"])
+        except (KeyError, TypeError, ValueError):
+            continue
+    return studies
+
+
+class LesionBoard:
+    """Lesion studies of weights files: the shipped models' as stored with them, any model's measured on request.
+
+    One board serves every session of the app (the page caches it): a study measured for
+    one visitor is there for all, the last ``keep`` of them. A study belongs to a file as
+    it is now, (path, mtime, size): a file rewritten is measured again.
+    """
+
+    def __init__(self, folder: Path = MODELS_DIR, keep: int = 8) -> None:
+        self.folder, self.keep = folder, keep
+        self._live: dict[tuple[str, int, int], LesionStudy] = {}
+        self._stored: tuple[tuple, dict[str, LesionStudy]] = ((), {})
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(path: Path) -> tuple[str, int, int]:
+        return (str(path), *file_stamp(path))
+
+    def is_live(self, path: Path) -> bool:
+        """Measured on this server (not read from the stored file)."""
+        return self._key(path) in self._live
+
+    def stored(self) -> dict[str, LesionStudy]:
+        """``stored_lesion_studies`` of the folder, reread when a file in it changes."""
+        files = [self.folder / LESION_FILE, *shipped_models(self.folder)]
+        stamps = tuple((str(f), *file_stamp(f)) for f in files if f.is_file())
+        with self._lock:
+            if self._stored[0] != stamps:
+                self._stored = stamps, stored_lesion_studies(self.folder)
+            return self._stored[1]
+
+    def study(self, path: Path) -> LesionStudy | None:
+        """The file's study: measured here if it was, else the stored one of a shipped model, else None."""
+        live = self._live.get(self._key(path))
+        return live if live is not None or path.parent != self.folder else self.stored().get(path.stem)
+
+    def measure(self, path: Path, lab: LabModel, progress: Progress | None = None) -> LesionStudy:
+        """``measure_lesion`` of ``lab`` (loaded from ``path``), kept for everyone."""
+        study = measure_lesion(lab, progress)
+        with self._lock:
+            self._live[self._key(path)] = study
+            while len(self._live) > self.keep:
+                self._live.pop(next(iter(self._live)))  # the oldest
+        return study
+
+    def measure_all(self, paths: Sequence[Path], load: Callable[[Path], LabModel],
+                    progress: Callable[[float, str], None] | None = None) -> list[LesionStudy]:
+        """``measure`` each file, loaded by ``load``; ``progress(fraction of all, model label)`` as it goes."""
+        studies = []
+        for i, path in enumerate(paths):
+            lab = load(path)
+            label = lab_label(lab)
+            step = None if progress is None else (lambda done, total: progress((i + done / total) / len(paths), label))
+            studies.append(self.measure(path, lab, step))
+        return studies
 
 
 def write_digit_samples(data: Dataset, folder: Path = DIGITS_DIR) -> list[Path]:
@@ -145,7 +288,7 @@ def train_shipped(key: str, config: TrainConfig, data: Dataset, folder: Path = M
     _, test_acc = evaluate(lab.model, data)
     meta = {k: v for k, v in lab.meta.items() if k not in ("format", "model")}  # save_trained writes those
     meta.update(test_acc=test_acc, test_acc_float32=result.final_test_acc, test_images=len(data.y_test),
-                weights_dtype=np.dtype(STORAGE_DTYPE).name, regenerate="python -m resnet.lab.shipped")
+                weights_dtype=np.dtype(STORAGE_DTYPE).name, regenerate="python -m resnet.lab shipped")
     path = save_trained(lab.model, meta, shipped_path(key, folder), dtype=STORAGE_DTYPE)
     return Shipped(key, path, config.label, test_acc, result.final_test_acc, result.wall_s, result.images_per_s)
 
@@ -168,17 +311,21 @@ def make_shipped(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m resnet.lab.shipped", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m resnet.lab shipped", description=__doc__.splitlines()[0])
     parser.add_argument("--only", action="append", choices=list(SHIPPED), help="default: all")
     parser.add_argument("--out", type=Path, default=MODELS_DIR, help=f"default: {MODELS_DIR}")
     parser.add_argument("--samples", type=Path, default=DIGITS_DIR, help=f"default: {DIGITS_DIR}")
+    parser.add_argument("--lesion-only", action="store_true", help=f"only re-measure {LESION_FILE} (1–2 minutes)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     specs = {k: v for k, v in SHIPPED.items() if not args.only or k in args.only}
-    for s in make_shipped(specs, args.out, args.samples):
+    for s in [] if args.lesion_only else make_shipped(specs, args.out, args.samples):
         f32 = f"{s.test_acc_float32:.4f}" if s.test_acc_float32 is not None else "?"
         print(f"{s.label:10s} test acc {s.test_acc:.4f} (float32 {f32})  {s.wall_s:6.1f} s  "
               f"{s.images_per_s:5.0f} img/s  {s.path} ({s.path.stat().st_size / 2**20:.2f} MB)", flush=True)
+    lesion_start = time.perf_counter()
+    path = write_lesion_studies(args.out)  # every shipped model in the folder, so none keeps a stale study
+    print(f"lesion studies {time.perf_counter() - lesion_start:.1f} s  {path}")
     print(f"total {time.perf_counter() - start:.1f} s")
     return 0
 

@@ -12,6 +12,10 @@ leave as plain dicts; a configuration is stored as its ``config_key``.
 Run statuses: queued → running → done | diverged (loss became NaN/inf) | cancelled |
 failed (an exception) | interrupted (its worker died; the partial curve is kept).
 ``stuck_at_chance`` flags the "blew up, then sat at ln C" pattern (λ = 2).
+
+Schema versions (``PRAGMA user_version``): 1 spells out every config's ``downsample``;
+rows of a version-0 file were trained before the setting existed, with option B
+(``resnet.lab.config.upgrade_stored``), and are rewritten so, labels included, on open.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from ..paths import ENV_HOME, RUN_STORE_FILE, data_home
-from .config import StepMetrics, TrainConfig, TrainResult, config_key
+from .config import StepMetrics, TrainConfig, TrainResult, config_key, upgrade_stored
 
 STATUSES = ("queued", "running", "done", "cancelled", "interrupted", "diverged", "failed")
 ACTIVE = ("queued", "running")
@@ -37,6 +41,7 @@ ACTIVE = ("queued", "running")
 REUSABLE = ("queued", "running", "done", "diverged")
 METRIC_COLUMNS = ("step", "wall_s", "train_loss", "test_loss", "test_acc")
 EXPORT_FORMAT = "resnet-lab-run/1"
+SCHEMA_VERSION = 1
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -132,6 +137,9 @@ class RunStore:
             for statement in SCHEMA.split(";"):  # executescript() would commit on its own
                 if statement.strip():
                     con.execute(statement)
+            if con.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                _upgrade_configs(con)
+                con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # -- plumbing -----------------------------------------------------------------
 
@@ -347,16 +355,20 @@ class RunStore:
         }
 
     def import_run(self, data: dict[str, Any], *, source: str = "reference") -> int:
-        """Add an exported run; importing the same config from the same source again is a no-op."""
+        """Add an exported run; importing the same config from the same source again is a no-op.
+
+        An export from before ``downsample`` existed is read as option B, and labelled so.
+        """
         if data.get("format") != EXPORT_FORMAT:
             raise ValueError(f"not a ResNet Lab run export (format {data.get('format')!r}, expected {EXPORT_FORMAT!r})")
-        config_json = config_key(data["config"])
+        config = upgrade_stored(data["config"])
+        config_json, label = config_key(config), TrainConfig.from_dict(config).label
         metrics = data["metrics"]
         with self._tx(immediate=True) as con:
             row = con.execute("SELECT id FROM runs WHERE config = ? AND source = ?", (config_json, source)).fetchone()
             if row is not None:
                 return int(row["id"])
-            run_id = self._insert(con, config_json, data["label"], source, data["status"])
+            run_id = self._insert(con, config_json, label, source, data["status"])
             con.execute(
                 "UPDATE runs SET stuck_at_chance = ?, result = ?, started_at = created_at, finished_at = created_at WHERE id = ?",
                 (int(data["stuck_at_chance"]), json.dumps(data["result"]), run_id),
@@ -378,6 +390,17 @@ class RunStore:
             for values in zip(*(columns[c] for c in METRIC_COLUMNS)):
                 writer.writerow([run_id, label, *("" if v is None else v for v in values)])
         return out.getvalue()
+
+
+def _upgrade_configs(con: sqlite3.Connection) -> None:
+    """Schema 0 → 1: spell out ``downsample`` in every stored config (option B before it existed)."""
+    for row in con.execute("SELECT id, config FROM runs").fetchall():
+        try:
+            config = upgrade_stored(json.loads(row["config"]))
+            label = TrainConfig.from_dict(config).label
+        except ValueError:  # a ConfigError, or not JSON
+            continue  # not a configuration this version can train: left as it was, it matches nothing
+        con.execute("UPDATE runs SET config = ?, label = ? WHERE id = ?", (config_key(config), label, row["id"]))
 
 
 def _marks(values: tuple) -> str:

@@ -63,6 +63,7 @@ def build_model(config: TrainConfig, data: Dataset) -> ResNet:
         width=config.width,
         in_channels=data.in_channels,
         stem=config.stem,
+        downsample=config.downsample_kind,
     )
     init_parameters(model, config.seed)
     return model

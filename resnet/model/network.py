@@ -37,7 +37,7 @@ from paddle import nn
 # Without Paddle in spec.py, so resnet.lab.config can check a training configuration against them.
 from .spec import (
     CIFAR_DEPTHS, DOWNSAMPLES, IMAGENET_DEPTHS, SHORTCUTS, STAGES, STEMS, DownsampleKind, ShortcutMode, StemKind,
-    default_downsample,
+    default_downsample, shortcut_scale,
 )
 
 # The ImageNet design shrinks its input 32× (stem /4, then /2 in stages 2-4: 224 → 7):
@@ -90,9 +90,7 @@ class ResNetConfig:
 
     def shortcut_scale(self) -> float:
         """The λ every block multiplies its shortcut by (0 for a plain net)."""
-        if self.shortcut == "none":
-            return 0.0
-        return 1.0 if self.shortcut == "identity" else self.scale
+        return shortcut_scale(self.shortcut, self.scale)
 
 
 def validate(config: ResNetConfig) -> ResNetConfig:

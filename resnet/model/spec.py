@@ -39,3 +39,10 @@ DOWNSAMPLES: tuple[DownsampleKind, ...] = get_args(DownsampleKind)
 def default_downsample(depth: int) -> DownsampleKind:
     """Option A ("pad") for the CIFAR depths, as the paper; "conv" for ImageNet's, as paddle.vision."""
     return "pad" if depth in CIFAR_DEPTHS else "conv"
+
+
+def shortcut_scale(shortcut: ShortcutMode, scale: float) -> float:
+    """The λ every block multiplies its shortcut by: 0 for a plain net, 1 for identity, else ``scale``."""
+    if shortcut == "none":
+        return 0.0
+    return 1.0 if shortcut == "identity" else float(scale)

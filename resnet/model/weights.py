@@ -91,7 +91,7 @@ class LabModel:
 
     model: ResNet
     kind: str  # "random" | "official" | "trained"
-    source: str  # for people: "seed 0", a URL, a file path
+    source: str  # for people: "seed 0", a URL, a file name
     preprocess: Preprocess
     classes: tuple[str, ...] | None  # class names by index; None for random weights
     meta: dict[str, Any]  # the sidecar JSON of a trained model ({} otherwise)
@@ -412,7 +412,7 @@ def model_from_safetensors(
     if classes is not None and len(classes) != config.num_classes:
         raise WeightsError("bad_config", f"{name}: {len(classes)} class names for {config.num_classes} outputs.",
                            source=name, reason=f"{len(classes)} class names for {config.num_classes} outputs")
-    return LabModel(model, "trained", str(source) if not isinstance(source, bytes) else name, spec, classes, meta)
+    return LabModel(model, "trained", name, spec, classes, meta)  # the file's name: no data paths on screen
 
 
 def load_trained(path: str | os.PathLike, *, depth: int | None = None) -> LabModel:

@@ -120,4 +120,14 @@ def random_deletion_figure(studies: Sequence[LesionStudy], t: Text) -> go.Figure
     return fig
 
 
-__all__ = ["single_deletion_figure", "random_deletion_figure"]
+def readings(studies: Sequence[LesionStudy], t: Text) -> tuple[str, str]:
+    """What each chart says, model by model, as two markdown lists: one deleted block, k random ones (the largest k)."""
+    single = [t("fm.veit.reading", label=s.label, baseline=s.baseline, typical=_pct(s.typical_drop), worst=s.worst.name,
+                worst_acc=s.worst.accuracy, downsampling=t("fm.veit.reading_downsampling") if s.worst.downsampling else "")
+              for s in studies]
+    random = [t("fm.veit.reading_random", label=s.label, k=s.random[-1].k, mean=s.random[-1].mean, low=s.random[-1].min)
+              for s in studies if s.random]
+    return "\n".join(f"- {line}" for line in single), "\n".join(f"- {line}" for line in random)
+
+
+__all__ = ["single_deletion_figure", "random_deletion_figure", "readings"]

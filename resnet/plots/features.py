@@ -226,7 +226,11 @@ def ratio_figure(analysis: Analysis, t: Text, ablated: Analysis | None = None) -
 
 
 def top5_figure(analysis: Analysis, t: Text, ablated: Analysis | None = None, k: int = 5) -> go.Figure:
-    """The top-k classes as bars; with an ablation, its probabilities for the same classes."""
+    """The top-k classes as bars; with an ablation, its probabilities for the same classes.
+
+    The class axis is categorical with a label on every bar: digit classes "0"…"9" would
+    otherwise be read as numbers and thinned out.
+    """
     preds = top_k(analysis, k)
     labels = [class_name(p, t) for p in preds][::-1]  # most probable on top
     hover = [p.label or t("fm.class_n", i=p.index) for p in preds][::-1]
@@ -239,7 +243,7 @@ def top5_figure(analysis: Analysis, t: Text, ablated: Analysis | None = None, k:
                              hovertemplate="%{hovertext}<br>%{x:.1%}<extra></extra>", marker_color="#d62728"))
     fig.update_layout(height=60 + 45 * k, margin=dict(l=10, r=10, t=10, b=10), barmode="group",
                       xaxis=dict(title=t("fm.fig.probability"), tickformat=".0%", range=[0, 1.02]),
-                      yaxis=dict(automargin=True), showlegend=ablated is not None,
+                      yaxis=dict(automargin=True, type="category", dtick=1), showlegend=ablated is not None,
                       legend=dict(orientation="h", y=1.1, x=0))
     return fig
 

@@ -10,24 +10,33 @@ from .style import Text
 
 
 def plain_vs_residual(t: Text) -> go.Figure:
-    """Two blocks side by side: a plain stack H(x), and F(x) + x with its shortcut."""
+    """Two blocks side by side, top to bottom: a plain block and a residual block.
+
+    He et al. 2015, Fig. 2 and Sec. 3.2: conv-BN-ReLU → conv-BN, then the addition, then
+    the ReLU. No ReLU before ⊕: it would force F(x) ≥ 0, so a block could only add. The
+    plain block is the same stack without the shortcut: conv-BN-ReLU → conv-BN → ReLU.
+    Each column's boxes are annotations at its x, in data-flow order.
+    """
     fig = go.Figure()
-    for x0, title, residual in ((0.0, t("why.fig_plain"), False), (2.2, t("why.fig_residual"), True)):
-        ys = [0, -1, -2, -3.2, -4.2]
-        labels = ["x", t("why.fig_layer"), t("why.fig_layer"), "⊕" if residual else "", "ReLU → " + ("F(x) + x" if residual else "H(x)")]
-        fig.add_trace(go.Scatter(x=[x0, x0], y=[0, -4.2], mode="lines", line=dict(color="#555", width=2), hoverinfo="skip", showlegend=False))
-        if residual:
-            fig.add_trace(go.Scatter(x=[x0, x0 + 0.9, x0 + 0.9, x0], y=[0, 0, -3.2, -3.2], mode="lines",
+    layer, layer_last = t("why.fig_layer"), t("why.fig_layer_last")
+    columns = (
+        (0.0, t("why.fig_plain"), ["x", layer, layer_last, "ReLU", "H(x)"], [0, -1, -2, -4, -5]),
+        (2.4, t("why.fig_residual"), ["x", layer, layer_last, "⊕", "ReLU", "ReLU(F(x) + x)"], [0, -1, -2, -3, -4, -5]),
+    )
+    for x0, title, labels, ys in columns:
+        fig.add_trace(go.Scatter(x=[x0, x0], y=[0, -5], mode="lines", line=dict(color="#555", width=2), hoverinfo="skip", showlegend=False))
+        if "⊕" in labels:  # the shortcut joins at the addition, and F(x) is the two layers it skips
+            fig.add_trace(go.Scatter(x=[x0, x0 + 0.9, x0 + 0.9, x0], y=[0, 0, -3, -3], mode="lines",
                                      line=dict(color="#d62728", width=3, dash="dot"), hoverinfo="skip", showlegend=False))
-            fig.add_annotation(x=x0 + 0.9, y=-1.6, text=t("why.fig_shortcut"), showarrow=False, bgcolor="#fde2e2", font=dict(color="#b91c1c"))
+            fig.add_annotation(x=x0 + 0.9, y=-1.5, text=t("why.fig_shortcut"), showarrow=False, bgcolor="#fde2e2", font=dict(color="#b91c1c"))
+            fig.add_annotation(x=x0 - 0.95, y=-1.5, text="F(x)", showarrow=False, font=dict(size=14, color="#1d4ed8"))
         for y, label in zip(ys, labels):
-            if label:
-                fig.add_annotation(x=x0, y=y, text=label, showarrow=False, bgcolor="#dbeafe" if label == t("why.fig_layer") else "#f3f4f6",
-                                   bordercolor="#444", borderwidth=1, borderpad=6, font=dict(size=13, color="#111"))
+            fig.add_annotation(x=x0, y=y, text=label, showarrow=False, bgcolor="#dbeafe" if label in (layer, layer_last) else "#f3f4f6",
+                               bordercolor="#444", borderwidth=1, borderpad=6, font=dict(size=13, color="#111"))
         fig.add_annotation(x=x0, y=0.8, text=f"<b>{title}</b>", showarrow=False, font=dict(size=14))
-    fig.update_xaxes(visible=False, range=[-0.9, 3.9])
-    fig.update_yaxes(visible=False, range=[-4.8, 1.2])
-    fig.update_layout(height=380, margin=dict(l=0, r=0, t=0, b=0), dragmode=False)
+    fig.update_xaxes(visible=False, range=[-1.2, 4.0])
+    fig.update_yaxes(visible=False, range=[-5.6, 1.2])
+    fig.update_layout(height=440, margin=dict(l=0, r=0, t=0, b=0), dragmode=False)
     return fig
 
 

@@ -34,7 +34,8 @@ def test_architecture_page_builds_resnet50_with_diagram_and_table(server, page):
     expect(page.locator('[data-testid="stDataFrame"]')).to_have_count(2)
     expect(page.get_by_test_id("stDownloadButton")).to_contain_text("Download as CSV")
     # the forward-pass cross-check passed
-    expect(page.get_by_text("✓")).to_be_visible()
+    check = page.get_by_test_id("stMetric").filter(has_text="Forward-pass check")
+    expect(check.get_by_test_id("stMetricValue")).to_have_text("✓")
 
 
 def test_clicking_a_block_in_the_diagram_selects_it(server, page):

@@ -38,7 +38,7 @@ def tiny_run_url(server: str, seed: int, steps: int) -> str:
 def queued_id(page: Page) -> int:
     """Press Train and read the run's id from the page's answer (new or shared run)."""
     page.get_by_role("button", name=re.compile(r"^\W*Train$")).click()
-    message = page.get_by_text(re.compile(r"(Queued as run|Run) #\d+ \(ResNet-20 w4\)"))
+    message = page.get_by_text(re.compile(r"(Queued as run|Run) #\d+ \(ResNet-20 A w4\)"))
     expect(message).to_be_visible()
     return int(re.search(r"#(\d+)", message.inner_text()).group(1))
 
@@ -48,7 +48,7 @@ def test_lab_opens_with_reference_curves(server, page):
     expect(page.get_by_role("heading", name=HEADING)).to_be_visible()
     expect(page.locator(".js-plotly-plot").first).to_be_visible()
     page.wait_for_function(f"({POINTS_JS})() !== null")
-    assert points(page) == {f"{n} · reference": 120 for n in ("plain-20", "plain-56", "ResNet-20", "ResNet-56")}
+    assert points(page) == {f"{n} · reference": 120 for n in ("plain-20", "plain-56", "ResNet-20 A", "ResNet-56 A")}
     expect(page.get_by_text("chance level ln 10 = 2.30")).to_be_visible()
     expect(page.get_by_test_id("stException")).to_have_count(0)
     # exports: Plotly's own PNG button on the chart, and the curves as CSV
@@ -59,7 +59,7 @@ def test_lab_opens_with_reference_curves(server, page):
     assert rows[0] == "run_id,label,step,wall_s,train_loss,test_loss,test_acc" and len(rows) == 1 + 4 * 120
     # the λ = 2 reference run is flagged on the chart and in the run list
     page.get_by_text("Why not 2x?", exact=True).click()
-    expect(page.get_by_text("blew up (max 63), then stuck at chance")).to_be_visible()
+    expect(page.get_by_text("blew up (max 64), then stuck at chance")).to_be_visible()
     expect(page.get_by_test_id("stDataFrame").filter(has_text="λ=2")).to_contain_text("stuck at chance")
     expect(page).to_have_url(re.compile(r"preset=why_not_2x"))
 
@@ -68,14 +68,14 @@ def test_a_tiny_run_grows_live_and_can_be_cancelled(server, page):
     page.goto(tiny_run_url(server, seed=101, steps=20_000))
     expect(page.get_by_role("heading", name=HEADING)).to_be_visible()
     run_id = queued_id(page)
-    name = f"ResNet-20 w4 · live #{run_id}"
+    name = f"ResNet-20 A w4 · live #{run_id}"
     page.wait_for_function(f"(({POINTS_JS})() || {{}})[{name!r}] > 0", timeout=60_000)
     first = points(page)[name]
     # the fragment redraws from the store while the worker trains: more points, no reload
     page.wait_for_function(f"(({POINTS_JS})() || {{}})[{name!r}] > {first}", timeout=30_000)
-    expect(page.get_by_text(re.compile(rf"#{run_id} ResNet-20 w4: step \d+/20000"))).to_be_visible()
+    expect(page.get_by_text(re.compile(rf"#{run_id} ResNet-20 A w4: step \d+/20000"))).to_be_visible()
     page.get_by_role("button", name=re.compile(r"^\W*Cancel$")).click()
-    expect(page.get_by_test_id("stDataFrame").filter(has_text=f"#{run_id} ResNet-20 w4")).to_contain_text("cancelled", timeout=30_000)
+    expect(page.get_by_test_id("stDataFrame").filter(has_text=f"#{run_id} ResNet-20 A w4")).to_contain_text("cancelled", timeout=30_000)
     expect(page.get_by_text("Training now and queued")).to_have_count(0)
     assert first < points(page)[name] < 20_000
 
@@ -94,11 +94,11 @@ def test_two_tabs_pressing_the_same_run_train_it_once(server, browser):
         run_id = queued_id(first)
         expect(first.get_by_text(f"Queued as run #{run_id}")).to_be_visible()
         assert queued_id(second) == run_id  # the second tab is shown the first tab's run
-        expect(second.get_by_text(f"Run #{run_id} (ResNet-20 w4) has exactly these settings already")).to_be_visible()
-        name = f"ResNet-20 w4 · live #{run_id}"
+        expect(second.get_by_text(f"Run #{run_id} (ResNet-20 A w4) has exactly these settings already")).to_be_visible()
+        name = f"ResNet-20 A w4 · live #{run_id}"
         for tab in (first, second):  # one run, one curve, finished in both tabs
             tab.wait_for_function(f"(({POINTS_JS})() || {{}})[{name!r}] === 30", timeout=60_000)
-            assert [n for n in points(tab) if "ResNet-20 w4 · live" in n] == [name]
+            assert [n for n in points(tab) if "ResNet-20 A w4 · live" in n] == [name]
     finally:
         for context, _ in tabs:
             context.close()

@@ -28,7 +28,8 @@ from resnet.inference.ablation import (
 )
 from resnet.model.init import init_parameters
 from resnet.model.network import resnet, subsample_pad
-from resnet.plots.ablation import random_deletion_figure, single_deletion_figure
+from resnet.inference.ablation import LesionStudy
+from resnet.plots.ablation import random_deletion_figure, readings, single_deletion_figure
 
 N_IMAGES, CLASSES = 10, 3
 DOWNSAMPLING = {"layer2.0", "layer3.0"}
@@ -160,6 +161,30 @@ def test_random_deletions_are_deterministic_and_bounded(residual, data):
     assert result[-1].min == result[-1].max == everything
 
 
+def test_random_sets_are_nested_uniform_draws(residual):
+    """Trial j deletes the first k blocks of its own random order: its set only grows with k."""
+    names = [n for n, _ in residual.named_blocks()]
+    ks, sets = ablation._random_sets(names, range(1, 10), trials=4, seed=7)
+    assert ks == list(range(1, 10)) and len(sets) == 9 * 4
+    by_k = [sets[i * 4 : (i + 1) * 4] for i in range(len(ks))]  # k by k, then trial by trial
+    for k, trials in zip(ks, by_k):
+        assert all(len(set(s)) == len(s) == k and set(s) <= set(names) for s in trials)
+    for smaller, larger in zip(by_k, by_k[1:]):
+        assert all(set(a) < set(b) for a, b in zip(smaller, larger))
+    assert by_k[-1][0] != by_k[-1][1] or by_k[0] != by_k[1]  # the trials' orders differ
+    # every block is equally likely to come first (uniform draws): over many seeds, each about 1/9 of the time
+    firsts = [ablation._random_sets(names, [1], 1, seed)[1][0][0] for seed in range(900)]
+    assert all(60 <= firsts.count(n) <= 140 for n in names)
+
+
+def test_a_study_survives_json(residual, data):
+    study = lesion_study(residual, data, "tiny", ks=range(1, 4), trials=2)
+    assert study.test_images == N_IMAGES
+    assert LesionStudy.from_dict(json.loads(json.dumps(study.to_dict()))) == study
+    with pytest.raises(KeyError):
+        LesionStudy.from_dict({k: v for k, v in study.to_dict().items() if k != "blocks"})
+
+
 def test_lesion_study_is_the_three_measurements_in_one_pass(residual, data):
     calls = []
     study = lesion_study(residual, data, "tiny", ks=range(1, 4), trials=2, seed=3,
@@ -208,3 +233,13 @@ def test_figures_draw_both_models_with_translated_text(residual, data, lang):
     assert [list(tr.x) for tr in means] == [[0, 1, 2, 3]] * 2  # k = 0 is the undeleted net
     assert means[0].y[0] == 100 * studies[0].baseline and means[0].y[2] == 100 * studies[0].random[1].mean
     assert sum(1 for tr in curve.data if tr.fill == "tonexty") == 2  # a min–max band per model
+
+    single_text, random_text = readings(studies, t)
+    assert single_text.count("\n- ") == random_text.count("\n- ") == 1  # a line per model in each
+    worst = studies[0].worst
+    assert single_text.startswith("- " + t("fm.veit.reading", label="ResNet-20", baseline=studies[0].baseline,
+                                           typical=100 * studies[0].typical_drop, worst=worst.name, worst_acc=worst.accuracy,
+                                           downsampling=t("fm.veit.reading_downsampling") if worst.downsampling else ""))
+    assert t("fm.veit.reading_random", label="plain-20", k=3, mean=studies[1].random[-1].mean,
+             low=studies[1].random[-1].min) in random_text
+    assert MISSING.format("")[:1] not in single_text + random_text

@@ -65,6 +65,13 @@ def test_course_estimate_vs_truth():
     assert course["true_total"] == 10 * totals(cost.resnet_rows(50, 1, 224)).macs_per_batch
     assert course["overestimate"] == pytest.approx(2.56, abs=0.01)
     assert course["residual_blocks"] == 16 and len(course["per_block"]) == 16
+    # the course's own 1046亿 comes from its per-conv figures rounded to 0.01 G: 2.18 G × 48
+    assert course["course_total_rounded"] == 104_640_000_000
+    assert round(course["course_total_rounded"] / 1e8) == round(cost.COURSE_FIGURES["resnet50_multiplications"] / 1e8) == 1046
+    assert course["course_total"] == 104_815_656_960  # unrounded, the same method
+    # its "48 residual blocks" are ResNet-50's conv layers inside the blocks, projections not counted
+    assert course["convs_in_blocks"] == 48 == course["multiplier"] == 3 * course["residual_blocks"]
+    assert course["stem_bias"] == 0 and course["stem_bn_channels"] == 64  # no bias; BN's 64 scales + 64 shifts
     # later stages: twice the channels, a quarter of the pixels, the same cost per block
     stages = course["per_stage"]
     assert [s["blocks"] for s in stages] == [3, 4, 6, 3]
@@ -73,6 +80,62 @@ def test_course_estimate_vs_truth():
     assert {s["macs_per_block"] for s in stages} == {course["block_macs"]}
     assert all(s["first_block_macs"] > s["macs_per_block"] for s in stages)  # + projection
     assert sum(b["macs"] for b in course["per_block"]) == sum(s["macs"] for s in stages)
+
+
+def test_course_vs_vgg_in_flops_per_batch_of_10():
+    """The course: ResNet-50 2092亿 FLOPs (2 × its 1046亿) vs VGG-16 3069亿, so only 1.47×.
+
+    Its VGG-16 figure is VGG-16's 13 conv layers counted right (fc left out); ResNet-50's
+    true figure is 2 × 40.9 G MACs ≈ 818亿 FLOPs, and VGG-16 costs 3.78× as much (all
+    layers of both; VGG-16 per He et al. 2015 Sec. 4.1: 15.3 G multiply-adds).
+    """
+    vgg = cost.course_vs_vgg()
+    assert vgg["course_ratio"] == pytest.approx(1.467, abs=0.001)
+    assert round(vgg["vgg_conv_flops"] / 1e8) == round(vgg["course_vgg_flops"] / 1e8) == 3069
+    batch10 = totals(cost.resnet_rows(50, 10, 224)).macs_per_batch
+    assert vgg["resnet_flops"] == 2 * batch10 == 2 * cost.course_estimate()["true_total"]
+    assert round(vgg["resnet_flops"] / 1e8) == 818
+    assert vgg["vgg_flops"] == 2 * totals(cost.vgg_rows(16, 10, 224)).macs_per_batch
+    assert vgg["ratio"] == pytest.approx(vgg["vgg_flops"] / vgg["resnet_flops"])
+    assert vgg["ratio"] == pytest.approx(3.78, abs=0.01)
+
+
+def test_shortcut_costs_of_resnet50():
+    """Identity shortcuts cost no parameters; ResNet-50's four 1×1 conv + BN projections
+    (He et al. 2015, Sec. 3.3, option B; layer1.0 too, 64 → 256 channels at 56×56) do.
+    And y = F(x) + λx adds one multiply per element of every block's output: about 0.1%
+    of the network's MACs (the course's "wastes a multiplication"; He et al. 2016b, Sec. 3)."""
+    rows = cost.resnet_rows(50, 1, 224)
+    short = cost.shortcut_costs(rows)
+    assert short["projections"] == ["layer1.0", "layer2.0", "layer3.0", "layer4.0"]
+    # conv weights C_in·C_out plus BN's scale and shift per output channel
+    assert short["projection_params"] == sum(c_in * c_out + 2 * c_out for c_in, c_out in
+                                             [(64, 256), (256, 512), (512, 1024), (1024, 2048)]) == 2_776_576
+    assert short["projection_macs"] == 256 * 64 * 56 * 56 + 3 * 102_760_448 == 359_661_568  # ≈ 0.36 G
+    # what the shortcuts add is exactly the projections: a net without shortcuts has the rest
+    assert totals(cost.resnet_rows(50, 1, 224, shortcut="none")).params + short["projection_params"] == short["params"]
+    outputs = 3 * 256 * 56 * 56 + 4 * 512 * 28 * 28 + 6 * 1024 * 14 * 14 + 3 * 2048 * 7 * 7
+    assert short["scale_multiplies"] == outputs == 5_519_360
+    assert short["macs"] == totals(rows).macs_per_batch
+    assert short["scale_multiplies"] / short["macs"] == pytest.approx(0.00135, abs=0.00001)
+    assert cost.shortcut_costs(cost.resnet_rows(18, 1, 224))["projections"] == ["layer2.0", "layer3.0", "layer4.0"]
+
+
+def test_cost_by_resolution_splits_at_resnets_first_block():
+    """ResNet's stem shrinks 224 to 56 before any block (He et al. 2015, Table 1); VGG-16
+    spends 30% of its MACs above that size, and still 2.7× ResNet-50's below it."""
+    split = cost.cost_by_resolution(224)
+    assert split["side"] == 56
+    resnet50, vgg16 = split["ResNet-50"], split["VGG-16"]
+    assert resnet50["above"] == 64 * 3 * 7 * 7 * 112 * 112  # the stem conv only
+    vgg_rows = cost.vgg_rows(16)
+    assert vgg16["above"] == sum(r.macs for r in vgg_rows[:6] if r.kind == "conv")  # 2 convs at 224², 2 at 112²
+    for part in (resnet50, vgg16):
+        assert part["above"] + part["below"] == part["total"]
+    assert vgg16["total"] == totals(vgg_rows).macs_per_batch and resnet50["total"] == totals(cost.resnet_rows(50)).macs_per_batch
+    assert vgg16["above"] / vgg16["total"] == pytest.approx(0.30, abs=0.01)
+    assert vgg16["below"] / resnet50["below"] == pytest.approx(2.71, abs=0.01)
+    assert cost.cost_by_resolution(160)["side"] == 40
 
 
 def test_stage_costs_add_up_and_split_by_kernel():
@@ -112,6 +175,10 @@ def test_bottleneck_vs_basic_block():
     assert [c["kernel"] for c in bottleneck["convs"]] == ["1×1", "3×3", "1×1"]
     assert bottleneck["convs"][1]["kernel_shape"] == [64, 64, 3, 3]  # 3×3 on 4× fewer channels
     assert [c["params"] for c in bottleneck["convs"]] == [16_384, 36_864, 16_384]
+    # one comparison, two counts (the Why and Cost pages quote both): conv weights, and with BN
+    assert (bottleneck["weights"], basic_wide["weights"]) == (69_632, 1_179_648)
+    assert (bottleneck["params"], basic_wide["params"]) == (70_400, 1_180_672)
+    assert bottleneck["params"] - bottleneck["weights"] == 2 * (64 + 64 + 256)  # BN's scale and shift
     assert bottleneck["macs"] == 56 * 56 * (16_384 + 36_864 + 16_384)
     assert basic_wide["channels"] == (256, 256, 256)
     assert basic_wide["macs"] > 16 * bottleneck["macs"]

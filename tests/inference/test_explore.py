@@ -109,3 +109,57 @@ def test_weight_files_say_why_there_are_none(monkeypatch, tmp_path):
         (tmp_path / "trained" / name).write_bytes(b"")
     assert [p.name for p in explore.weight_files("trained", tmp_path / "trained")] == ["a.safetensors", "b.safetensors"]
     assert explore.file_label(tmp_path / "trained" / "a.safetensors") == "a.safetensors"  # no sidecar, no label
+
+
+def test_a_shipped_digit_is_read_as_any_image_and_preprocessed_for_its_model(tmp_path):
+    path = tmp_path / "digit_7.png"
+    Image.fromarray(np.arange(256, dtype=np.uint8).reshape(16, 16), mode="L").save(path)
+    spec = Preprocess(resize=16, crop=16, mean=(0.3,), std=(0.3,), channels=1)
+    shown = explore.file_shown("sample:digit_7", path, spec)
+    assert shown.key == "sample:digit_7" and shown.size == (16, 16)
+    assert shown.prepared.array.shape == (1, 1, 16, 16)
+    np.testing.assert_allclose(shown.prepared.array[0, 0], (np.arange(256).reshape(16, 16) / 255 - 0.3) / 0.3, atol=1e-5)
+
+
+def test_small_label_sets_are_shown_whole_and_small_inputs_skip_the_fast_path():
+    assert [explore.classes_shown(n) for n in (2, 10, 11, 1000)] == [2, 10, explore.TOP_K, explore.TOP_K]
+    lo, hi = explore.FAST_SIZES
+    takes = [explore.fast_path_takes(np.zeros([1, 1, side, side], np.float32)) for side in (16, lo - 1, lo, hi, hi + 1)]
+    assert takes == [False, False, True, True, False]  # the digits' 16 px: dygraph by design
+
+
+def test_an_upload_is_decoded_once_per_session_and_a_refusal_remembered():
+    memo, calls = {}, []
+
+    def data(payload: bytes):
+        return lambda: calls.append(1) or payload
+
+    first = explore.upload_once(memo, "slot", "file-1", data(png(64, 48)), SPEC)
+    assert explore.upload_once(memo, "slot", "file-1", data(png(64, 48)), SPEC) is first and len(calls) == 1
+    other = Preprocess(resize=40, crop=40)
+    assert explore.upload_once(memo, "slot", "file-1", data(png(64, 48)), other).prepared.array.shape == (1, 3, 40, 40)
+    for _ in range(2):  # the refusal is raised again without reading the file again
+        with pytest.raises(images.ImageError) as refused:
+            explore.upload_once(memo, "slot", "file-2", data(b"not an image" * 20), SPEC)
+        assert refused.value.code == "not_image"
+    assert len(calls) == 3
+
+
+def test_refusals_are_told_in_the_pages_language():
+    from resnet.i18n import Translator
+
+    en, zh = Translator("en"), Translator("zh")
+    too_small = images.ImageError("too_small", "tiny", w=1, h=1, min=16)
+    assert explore.error_text(too_small, en) == "The image is 1×1 px; it needs at least 16×16 px."
+    assert explore.error_text(too_small, zh) == zh("fm.error.too_small", w=1, h=1, min=16)
+    assert explore.error_text(RuntimeError("disk on fire"), en) == en("fm.error.other", reason="disk on fire")
+    missing = weights.WeightsError("shipped_missing", "gone", folder="/x")
+    assert "/x" in explore.error_text(missing, en) and "python -m resnet.lab shipped" in explore.error_text(missing, en)
+
+
+def test_a_file_stamp_changes_when_the_file_is_rewritten(tmp_path):
+    path = tmp_path / "w.safetensors"
+    path.write_bytes(b"1234")
+    before = explore.file_stamp(path)
+    path.write_bytes(b"123456")
+    assert explore.file_stamp(path) != before and explore.file_stamp(path)[1] == 6

@@ -18,6 +18,7 @@ from resnet.lab.config import (
     config_key,
     field_problems,
     parse_field,
+    upgrade_stored,
 )
 
 TINY = TrainConfig(depth=20, width=4, batch_size=16, steps=3, eval_every=2, seed=3)
@@ -81,3 +82,40 @@ def test_every_problem_code_has_a_text_in_both_languages():
         texts = catalog(lang)
         assert [code for code in MESSAGES if f"lab.bad.{code}" not in texts] == [], lang
         assert [name for name in asdict(TINY) if f"lab.field.{name}" not in texts] == [], lang
+
+
+def test_downsample_defaults_by_depth_and_is_checked_once():
+    """Option A (zero-pad) for the CIFAR depths, as He et al. 2015 Sec. 4.2; option B (projection) for ImageNet's."""
+    assert TINY.downsample is None and TINY.downsample_kind == "pad" and TINY.canonical().downsample == "pad"
+    resnet50 = TrainConfig(depth=50, width=8)
+    assert resnet50.downsample_kind == "conv" and resnet50.canonical().downsample == "conv"
+    assert replace(TINY, downsample="conv").canonical().downsample == "conv"
+    assert replace(resnet50, downsample="pad").downsample_kind == "pad"
+    with pytest.raises(ConfigError) as info:
+        replace(TINY, downsample="zero")
+    assert [(p.code, p.field) for p in info.value.problems] == [("choice", "downsample")]
+    assert field_problems("downsample", None) == [] and parse_field("downsample", "conv") == "conv"
+
+
+def test_option_a_and_option_b_are_different_runs_with_different_labels():
+    a, b = TrainConfig(depth=56), TrainConfig(depth=56, downsample="conv")
+    assert config_key(a) != config_key(b) and config_key(a) == config_key(replace(a, downsample="pad"))
+    assert (a.label, b.label) == ("ResNet-56 A", "ResNet-56 B")
+    assert replace(a, shortcut="scaled", scale=2.0).label == "ResNet-56 A λ=2"
+    # a net without shortcuts has no stage-start shortcut either: one run, whatever the setting says
+    for plain in (replace(a, shortcut="none"), replace(a, shortcut="scaled", scale=0.0)):
+        assert config_key(plain) == config_key(replace(plain, downsample="conv")) and " A" not in plain.label
+    assert TrainConfig(depth=50, width=8).label == "ResNet-50 w8"  # the ImageNet default (B) goes unsaid
+    assert TrainConfig(depth=50, width=8, downsample="pad").label == "ResNet-50 A w8"
+
+
+def test_configs_stored_before_downsample_existed_read_as_option_b():
+    """Before the setting, every run was built with projections (option B): no old run passes for option A."""
+    old = {k: v for k, v in json.loads(config_key(replace(TINY, depth=56))).items() if k != "downsample"}
+    upgraded = upgrade_stored(old)
+    assert upgraded["downsample"] == "conv" and TrainConfig.from_dict(upgraded).label == "ResNet-56 B w4"
+    assert config_key(upgraded) == config_key(replace(TINY, depth=56, downsample="conv"))
+    plain = upgrade_stored({**old, "shortcut": "none"})
+    assert config_key(plain) == config_key(replace(TINY, depth=56, shortcut="none"))  # the same net either way
+    current = json.loads(config_key(TINY))
+    assert upgrade_stored(current) == current

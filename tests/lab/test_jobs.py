@@ -77,7 +77,7 @@ def test_finished_runs_leave_their_weights_next_to_the_store(env):
     config = replace(TINY, shortcut="scaled", scale=2.0, seed=7)
     run = pool.wait([pool.submit(config).run_id], timeout=DEADLINE_S)[0]
     path = jobs.trained_weights_path(store.path, run.id, run.label)
-    assert path == store.path.parent / "trained" / f"run{run.id}_ResNet-20_lambda2_w4.safetensors"
+    assert path == store.path.parent / "trained" / f"run{run.id}_ResNet-20_A_lambda2_w4.safetensors"
     assert run.status == "done" and run.result["weights"] == str(path)
     assert path.is_file() and path.with_suffix(".json").is_file()
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -56,7 +57,7 @@ def test_open_imports_the_references_and_a_preset_shows_them_then_its_live_runs(
 
 def test_submit_says_whether_it_created_the_run(lab):
     first = lab.submit(TINY)
-    assert (first.created, first.status, first.label, first.problems) == (True, "queued", "ResNet-20 w4", ())
+    assert (first.created, first.status, first.label, first.problems) == (True, "queued", "ResNet-20 A w4", ())
     again = lab.submit(TINY)  # another tab, the same settings
     assert (again.run_id, again.created, again.status) == (first.run_id, False, "queued")
     assert lab.cancel(first.run_id) == "cancelled"
@@ -104,3 +105,27 @@ def test_block_signals_once_per_configuration_at_initialisation(lab):
     assert not measured.trained and [s.name for s in measured.signals][:2] == ["layer1.0", "layer1.1"]
     assert len(measured.signals) == 9 and all(s.out_rms > 0 and s.grad_rms > 0 for s in measured.signals)
     assert asdict(TrainConfig(**TINY).canonical()) == twin.config
+
+
+def test_the_diagnostics_the_page_reads_out_for_why_not_2x(lab):
+    """What lab.diag_reading and the preset's question say, measured as the page measures it (option A, at init)."""
+    report = session.block_signals([lab.store.get_run(i) for i in lab.preset_runs("why_not_2x")])
+    signals = {m.run.label: m.signals for m in report.measured}
+
+    def identity_ratios(label: str, attr: str, backward: bool) -> np.ndarray:
+        s = signals[label]
+        values = np.array([getattr(b, attr) for b in s])
+        ids = [i for i in range(1, len(s)) if s[i].shortcut_kind == "identity"]
+        return values[[i - 1 for i in ids]] / values[ids] if backward else values[ids] / values[[i - 1 for i in ids]]
+
+    doubled = signals["ResNet-56 A λ=2"]
+    assert np.median(identity_ratios("ResNet-56 A λ=2", "out_rms", False)) == pytest.approx(2.0, rel=0.02)
+    assert np.log2(doubled[-1].out_rms / doubled[0].out_rms) == pytest.approx(25, abs=0.5)  # ≈ 2^25, block 1 → 27
+    assert [round(doubled[i].out_rms / doubled[i - 1].out_rms, 1) for i in (9, 18)] == [1.4, 1.3]  # ≈ √2 at stage starts
+    # λ = 0.5: level forward, and the gradient grows ≈ 1.26× per block going back (it does not fade)
+    assert np.median(identity_ratios("ResNet-56 A λ=0.5", "out_rms", False)) == pytest.approx(1.0, abs=0.05)
+    assert np.median(identity_ratios("ResNet-56 A λ=0.5", "grad_rms", True)) == pytest.approx(1.26, abs=0.03)
+    half = signals["ResNet-56 A λ=0.5"]
+    assert 200 < half[0].grad_rms / half[-1].grad_rms < 400  # ≈ 290× from the last block to the first
+    identity = signals["ResNet-56 A"]
+    assert 3 < identity[-1].out_rms / identity[0].out_rms < 5  # λ = 1: ≈ 4× over the 27 blocks

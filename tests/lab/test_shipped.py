@@ -4,7 +4,8 @@ The shipped files are checked for real: they load, and their accuracy on the fix
 test split, computed here, is the one their sidecar records (and the ≥ 95 % aimed for).
 Then Veit, Wilber, Belongie (NeurIPS 2016, Sec. 4.1, Fig. 3a) on the shipped weights:
 deleting one block of the trained ResNet-56 mostly costs little, deleting any block of
-the plain net (the paper's VGG) is catastrophic.
+the plain net (the paper's VGG) is catastrophic; and the lesion studies stored with the
+models are what the code measures now.
 """
 
 from __future__ import annotations
@@ -16,23 +17,32 @@ import paddle
 import pytest
 from PIL import Image
 
-from resnet.inference.ablation import accuracy, delete_each_block
+from resnet.i18n import Translator
+from resnet.inference.ablation import accuracy, delete_each_block, lesion_study
 from resnet.lab.config import TrainConfig
 from resnet.lab.data import load_digits
 from resnet.lab.shipped import (
     DIGITS_DIR,
+    LESION_FILE,
     MODELS_DIR,
     SHIPPED,
+    LesionBoard,
+    file_option,
+    held_out_split,
+    lab_label,
     load_shipped,
+    main,
     make_shipped,
+    measure_lesion,
     sample_digits,
     shipped_models,
-    held_out_split,
+    stored_lesion_studies,
+    weight_files,
 )
 from resnet.model.init import init_parameters
 from resnet.model.network import resnet
 from resnet.model.preprocess import preprocess
-from resnet.model.weights import load_trained, read_safetensors, save_trained
+from resnet.model.weights import WeightsError, load_trained, read_safetensors, save_trained
 
 TOY = TrainConfig(depth=20, width=4, image_size=8, batch_size=16, steps=3, eval_every=3, seed=0)
 BUDGET_BYTES = 5 * 2**20
@@ -63,6 +73,51 @@ def test_regeneration_on_a_toy_budget(tmp_path):
     data = held_out_split(lab)
     assert accuracy(lab.model, data) == done.test_acc  # recorded = measured on the stored float16 weights
     _check_samples(sample_digits(tmp_path / "digits"), lab, data)
+
+
+def test_lesion_studies_are_stored_checked_and_measured_again_on_request(tmp_path, monkeypatch):
+    monkeypatch.setitem(SHIPPED, "toy", TOY)  # a shipped model, as far as the folder listing goes
+    models = tmp_path / "models"
+    make_shipped({"toy": TOY}, models, None)
+    assert main(["--lesion-only", "--out", str(models)]) == 0  # the regeneration command, without retraining
+    lab = load_trained(models / "toy.safetensors")
+    live = measure_lesion(lab)
+    assert live.label == lab_label(lab) == TOY.label and live.test_images == len(held_out_split(lab).y_test)
+    assert stored_lesion_studies(models) == {"toy": live}  # stored = measured now, by the same code
+    board = LesionBoard(models, keep=1)
+    assert board.study(models / "toy.safetensors") == live and not board.is_live(models / "toy.safetensors")
+    # a lab model elsewhere has no stored study until it is measured; the board keeps the last `keep`
+    other = save_trained(lab.model, {k: v for k, v in lab.meta.items() if k not in ("format", "model")},
+                         tmp_path / "trained" / "run1")
+    assert board.study(other) is None
+    calls = []
+    board.measure_all([other], load_trained, lambda fraction, label: calls.append((fraction, label)))
+    assert board.study(other) == live and board.is_live(other)
+    assert calls[-1] == (1.0, TOY.label) and all(0 < f <= 1 for f, _ in calls)
+    board.measure(models / "toy.safetensors", lab)
+    assert board.is_live(models / "toy.safetensors") and not board.is_live(other)  # keep=1: the older one went
+    # weights rewritten after the study: the stored study no longer applies
+    (models / "toy.safetensors").write_bytes((models / "toy.safetensors").read_bytes())
+    assert stored_lesion_studies(models) == {"toy": live}  # same bytes, same study
+    state = lab.model.state_dict()
+    state["fc.bias"].set_value(state["fc.bias"].numpy() + 1)
+    save_trained(lab.model, {k: v for k, v in lab.meta.items() if k not in ("format", "model")}, models / "toy",
+                 dtype=np.float16)
+    assert stored_lesion_studies(models) == {} and LesionBoard(models).study(models / "toy.safetensors") is None
+    (models / LESION_FILE).write_text("{not json")
+    assert stored_lesion_studies(models) == {}
+
+
+def test_the_shipped_source_lists_its_models_and_says_when_there_are_none(tmp_path):
+    t = Translator("en")
+    assert weight_files("shipped", tmp_path) == shipped_models()
+    assert [file_option(p, t) for p in shipped_models()] == ["ResNet-56 (98.1% test accuracy)", "plain-20 (97.8% test accuracy)"]
+    with pytest.raises(WeightsError) as none:
+        weight_files("shipped", tmp_path, folder=tmp_path / "empty")
+    assert none.value.code == "shipped_missing" and none.value.values == {"folder": str(tmp_path / "empty")}
+    with pytest.raises(WeightsError) as none:  # the other sources: explore.weight_files
+        weight_files("trained", tmp_path / "trained")
+    assert none.value.code == "trained_empty"
 
 
 def test_float16_storage_loads_back_as_float32(tmp_path):
@@ -139,3 +194,15 @@ def test_veit_single_deletions_on_the_shipped_models(shipped):
     ratios = {b.name: float(paddle.linalg.norm(b.residual) / paddle.linalg.norm(b.x)) for b in traces}
     costliest = sorted(deletions, key=lambda d: d.accuracy)[:3]
     assert {d.name for d in costliest} == set(sorted(ratios, key=ratios.get, reverse=True)[:3])
+    # fm.veit.why_some_hurt: layer1.0 adds more than its input and its deletion falls to chance; the
+    # downsampling blocks cost more than their neighbours, under a point
+    assert ratios["layer1.0"] > 1 and min(deletions, key=lambda d: d.accuracy).name == "layer1.0"
+    assert deletions[0].accuracy < 0.15
+    by_name = {d.name: d.accuracy for d in deletions}
+    for block, before, after in (("layer2.0", "layer1.8", "layer2.1"), ("layer3.0", "layer2.8", "layer3.1")):
+        assert by_name[block] < min(by_name[before], by_name[after]) and res_base - by_name[block] < 0.01
+    # the stored studies (lesion_studies.json) are these measurements
+    stored = stored_lesion_studies()
+    assert set(stored) == set(SHIPPED)
+    assert stored["resnet56_digits16"].blocks == deletions and stored["resnet56_digits16"].baseline == res_base
+    assert stored["plain20_digits16"] == lesion_study(plain20.model, data, "plain-20")  # all of it, random sets too

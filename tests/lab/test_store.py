@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+import sqlite3
 import subprocess
 import sys
 from dataclasses import replace
@@ -50,7 +51,7 @@ def test_round_trip_survives_reopening(tmp_path):
 
     reopened = RunStore(tmp_path / "runs.sqlite")
     run = reopened.get_run(run_id)
-    assert (run.status, run.stuck_at_chance, run.label, run.progress) == ("diverged", True, "ResNet-20 w4", 1.0)
+    assert (run.status, run.stuck_at_chance, run.label, run.progress) == ("diverged", True, "ResNet-20 A w4", 1.0)
     assert run.result["final_test_acc"] == 0.8 and run.worker_pid is None
     metrics = reopened.metrics(run_id)
     assert metrics["step"] == [1, 2, 3]
@@ -69,6 +70,35 @@ def test_identical_configs_are_deduplicated(tmp_path):
     assert store.request_cancel(first) == "cancelled"
     again, created = store.enqueue(CONFIG)  # a cancelled run is trained anew
     assert created and again not in (first, other)
+
+
+def test_option_a_and_option_b_are_different_runs(tmp_path):
+    store = RunStore(tmp_path / "runs.sqlite")
+    a, created_a = store.enqueue(replace(CONFIG, depth=56))  # option A: the CIFAR depths' default
+    b, created_b = store.enqueue(replace(CONFIG, depth=56, downsample="conv"))
+    assert created_a and created_b and a != b
+    assert (store.get_run(a).label, store.get_run(b).label) == ("ResNet-56 A w4", "ResNet-56 B w4")
+    assert store.enqueue(replace(CONFIG, depth=56, downsample="pad")) == (a, False)
+
+
+def test_runs_stored_before_downsample_existed_are_option_b(tmp_path):
+    """A version-0 store (no ``downsample`` in its configs) is rewritten once: those runs had projections."""
+    path = tmp_path / "runs.sqlite"
+    store = RunStore(path)
+    old = {k: v for k, v in json.loads(config_key(replace(CONFIG, depth=56))).items() if k != "downsample"}
+    with sqlite3.connect(path) as con:  # what the previous version wrote
+        con.execute("INSERT INTO runs (config, label, source, status, created_at) VALUES (?, 'ResNet-56 w4', 'live', 'done', 0)",
+                    (json.dumps(old, sort_keys=True),))
+        con.execute("PRAGMA user_version = 0")
+    (run,) = RunStore(path).list_runs()
+    assert (run.config["downsample"], run.label) == ("conv", "ResNet-56 B w4")
+    assert store.enqueue(replace(CONFIG, depth=56, downsample="conv")) == (run.id, False)  # the same run
+    assert store.enqueue(replace(CONFIG, depth=56))[1]  # option A is a new one
+
+    exported = {**store.export_run(run.id), "config": old, "label": "ResNet-56 w4"}  # an old export file
+    other = RunStore(tmp_path / "other.sqlite")
+    imported = other.get_run(other.import_run(exported))
+    assert (imported.config["downsample"], imported.label) == ("conv", "ResNet-56 B w4")
 
 
 def test_queue_position_and_cancel(tmp_path):
@@ -109,7 +139,7 @@ def test_export_import_round_trip(tmp_path):
     imported = other.import_run(exported)
     assert other.import_run(exported) == imported  # idempotent
     run = other.get_run(imported)
-    assert (run.source, run.status, run.label) == ("reference", "done", "ResNet-20 w4")
+    assert (run.source, run.status, run.label) == ("reference", "done", "ResNet-20 A w4")
     assert other.metrics(imported) == store.metrics(run_id)
     # A reference run is not a live one: "rerun live" queues a real run.
     live_id, created = other.enqueue(CONFIG)
@@ -124,7 +154,7 @@ def test_metrics_csv(tmp_path):
     store.add_metrics(run_id, [StepMetrics(1, 0.1, 2.5), StepMetrics(2, 0.2, 2.0, 2.1, 0.3)])
     rows = list(csv.reader(io.StringIO(store.metrics_csv([run_id]))))
     assert rows[0] == ["run_id", "label", "step", "wall_s", "train_loss", "test_loss", "test_acc"]
-    assert rows[1] == [str(run_id), "ResNet-20 w4", "1", "0.1", "2.5", "", ""]
+    assert rows[1] == [str(run_id), "ResNet-20 A w4", "1", "0.1", "2.5", "", ""]
     assert rows[2][-2:] == ["2.1", "0.3"]
 
 
@@ -159,6 +189,6 @@ def test_shipped_reference_runs_import(tmp_path):
         for run in runs:
             assert run.status == "done" and run.steps_done == run.steps
     by_label = {store.get_run(r).label: store.get_run(r) for r in imported["why_not_2x"]}
-    assert by_label["ResNet-56 λ=2"].stuck_at_chance and not by_label["ResNet-56"].stuck_at_chance
+    assert by_label["ResNet-56 A λ=2"].stuck_at_chance and not by_label["ResNet-56 A"].stuck_at_chance
     degradation = {store.get_run(r).label: store.get_run(r).result["final_train_loss"] for r in imported["degradation"]}
     assert degradation["plain-56"] > degradation["plain-20"] + 1.0  # the gap the preset is about

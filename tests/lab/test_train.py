@@ -83,6 +83,18 @@ def test_identical_initial_weights_for_shared_parameters(digits, depth):
     assert not np.array_equal(reseeded, states[1]["layer1.0.conv1.weight"])
 
 
+def test_the_config_picks_the_stage_start_shortcut(digits):
+    """``downsample`` reaches the network: option A (zero-pad, no parameters) or B (1×1 conv + BN)."""
+    def kinds(config: TrainConfig) -> set[str]:
+        return {block.shortcut_kind for _, block in build_model(config, digits).named_blocks()}
+
+    assert kinds(TINY) == {"identity", "pad"}  # the CIFAR depths' default
+    option_b = build_model(replace(TINY, downsample="conv"), digits)
+    assert {b.shortcut_kind for _, b in option_b.named_blocks()} == {"identity", "projection"}
+    assert "layer2.0.downsample.0.weight" in option_b.state_dict()
+    assert kinds(replace(TINY, shortcut="none", downsample="conv")) == {"off"}
+
+
 def test_identical_data_order_across_variants(digits, monkeypatch):
     seen: dict[str, list[list[int]]] = {}
 
@@ -122,6 +134,14 @@ def test_should_stop_cancels(digits):
     rows = []
     result = train(replace(TINY, steps=50), on_step=rows.append, should_stop=lambda: len(rows) >= 2, data=digits)
     assert result.status == "cancelled" and result.steps_done == 2
+
+
+def test_paddle_caps_each_images_cross_entropy_at_64():
+    """Why λ = 2's exploded loss reads 58 (the why_not_2x text): a wrong answer costs at most 64."""
+    labels = paddle.to_tensor([1, 1])
+    logits = paddle.to_tensor([[50.0, 0.0], [1e6, 0.0]])  # logit gaps 50 and 10⁶ against the true class
+    per_image = paddle.nn.functional.cross_entropy(logits, labels, reduction="none").numpy().ravel()
+    assert per_image.tolist() == pytest.approx([50.0, 64.0])
 
 
 def test_blew_up_then_stuck_detection():
@@ -182,7 +202,7 @@ def test_canonical_json_ignores_unused_scale():
 
 def test_labels():
     assert TrainConfig(depth=56, shortcut="none").label == "plain-56"
-    assert TrainConfig(depth=56, shortcut="scaled", scale=2.0).label == "ResNet-56 λ=2"
+    assert TrainConfig(depth=56, shortcut="scaled", scale=2.0).label == "ResNet-56 A λ=2"
     assert TrainConfig(depth=50, width=8).label == "ResNet-50 w8"
 
 

@@ -26,6 +26,33 @@ def test_resnet50_costs_and_the_course_estimate():
     assert abs(vgg16.iloc[2] - 15.47) < 0.01
 
 
+def test_the_course_section_stays_at_the_courses_setting_and_compares_vgg_right():
+    """The course's estimate is for ResNet-50, batch 10, 224×224, whatever the page's size;
+    its 2092亿 vs 3069亿 (1.47×) against ours: 818亿 FLOPs, VGG-16 3.78× as costly."""
+    from resnet.inference import cost
+
+    vgg = cost.course_vs_vgg()
+    at = run(lang="en", size="160")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["The course: × 48"] == "104.82 G" and metrics["The truth, summed layer by layer"] == "40.89 G"
+    text = " ".join(m.value for m in at.markdown)
+    assert f"only {vgg['course_ratio']:.2f}× as costly" in text and "1.47×" in text
+    assert f"{vgg['resnet_flops'] / 1e9:,.2f} G FLOPs (818亿" in text
+    assert f"**{vgg['ratio']:.2f}×**" in text and "**3.78×**" in text
+    assert "The course prints 1046亿 = 104.64 G" in text and "2.56 times too large" in text
+
+
+def test_vgg_reading_splits_the_cost_at_resnets_first_block():
+    """ResNet's stem brings 224 to 56 before any block; VGG-16 spends 4.71 G above that."""
+    from resnet.inference import cost
+
+    split = cost.cost_by_resolution(224)
+    text = " ".join(m.value for m in run(lang="en").markdown)
+    assert f"down to {split['side']}×{split['side']} before its first block, for {split['ResNet-50']['above'] / 1e9:,.2f} G" in text
+    assert f"VGG-16 spends {split['VGG-16']['above'] / 1e9:,.2f} G" in text and "4.71 G" in text
+    assert f"costs {split['VGG-16']['total'] / split['ResNet-50']['total']:.2f}× as much as ResNet-50" in text
+
+
 def test_out_of_range_settings_fall_back_with_a_notice():
     at = run(lang="en", size="4096", batch="0", width="7")
     warnings = " ".join(w.value for w in at.warning)

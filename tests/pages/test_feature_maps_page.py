@@ -1,4 +1,8 @@
-"""AppTest of the Feature maps page: samples, uploads, weights sources, block/channel, ablation, URL.
+"""AppTest of the Feature maps page: samples, uploads, weights sources, block/channel, ablation, URL,
+and Veit et al.'s lesion study of the trained nets.
+
+The page opens on the shipped, trained digits ResNet-56 (``resnet.lab.shipped``); the
+tests of the ResNet-50 views ask for seeded random weights (``run_r50``).
 
 Uploads: Streamlit 1.67's AppTest *does* drive ``st.file_uploader``
 (``at.file_uploader(key=...).set_value((name, bytes, mime))`` registers the bytes with the
@@ -29,13 +33,16 @@ from streamlit.testing.v1 import AppTest
 
 from tests.helpers import open_page, query_param
 from resnet.inference import images
+from resnet.lab import shipped
 from resnet.model import preprocess, weights
 from resnet.i18n import MISSING, catalog
 from resnet.model import resnet
 from resnet.model.init import init_parameters
+from resnet.model.spec import STEMS
 
 REPO = Path(__file__).resolve().parents[2]
 EN, ZH = catalog("en"), catalog("zh")
+DIGITS = [f"digit_{c}" for c in range(10)]
 
 
 def run(at: AppTest | None = None, **params: str) -> AppTest:
@@ -45,6 +52,11 @@ def run(at: AppTest | None = None, **params: str) -> AppTest:
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def run_r50(**params: str) -> AppTest:
+    """The page on a ResNet-50 with seeded random weights and ImageNet-sized input (224 px photos)."""
+    return run(**{"weights": "random", **params})
 
 
 def charts(at: AppTest) -> list[dict]:
@@ -101,18 +113,23 @@ def upload(at: AppTest, name: str, data: bytes, mime: str = "image/png") -> AppT
 def test_every_key_the_core_uses_is_in_both_catalogs():
     """Steps, refusals and figure texts come from resnet/; the page translates them all."""
     files = ("inference/images.py", "model/preprocess.py", "model/weights.py", "inference/features.py", "plots/features.py",
-             "inference/explore.py")
+             "inference/explore.py", "lab/shipped.py", "plots/ablation.py")
     source = {name: (REPO / "resnet" / name).read_text(encoding="utf-8") for name in files}
     keys = set()
     for text in source.values():
         keys |= set(re.findall(r"[\"'](fm\.[a-z_]+(?:\.[a-z_0-9]+)*)[\"']", text))
     keys |= {f"fm.error.{c}" for c in re.findall(r'ImageError\("([a-z_]+)"', source["inference/images.py"])}
-    for name in ("model/weights.py", "inference/explore.py"):
+    for name in ("model/weights.py", "inference/explore.py", "lab/shipped.py"):
         keys |= {f"fm.weights_error.{c}" for c in re.findall(r'WeightsError\("([a-z_]+)"', source[name])}
     keys |= {"fm.weights_error.mismatch"}  # WeightsMismatch's code
     keys |= {f"fm.fig.x_{how}" for how in ("same", "projection", "mean")}
     keys |= {f"fm.fig.shortcut_{kind}" for kind in ("identity", "identity_scaled", "projection", "projection_scaled", "off")}
     keys |= {f"fm.sample.{s.name}" for s in images.SAMPLES}
+    keys |= {f"fm.panel_how.{how}" for how in ("same", "pad", "padded", "projection", "mean", "plain")}
+    keys |= {f"fm.stem_info.{stem}" for stem in STEMS}
+    page = (REPO / "pages" / "feature_maps.py").read_text(encoding="utf-8")
+    keys |= set(re.findall(r"[\"'](fm\.[a-z_]+(?:\.[a-z_0-9]+)+)[\"']", page))  # the page's own texts
+    assert {"fm.veit.untrained", "fm.veit.recompute", "fm.shipped_option", "fm.weights_error.shipped_missing"} <= keys
     assert len(keys) > 60
     assert not keys - set(EN), sorted(keys - set(EN))
     assert not keys - set(ZH), sorted(keys - set(ZH))
@@ -123,7 +140,7 @@ def test_every_key_the_core_uses_is_in_both_catalogs():
 
 @pytest.mark.parametrize("sample", [s.name for s in images.SAMPLES])
 def test_every_sample_shows_its_maps(sample):
-    at = run(image=sample)
+    at = run_r50(image=sample)
     loaded = images.load_sample(sample)
     shown = texts(at)
     assert f"Decoded a JPEG of {loaded.size[0]}×{loaded.size[1]} px" in shown
@@ -142,7 +159,7 @@ def test_every_sample_shows_its_maps(sample):
 
 
 def test_block_and_channel_selection_follow_the_widgets_and_the_url():
-    at = run()
+    at = run_r50()
     at.selectbox(key="fm.block").set_value("layer2.0")
     run(at)
     assert "**layer2.0:** input x 256×56×56 → output 512×28×28" in texts(at)
@@ -166,7 +183,7 @@ def test_block_and_channel_selection_follow_the_widgets_and_the_url():
 
 
 def test_deep_nets_keep_the_overview_legible():
-    at = run(depth="101", block="layer3.22")
+    at = run_r50(depth="101", block="layer3.22")
     overview = charts(at)[0]
     blocks = overview["data"][1]
     assert len(blocks["customdata"]) == 33 and blocks["customdata"][-1] == "layer4.2"
@@ -176,14 +193,16 @@ def test_deep_nets_keep_the_overview_legible():
 
 
 def test_the_stem_shows_its_channels_without_a_panel():
-    at = run(block="stem")
-    assert "**Stem:**" in texts(at) and "64×56×56" in texts(at)
+    at = run_r50(block="stem")
+    assert "**Stem:** 7×7 conv (stride 2)" in texts(at) and "64×56×56" in texts(at)
     assert len(charts(at)) == 3  # overview, grid, ratio: the stem has no F(x) / shortcut
     assert not any(s.value.startswith("Channel ") for s in at.subheader)
+    at = run(block="stem")  # the digits ResNet-56: the CIFAR stem
+    assert "**Stem:** 3×3 conv (stride 1) → BN → ReLU, no pooling" in texts(at) and "16×16×16" in texts(at)
 
 
 def test_channel_out_of_range_for_the_new_block_falls_back_to_its_strongest():
-    at = run(block="layer1.1", ch="200")
+    at = run_r50(block="layer1.1", ch="200")
     assert query_param(at, "ch") == "200"
     at.selectbox(key="fm.block").set_value("stem")  # 64 channels: 200 does not exist there
     run(at)
@@ -194,7 +213,7 @@ def test_channel_out_of_range_for_the_new_block_falls_back_to_its_strongest():
 
 
 def test_shortcuts_off_changes_every_block():
-    at = run(ablate="shortcuts")
+    at = run_r50(ablate="shortcuts")
     assert metrics(at)["First block that changes"] == "layer1.0"
     assert "every shortcut off" in texts(at)
     change = next(f for f in charts(at) if f["layout"].get("yaxis", {}).get("title", {}).get("text") == "‖out − out₀‖ / ‖out₀‖")
@@ -202,7 +221,7 @@ def test_shortcuts_off_changes_every_block():
 
 
 def test_dropping_a_block_leaves_earlier_blocks_alone():
-    at = run()
+    at = run_r50()
     at.radio(key="fm.ablate").set_value("drop")
     run(at)
     at.selectbox(key="fm.drop").set_value("layer3.2")
@@ -222,7 +241,7 @@ def test_url_round_trip_opens_the_same_view():
     params = dict(image="coffee", weights="random", depth="18", seed="3", block="layer3.1", ch="7", k="8",
                   scale="block", ablate="drop", drop="layer4.0")
     at = run(lang="zh", **params)
-    assert not at.warning, [w.value for w in at.warning]
+    assert [w.value for w in at.warning] == [ZH["fm.veit.untrained"]] * 2  # no URL notice, only "untrained weights"
     assert at.title[0].value == ZH["fm.title"]
     assert {name: query_param(at, name) for name in params} == params
     assert at.selectbox(key="fm.block").value == "layer3.1" and at.number_input(key="fm.ch").value == 7
@@ -235,7 +254,7 @@ def test_url_round_trip_opens_the_same_view():
     {"k": "1000"}, {"scale": "global"}, {"ablate": "everything"}, {"drop": "layer9.9", "ablate": "drop"},
 ])
 def test_out_of_range_url_values_fall_back_with_a_notice(params):
-    at = run(**params)
+    at = run_r50(**params)
     name, value = next(iter(params.items()))
     assert any(f"{name}={value}" in w.value for w in at.warning), [w.value for w in at.warning]
     assert len(charts(at)) >= 4  # the page still draws, on the defaults
@@ -245,7 +264,7 @@ def test_out_of_range_url_values_fall_back_with_a_notice(params):
 
 
 def test_upload_prompt_and_the_url_says_uploads_are_not_in_it():
-    at = run(image="upload", block="layer2.0", k="8", ablate="drop", drop="layer3.1")
+    at = run_r50(image="upload", block="layer2.0", k="8", ablate="drop", drop="layer3.1")
     assert EN["fm.upload_not_in_url"] in texts(at) and EN["fm.upload_prompt"] in texts(at)
     assert not charts(at)
     assert at.file_uploader(key="upload_file").allowed_type == [".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"]
@@ -257,7 +276,7 @@ def test_upload_prompt_and_the_url_says_uploads_are_not_in_it():
 
 
 def test_an_uploaded_rgba_png_is_converted_and_analysed():
-    at = run(image="upload")
+    at = run_r50(image="upload")
     img = photo((300, 200), "RGBA")
     upload(at, "photo.png", encode(img, "PNG"))
     shown = texts(at)
@@ -276,7 +295,7 @@ def test_an_uploaded_rgba_png_is_converted_and_analysed():
 def test_an_animated_gif_uses_its_first_frame():
     frames = [photo((64, 64), "RGB", seed=s).convert("P") for s in range(3)]
     data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
-    at = upload(run(image="upload"), "anim.gif", data, "image/gif")
+    at = upload(run_r50(image="upload"), "anim.gif", data, "image/gif")
     assert EN["fm.step.first_frame"] in texts(at)
     assert len(charts(at)) == 4
 
@@ -289,7 +308,7 @@ def test_an_animated_gif_uses_its_first_frame():
     ("empty.png", b"", "empty"),
 ])
 def test_bad_uploads_get_their_message_and_the_page_keeps_working(name, data, code):
-    at = upload(run(image="upload"), name, data)
+    at = upload(run_r50(image="upload"), name, data)
     assert len(at.error) == 1
     message = at.error[0].value
     assert message.startswith(f"{name} cannot be used:")
@@ -303,7 +322,7 @@ def test_bad_uploads_get_their_message_and_the_page_keeps_working(name, data, co
 
 
 def test_bad_upload_message_is_translated():
-    at = upload(run(image="upload", lang="zh"), "notes.png", b"not an image at all" * 10)
+    at = upload(run_r50(image="upload", lang="zh"), "notes.png", b"not an image at all" * 10)
     assert at.error[0].value == ZH["fm.upload_refused"].format(name="notes.png") + " " + ZH["fm.error.not_image"]
 
 
@@ -422,3 +441,110 @@ def test_bad_local_weights_files_get_their_message(monkeypatch, tmp_path):
     at.selectbox(key="fm.weights").set_value("random")
     run(at)
     assert not at.error and len(charts(at)) == 4
+
+
+# --- the default: trained digits models, and Veit et al.'s lesion study --------------------
+
+
+def top_k_chart(at: AppTest) -> dict:
+    return next(f for f in charts(at) if f["data"][0].get("orientation") == "h")
+
+
+def titled(at: AppTest, title: str) -> dict:
+    """The figure with this title."""
+    return next(f for f in charts(at) if f["layout"].get("title", {}).get("text") == title)
+
+
+def test_the_page_opens_on_the_trained_resnet56_and_a_test_digit():
+    at = run()
+    assert query_param(at, "weights") == "shipped" and query_param(at, "file") == "resnet56_digits16.safetensors"
+    assert at.selectbox(key="fm.file").options == ["ResNet-56 (98.1% test accuracy)", "plain-20 (97.8% test accuracy)"]
+    image = at.selectbox(key="fm.image")
+    assert image.value == "digit_3" and image.options[:10] == [f"Handwritten digit {c} (test set)" for c in range(10)]
+    assert "Chelsea the cat" in image.options  # the photos stay available
+    shown = texts(at)
+    assert "ResNet-56, 10 classes" in shown and "input 1×16×16" in shown and EN["fm.digit_credit"] in shown
+    assert "Every block's maps for this image computed in" in shown and "dygraph: Paddle's eager mode" in shown
+    assert not at.warning, [w.value for w in at.warning]  # trained weights: no "untrained" warning
+    # every digit class is on the predictions' axis, as a category, and the net reads the 3 as a 3
+    top = top_k_chart(at)
+    assert sorted(top["data"][0]["y"]) == [str(c) for c in range(10)] and top["data"][0]["y"][-1] == "3"
+    assert top["layout"]["yaxis"]["type"] == "category" and top["layout"]["yaxis"]["dtick"] == 1
+    assert top["data"][0]["x"][-1] > 0.9
+    # the overview: 27 blocks in three stages of nine
+    assert len(charts(at)[0]["data"][1]["customdata"]) == 27
+
+
+def test_the_lesion_study_of_the_shipped_models_is_shown_at_once():
+    at = run()
+    assert EN["fm.veit.title"] in [h.value for h in at.header]
+    single = titled(at, EN["fm.veit.single_title"])
+    titles = [a["text"] for a in single["layout"]["annotations"]]
+    assert titles == ["ResNet-56: 98.1% with nothing deleted", "plain-20: 97.8% with nothing deleted"]
+    hatched = {x for tr in single["data"] if tr["type"] == "bar" and tr["marker"]["pattern"]["shape"] == "/" for x in tr["x"]}
+    assert hatched == {"layer2.0", "layer3.0"}  # the downsampling blocks, in both nets
+    random = titled(at, EN["fm.veit.random_title"])
+    assert [tr["x"] for tr in random["data"] if tr["mode"] == "lines+markers"] == [list(range(11)), list(range(10))]
+    shown = texts(at)
+    assert EN["fm.veit.stored"] in shown and EN["fm.veit.why_some_hurt"] in shown
+    assert EN["fm.veit.how"].format(n=359) in shown
+    assert "**ResNet-56** (98.1% with every block)" in shown and "the worst is layer1.0" in shown
+    assert at.button(key="veit_recompute").label == EN["fm.veit.recompute"]
+
+
+def test_random_weights_say_they_are_untrained_and_what_to_pick():
+    at = run(weights="random")
+    warnings = [w.value for w in at.warning]
+    assert warnings == [EN["fm.veit.untrained"]] * 2  # above Predictions and above Ablation
+    headers = [h.value for h in at.header]
+    assert headers.index(EN["fm.predictions"]) < headers.index(EN["fm.ablation"])
+    assert EN["fm.veit.title"] not in headers and not any(f["data"][0].get("orientation") == "h" for f in charts(at))
+    assert EN["fm.source.shipped"].split(" (")[0] in EN["fm.veit.untrained"]  # it names the choice to make
+
+
+def test_the_why_pages_ablation_link_drops_a_block_that_costs_little():
+    """The link next to "a trained ResNet barely suffers from losing one block" must show just that."""
+    app = (REPO / "app.py").read_text(encoding="utf-8")
+    call = re.search(r'link\("pages/feature_maps.py", t\("why.link_ablation"\),(.*?)\)', app, re.S).group(1)
+    params = dict(re.findall(r'(\w+)="([^"]+)"', call))
+    at = run(**params)
+    assert params["weights"] == "shipped" and params["ablate"] == "drop"
+    assert metrics(at)["First block that changes"] == params["drop"] and metrics(at)["Top-1 class unchanged?"] == "yes"
+    assert float(metrics(at)['Probability of “3”'].rstrip("%")) > 99
+    study = shipped.stored_lesion_studies()[Path(params["file"]).stem]
+    deleted = {b.name: b.accuracy for b in study.blocks}
+    assert study.baseline - deleted[params["drop"]] <= 0.005  # on the whole test split too: ≤ 0.5 pp
+    assert study.baseline - deleted["layer1.0"] > 0.5  # unlike the first block (see fm.veit.why_some_hurt)
+
+
+def save_lab_run(folder: Path, name: str) -> Path:
+    """A model as the Training lab saves one, with the run it came from (digits at 8×8)."""
+    model = resnet(20, num_classes=10, in_channels=1, width=4)
+    init_parameters(model, 0)
+    spec = preprocess.Preprocess(resize=8, crop=8, mean=(0.3,), std=(0.35,), channels=1)
+    meta = {"preprocess": spec.to_dict(), "classes": [str(i) for i in range(10)], "label": "ResNet-20 (lab)",
+            "train_config": {"dataset": "digits", "image_size": 8, "depth": 20}}
+    return weights.save_trained(model, meta, folder / name)
+
+
+def test_a_model_trained_in_the_lab_is_measured_on_request(isolated_home):
+    save_lab_run(isolated_home / "trained", "run1_ResNet-20")
+    at = run(weights="trained")
+    assert "digit_3" == at.selectbox(key="fm.image").value  # a one-channel model is offered the digits
+    single = titled(at, EN["fm.veit.single_title"])
+    assert len(single["layout"]["annotations"]) == 2  # the shipped models only, until asked
+    at.button(key="veit_measure").click()
+    run(at)
+    single = titled(at, EN["fm.veit.single_title"])
+    titles = [a["text"] for a in single["layout"]["annotations"]]
+    assert len(titles) == 3 and titles[2].startswith("ResNet-20 (lab): ")
+    assert "**ResNet-20 (lab)**" in texts(at)
+    run(at)
+    assert [b.key for b in at.button] == ["veit_recompute"]  # measured: kept for every session, no button any more
+    assert len(titled(at, EN["fm.veit.single_title"])["layout"]["annotations"]) == 3
+    # a file with no record of its training run cannot be measured, and the page says why
+    save_digits_model(isolated_home / "trained", "run2_plain-20", shortcut="none")
+    run(at)  # the selector lists the new file
+    at.selectbox(key="fm.file").set_value("run2_plain-20.safetensors")
+    run(at)
+    assert EN["fm.veit.no_run"].format(label="plain net-20") in texts(at)

@@ -63,20 +63,20 @@ def test_presets_show_reference_curves_at_once():
     refs = store.list_runs(source="reference")
     assert len(refs) == sum(len(p.configs) for p in PRESETS.values())  # imported on the first load
     degradation = legend(figure(at, "Training loss"))
-    assert degradation == {f"{label} · reference": 120 for label in ("plain-20", "plain-56", "ResNet-20", "ResNet-56")}
+    assert degradation == {f"{label} · reference": 120 for label in ("plain-20", "plain-56", "ResNet-20 A", "ResNet-56 A")}
     assert legend(figure(at, "Test accuracy"))["plain-56 · reference"] == 6  # evaluated every 20 steps
     assert at.multiselect(key="lab.runs").value == [r.id for r in refs if r.config["steps"] == 120]  # the four of the preset
 
     at.radio(key="lab.preset").set_value("why_not_2x").run()
     spec = figure(at, "Training loss")
     names = legend(spec)
-    assert "ResNet-56 λ=2 · reference ⚠ stuck at chance" in names and "ResNet-56 λ=0.5 · reference" in names
+    assert "ResNet-56 A λ=2 · reference ⚠ stuck at chance" in names and "ResNet-56 A λ=0.5 · reference" in names
     assert all(n == 200 for n in names.values())
     notes = [a["text"] for a in spec["layout"]["annotations"]]
     assert any("then stuck at chance" in n for n in notes) and any("chance level ln 10 = 2.30" in n for n in notes)
     table = at.dataframe[0].value
     flagged = table[table["flags"].str.contains("stuck at chance")]
-    assert list(flagged["run"].str.replace(r"^#\d+ ", "", regex=True)) == ["ResNet-56 λ=2"]
+    assert list(flagged["run"].str.replace(r"^#\d+ ", "", regex=True)) == ["ResNet-56 A λ=2"]
     assert query_param(at, "preset") == "why_not_2x" and query_param(at, "runs") == ",".join(str(i) for i in at.multiselect(key="lab.runs").value)
     assert not RunStore().list_runs(source="live")  # looking trains nothing
 
@@ -94,7 +94,7 @@ def test_diagnostics_at_initialisation_for_each_configuration():
     per_block = [s for s in specs if any(d["name"].endswith("· init") for d in s["data"])]
     assert len(per_block) == 2  # activation and gradient RMS per block
     forward = {d["name"]: d for d in per_block[0]["data"]}
-    assert len(forward["ResNet-56 · init"]["x"]) == 27 and len(forward["ResNet-20 · init"]["x"]) == 9
+    assert len(forward["ResNet-56 A · init"]["x"]) == 27 and len(forward["ResNet-20 A · init"]["x"]) == 9
     assert all(v > 0 for v in forward["plain-56 · init"]["y"])
     assert any("needs trained weights" in i.value for i in at.info)  # Fig. 7: the references ship without weights
 
@@ -130,10 +130,12 @@ def test_bad_settings_are_explained_in_chinese():
 
 
 def test_out_of_range_url_values_fall_back_with_notices():
-    at = open_lab(steps="0", lam="inf", width="999", runs="999", smooth="2", x="sideways", logy="maybe", preset="nope")
+    at = open_lab(steps="0", lam="inf", width="999", runs="999", smooth="2", x="sideways", logy="maybe", preset="nope",
+                  down="zero")
     warnings = " ".join(w.value for w in at.warning)
-    for bad in ("steps=0", "lam=inf", "width=999", "runs=999", "smooth=2", "x=sideways", "logy=maybe", "preset=nope"):
+    for bad in ("steps=0", "lam=inf", "width=999", "runs=999", "smooth=2", "x=sideways", "logy=maybe", "preset=nope", "down=zero"):
         assert bad in warnings, bad
+    assert at.radio(key="lab.down").value == "pad"
     assert at.number_input(key="lab.steps").value == 120 and at.number_input(key="lab.width").value == 16
     assert at.radio(key="lab.preset").value == "degradation" and len(at.multiselect(key="lab.runs").value) == 4
     assert not RunStore().list_runs(source="live")
@@ -150,14 +152,14 @@ def test_tiny_live_run_appears_in_store_and_its_curve_shows(isolated_home):
     assert not at.exception and not at.error, [e.value for e in at.error]
     store = RunStore()
     (run,) = store.list_runs(source="live")
-    assert run.label == "ResNet-20 w4" and run.config["steps"] == 6 and run.config["seed"] == 11
+    assert run.label == "ResNet-20 A w4" and run.config["steps"] == 6 and run.config["seed"] == 11
     assert any(f"Queued as run #{run.id}" in s.value for s in at.success)
     assert at.multiselect(key="lab.runs").value[-1] == run.id
 
     done = poll(lambda: (r := store.get_run(run.id)).status == "done" and r, f"run {run.id} to finish", timeout=DEADLINE_S)
     at.run()
     assert not at.exception
-    name = f"ResNet-20 w4 · live #{run.id}"
+    name = f"ResNet-20 A w4 · live #{run.id}"
     assert legend(figure(at, "Training loss"))[name] == 6
     assert legend(figure(at, "Test accuracy"))[name] == 2  # evaluated at steps 3 and 6
     assert query_param(at, "runs").endswith(str(run.id))
@@ -165,7 +167,9 @@ def test_tiny_live_run_appears_in_store_and_its_curve_shows(isolated_home):
     weights = Path(done.result["weights"])
     assert weights.is_file() and weights.parent == isolated_home / "trained"
     traces = [d["name"] for e in at.get("plotly_chart") for d in json.loads(e.proto.spec)["data"]]
-    assert f"ResNet-20 w4 #{run.id} · trained" in traces and f"ResNet-20 w4 #{run.id}" in traces  # Fig. 7 too
+    assert f"ResNet-20 A w4 #{run.id} · trained" in traces and f"ResNet-20 A w4 #{run.id}" in traces  # Fig. 7 too
+    means = [c.value for c in at.caption if c.value.startswith("Mean std over the 3×3 layers, smallest first:")]
+    assert len(means) == 1 and f"#{run.id} ResNet-20 A w4 " in means[0]
 
     # the same settings again: the same run, not a second one
     at.button(key="train").click().run()
@@ -182,13 +186,13 @@ def test_queue_progress_and_cancel():
     poll(lambda: store.get_run(run.id).steps_done >= 1, "the run to start training", timeout=DEADLINE_S)
     at.run()
     bars = [p.proto.text for p in at.get("progress")]
-    assert any(f"#{run.id} ResNet-20 w4: step" in b and "/20000" in b and "left" in b for b in bars), bars
+    assert any(f"#{run.id} ResNet-20 A w4: step" in b and "/20000" in b and "left" in b for b in bars), bars
     at.button(key=f"cancel_{run.id}").click().run()
     poll(lambda: store.get_run(run.id).status == "cancelled", "the run to be cancelled", timeout=DEADLINE_S)
     at.run()
     assert not at.get("progress")
     table = at.dataframe[0].value
-    assert "cancelled" in table.loc[table["run"] == f"#{run.id} ResNet-20 w4", "status"].item()
+    assert "cancelled" in table.loc[table["run"] == f"#{run.id} ResNet-20 A w4", "status"].item()
 
 
 class QueueOnlyPool:
@@ -202,6 +206,21 @@ class QueueOnlyPool:
 
     def submit_many(self, configs) -> list[jobs.Submitted]:
         return [self.submit(c) for c in configs]
+
+
+def test_custom_run_says_and_picks_the_stage_start_shortcut(monkeypatch):
+    """Option A (zero-pad, the paper's CIFAR nets) by default; option B (projection) on request, and the label says which."""
+    monkeypatch.setattr(jobs, "get_pool", QueueOnlyPool)
+    at = open_lab(**TINY)
+    choice = at.radio(key="lab.down")
+    assert choice.value == "pad" and choice.options == ["option A (zero-pad)", "option B (projection)"]
+    choice.set_value("conv").run()
+    at.button(key="train").click().run()
+    (run,) = RunStore().list_runs(source="live")
+    assert run.label == "ResNet-20 B w4" and run.config["downsample"] == "conv"
+    assert query_param(at, "down") == "conv"
+    at.radio(key="lab.shortcut").set_value("none").run()
+    assert at.radio(key="lab.down").disabled  # a plain net has no shortcut at all
 
 
 def test_rerun_live_queue_positions_and_cancel_while_queued(monkeypatch):
@@ -235,7 +254,7 @@ def test_diverged_run_is_flagged_on_chart_and_in_run_list():
     store.finish_run(run_id, TrainResult("diverged", 3, 0.3, 100.0, float("nan"), None, None, False, diverged_step=3))
     at = open_lab(runs=str(run_id))
     spec = figure(at, "Training loss")
-    name = f"ResNet-20 λ=3 w4 · live #{run_id} ⚠ diverged"
+    name = f"ResNet-20 A λ=3 w4 · live #{run_id} ⚠ diverged"
     assert legend(spec)[name] == 3
     marker = [d for d in spec["data"] if d.get("mode") == "markers+text"]
     assert marker[0]["text"] == ["diverged at step 3 (loss NaN/∞)"] and marker[0]["y"] == [80.0]

@@ -76,6 +76,32 @@ def test_architecture_shows_resnet50_course_numbers():
     assert query_param(at, "depth") == "50"
 
 
+@pytest.mark.parametrize("depth", ["18", "152"])
+def test_the_course_note_speaks_of_resnet50_whatever_the_depth(depth):
+    """The course's slips are about its ResNet-50 (16 blocks, 48 convs in blocks, its 1046亿
+    = 104.6 G vs 40.9 G per batch of 10), computed by cost.course_estimate, not the shown net."""
+    from resnet.inference import cost
+
+    est = cost.course_estimate()
+    at = run("pages/architecture.py", lang="en", depth=depth)
+    note = next(m.value for m in at.markdown if m.value.startswith("- The course says 15"))
+    assert f"ResNet-50 has **{est['residual_blocks']}** (3 + 4 + 6 + 3)" in note and "**16**" in note
+    assert f"**{est['convs_in_blocks']}** conv layers" in note and "**48**" in note
+    assert f"**{est['course_total_rounded'] / 1e9:.1f} G**" in note and "**104.6 G**" in note
+    assert f"**{est['true_total'] / 1e9:.1f} G** MACs" in note and "**40.9 G**" in note
+    assert f"gives {est['course_total'] / 1e9:.1f} G" in note and "104.8 G" in note
+    assert "H(x) is the mapping" in note  # not "the deeper net" (He et al. 2015, Sec. 3.1)
+
+
+def test_a_projection_block_shows_what_its_shortcut_costs():
+    """He et al. 2015, Sec. 3.3 (option B): a 1×1 conv + BN, not free. layer2.0 of ResNet-50:
+    256·512 weights + 2·512 BN, 256·512·28² MACs per image."""
+    at = run("pages/architecture.py", lang="en", block="layer2.0")
+    info = " ".join(m.value for m in at.markdown)
+    assert f"**{256 * 512 + 2 * 512:,}** of this block's parameters" in info
+    assert f"**{10 * 256 * 512 * 28 * 28 / 1e9:.3f} G** MACs for this batch" in info
+
+
 def test_switching_depth_rebuilds_the_model():
     at = run("pages/architecture.py", lang="en")
     at.selectbox(key="arch.depth").set_value(152).run()

@@ -1,0 +1,159 @@
+"""The Why residuals page teaches what it measures: every number in its text is computed
+by the core, and each paper claim is checked against its source here.
+
+Sources: He et al. 2015, "Deep Residual Learning for Image Recognition" (Sec. 3.1–3.3,
+4.1, Fig. 2 and 5); He et al. 2016b, "Identity Mappings in Deep Residual Networks"
+(Sec. 3, Table 1); Veit, Wilber, Belongie 2016, "Residual Networks Behave Like Ensembles
+of Relatively Shallow Networks" (Sec. 4, Fig. 3).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import pytest
+
+from resnet.i18n import catalog
+from resnet.inference import cost
+from resnet.inference.diagnostics import measure_at_init
+from resnet.lab.presets import reference_path
+from resnet.lab.train import chance_loss
+from resnet.plots.lesson import plain_vs_residual
+from tests.helpers import open_page
+
+
+def text_of(at) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+@pytest.fixture(scope="module")
+def why_en():
+    return open_page("app.py", lang="en")
+
+
+def test_q1_quotes_the_computed_cost_of_the_extra_multiply(why_en):
+    """The course's "wastes a multiplication": one multiply per element of every block's
+    output is ~0.1% of ResNet-50's MACs at 224×224 (cost.shortcut_costs)."""
+    short = cost.shortcut_costs(cost.resnet_rows(50, 1, 224))
+    share = short["scale_multiplies"] / short["macs"]
+    assert 0.001 < share < 0.002
+    text = text_of(why_en)
+    assert "it barely helps and wastes a multiplication" in text  # the course's answer, stated first
+    assert f"**{share:.2%}**" in text and f"{short['scale_multiplies']:,}" in text
+    # the λ^L law: exact for the pre-activation analysis (He et al. 2016b, Sec. 3), approximate here
+    assert "exact in the paper's analysis" in text and "only approximately" in text
+
+
+def test_block_text_gives_the_projections_their_cost(why_en):
+    """Only identity shortcuts are free: ResNet-50's four projections, computed from its rows."""
+    short = cost.shortcut_costs(cost.resnet_rows(50, 1, 224))
+    text = text_of(why_en)
+    assert f"**{short['projection_params']:,}**" in text and "**2,776,576**" in text
+    assert f"**{short['projection_macs'] / 1e9:.2f} G**" in text and "**0.36 G**" in text
+    assert "layer1.0" in text and "64 → 256" in text  # a stage start that keeps its size
+    assert "the first block of a stage halves the size" not in text  # not ResNet-50's layer1.0
+
+
+def test_q1_paper_keeps_table_1s_rows_apart(why_en):
+    """He et al. 2016b, Table 1 (ResNet-110, CIFAR-10; "fail" = error above 20%): identity
+    6.61%; λ = 0.5 on the shortcut only fails; 0.5 on both shortcut and F: 12.35%."""
+    paper = catalog("en")["why.q1_paper"]
+    assert "**6.61%**" in paper
+    only_shortcut, both = paper.split("y = F(x) + 0.5x")[1], paper.split("y = 0.5·F(x) + 0.5x")[1]
+    assert only_shortcut.lstrip(", ").startswith("**fails**")
+    assert both.lstrip(", ").startswith("reaches **12.35%**")
+    assert paper in text_of(why_en)
+
+
+def test_q1_quotes_the_shipped_lambda_2_run_stuck_at_chance(why_en):
+    """The app's own run: ResNet-56 with λ = 2 on the digits ends at chance, ln 10 ≈ 2.30."""
+    runs = {r["config"]["scale"]: r["result"] for r in json.loads(reference_path("why_not_2x").read_text())["runs"]}
+    lam2, identity = runs[2.0], runs[1.0]
+    assert lam2["stuck_at_chance"] and not identity["stuck_at_chance"]
+    assert lam2["final_train_loss"] == pytest.approx(chance_loss(10), rel=0.05) and chance_loss(10) == math.log(10)
+    text = text_of(why_en)
+    assert f"**{lam2['final_train_loss']:.2f}**" in text and "ln 10 = 2.30" in text
+    assert f"ends at {identity['final_train_loss']:.2f}" in text
+
+
+@pytest.mark.parametrize(("lam", "depth", "fate"), [
+    ("2", "54", "yes"),  # 1.8e16
+    ("3", "110", "overflows to inf"),  # 1.3e52 > 3.4e38
+    ("0.1", "40", "subnormal"),  # 1e-40: below 1.18e-38, still stored
+    ("0.1", "45", "subnormal"),  # 1e-45 rounds to the smallest subnormal, 1.4e-45
+    ("0.1", "46", "underflows to 0"),  # 1e-46: below half of it
+    ("0", "10", "yes"),  # 0 is exact
+])
+def test_float32_verdict_follows_ieee_754(lam, depth, fate):
+    at = open_page("app.py", lang="en", lam=lam, L=depth)
+    assert {m.label: m.value for m in at.metric}["Fits in float32?"] == fate
+
+
+def test_measured_reading_quotes_this_measurement():
+    """ResNet-56, option A: the reading's numbers are the chart's (measure_at_init), and
+    λ = 2 multiplies by ≈ λ per identity block within 10% (tests/inference/test_diagnostics.py)."""
+    at = open_page("app.py", lang="en")
+    at.radio(key="measure_depth").set_value(56).run()
+    assert not at.exception
+    text = text_of(at)
+    two = measure_at_init(56, "scaled", 2.0)
+    plain = measure_at_init(56, "none", 1.0)
+    assert f"×2^{math.log2(two[-1].out_rms / two[0].out_rms):.1f} from the first block" in text and "×2^25.0" in text
+    assert f"×{plain[0].grad_rms / plain[-1].grad_rms:,.0f} from the last block back" in text
+    assert "ResNet-56's 27 blocks" in text
+    deviations = [int(d) for d in re.findall(r"within (\d+)%", text.split("How to read it")[1])]
+    assert len(deviations) == 2 and max(deviations) <= 10
+    at.radio(key="measure_downsample").set_value("conv").run()
+    text = text_of(at)
+    two = measure_at_init(56, "scaled", 2.0, downsample="conv")
+    starts = [i for i, s in enumerate(two) if s.shortcut_kind == "projection"]
+    assert starts == [9, 18]
+    assert f"×2^{math.log2(two[-1].out_rms / two[18].out_rms):.1f} over the last one" in text and "×2^8.1" in text
+    assert f"at most ×{max(two[i].out_rms / two[i - 1].out_rms for i in starts):.1g}" in text and "×0.004" in text
+
+
+def test_q2_says_deleting_a_downsampling_block_hurts(why_en):
+    """Veit et al. 2016, Sec. 4 / Fig. 3: single blocks matter little, downsampling blocks excepted."""
+    for lang in ("en", "zh"):
+        body = catalog(lang)["why.q2_body"]
+        assert "Veit" in body and ("downsampling" in body or "下采样" in body)
+
+
+def test_q3_and_the_cost_page_quote_one_comparison_the_same_way(why_en):
+    """69,632 vs 1,179,648 conv weights, 70,400 vs 1,180,672 with BN: one core function,
+    one phrase on both pages."""
+    bott, basic = cost.bottleneck_vs_basic(64, 56, 1)[:2]
+    phrase = catalog("en")["count.weights_params"]
+    counts = [phrase.format(weights=f"{b['weights']:,}", params=f"{b['params']:,}") for b in (bott, basic)]
+    assert counts[0] == "69,632 conv weights (70,400 parameters with BatchNorm's scales and shifts)"
+    assert "1,179,648 conv weights (1,180,672 parameters" in counts[1]
+    cost_page = open_page("pages/cost.py", lang="en")
+    for page in (why_en, cost_page):
+        assert all(c in text_of(page) for c in counts)
+
+
+def test_measured_section_says_how_the_weights_are_drawn():
+    """measure_at_init draws the weights with init_parameters, seeded by parameter name."""
+    for lang in ("en", "zh"):
+        assert "init_parameters" in catalog(lang)["why.measured_body"]
+
+
+def annotation_order(fig, x: float) -> list[str]:
+    """The boxes of one column of the figure, top to bottom (the title left out)."""
+    boxes = [a for a in fig.layout.annotations if a.x == x and a.bordercolor]
+    return [a.text for a in sorted(boxes, key=lambda a: -a.y)]
+
+
+def test_plain_vs_residual_draws_relu_after_the_addition():
+    """He et al. 2015, Fig. 2 / Sec. 3.2: conv-BN-ReLU → conv-BN → ⊕ → ReLU. A ReLU before
+    ⊕ would force F(x) ≥ 0; the plain block is the same stack without the shortcut."""
+    texts = catalog("en")
+    fig = plain_vs_residual(lambda key, **kw: texts[key].format(**kw))
+    plain, residual = annotation_order(fig, 0.0), annotation_order(fig, 2.4)
+    assert plain == ["x", "conv + BN + ReLU", "conv + BN", "ReLU", "H(x)"]
+    assert residual == ["x", "conv + BN + ReLU", "conv + BN", "⊕", "ReLU", "ReLU(F(x) + x)"]
+    assert residual.index("ReLU") == residual.index("⊕") + 1
+    shortcut = [tr for tr in fig.data if tr.line.dash == "dot"][0]  # it joins the main path at ⊕
+    assert shortcut.y[-1] == next(a.y for a in fig.layout.annotations if a.text == "⊕")
