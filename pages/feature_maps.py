@@ -15,9 +15,9 @@ from pages.common.ui import page_setup, select_on_click, setting_key, show_url_n
 t = page_setup("fm.title")
 
 from resnet.inference import explore, features, images  # noqa: E402  (Paddle: after the sidebar)
-from resnet.inference.explore import STEM, Shown  # noqa: E402
+from resnet.inference.explore import FILE_SOURCES, STEM, UPLOAD, UPLOAD_TYPES, Shown  # noqa: E402
 from resnet.model import network, preprocess, weights  # noqa: E402
-from resnet.plots import ablation as ablation_plots, features as feature_plots, style  # noqa: E402
+from resnet.plots import ablation as ablation_plots, features as feature_plots  # noqa: E402
 from resnet.lab import shipped  # noqa: E402
 from resnet.lab.jobs import trained_dir  # noqa: E402  (where the lab's workers save finished runs)
 from resnet.lab.store import store_path  # noqa: E402
@@ -26,17 +26,11 @@ network.ensure_dygraph()  # this run's thread (see ensure_dygraph)
 
 _log = logging.getLogger(__name__)
 
-UPLOAD = "upload"
-PHOTOS = tuple(s.name for s in images.SAMPLES)
-DIGIT = "digit_3"  # the default digit: both shipped nets get it right, and the Why page's link opens on it
 SOURCES = ("shipped", "random", "official", "local", "trained")
-FILE_SOURCES = ("shipped", "local", "trained")
 DEPTHS = network.IMAGENET_DEPTHS
 SEED_RANGE = (0, 9999)
 K_RANGE = (4, 64)
 ABLATIONS = ("none", "shortcuts", "drop")
-UPLOAD_TYPES = ("png", "jpg", "jpeg", "webp", "bmp", "gif")
-URL_NAMES = ("image", "weights", "depth", "seed", "file", "block", "ch", "k", "scale", "ablate", "drop")
 PLOTLY = {"displayModeBar": False}
 
 
@@ -63,9 +57,7 @@ def file_lab(path: str, stamp: tuple[int, int]) -> weights.LabModel:
 @st.cache_resource(show_spinner=False, max_entries=16)
 def sample_shown(name: str, spec: preprocess.Preprocess) -> Shown:
     """A sample photo, or a sample digit (``digit_<label>``)."""
-    if name in PHOTOS:
-        return explore.sample_shown(name, spec)
-    return explore.file_shown(f"sample:{name}", shipped.DIGITS_DIR / f"{name}.png", spec)
+    return shipped.sample_shown(name, spec)
 
 
 @st.cache_resource(show_spinner=False)
@@ -104,11 +96,9 @@ def settings() -> tuple[str, int | None, Any, Any]:
 
 def image_choice(column: Any, spec: preprocess.Preprocess) -> str:
     """The image, among those that suit the model: the sample digits first for a one-channel model."""
-    digits = [p.stem for p in shipped.sample_digits()] if spec.channels == 1 else []
-    choices = [*digits, *PHOTOS, UPLOAD]
-    name = column.selectbox(t("fm.image"), choices, key=url_choice("image", choices, DIGIT if DIGIT in digits else "cat"),
-                            format_func=lambda n: t("fm.upload_option") if n == UPLOAD else t(f"fm.sample.{n}") if n in PHOTOS
-                            else t("fm.sample.digit", label=n.removeprefix("digit_")))
+    choices = [*shipped.sample_names(spec.channels), UPLOAD]
+    name = column.selectbox(t("fm.image"), choices, key=url_choice("image", choices, shipped.default_sample(choices)),
+                            format_func=lambda n: explore.image_label(n, t))
     show_url_notices(t)
     return name
 
@@ -119,10 +109,11 @@ def refuse(problem: str) -> None:
     st.error(problem, icon="🚫")
 
 
-def loaded(load: Callable[[], weights.LabModel], what: str) -> weights.LabModel | None:
-    """``load()``, or None with the reason shown: weights that do not fit, an unreadable disk…"""
+def loaded(load: Callable[[], weights.LabModel], what: str, spinning: str) -> weights.LabModel | None:
+    """``load()`` under a ``spinning`` spinner, or None with the reason shown: weights that do not fit, a disk error…"""
     try:
-        return load()
+        with st.spinner(spinning):
+            return load()
     except weights.WeightsError as exc:
         refuse(explore.error_text(exc, t))
     except Exception as exc:  # a file removed meanwhile, a disk error: never a traceback
@@ -141,8 +132,7 @@ def file_weights(source: str, column: Any) -> tuple[weights.LabModel, str, Path]
     name = column.selectbox(t("fm.file"), names, key=url_choice("file", names, names[0]), format_func=labels.get)
     path = next(p for p in files if p.name == name)
     stamp = explore.file_stamp(path)
-    with st.spinner(t("fm.loading_file", name=name)):
-        lab = loaded(lambda: file_lab(str(path), stamp), name)
+    lab = loaded(lambda: file_lab(str(path), stamp), name, t("fm.loading_file", name=name))
     return None if lab is None else (lab, f"file:{path}:{stamp[0]}:{stamp[1]}", path)
 
 
@@ -156,18 +146,12 @@ def official_weights(depth: int, column: Any) -> tuple[weights.LabModel, str, No
             show_url_notices(t)  # the page waits for the learner to ask
             return None
         bar = st.progress(0.0, text=t("fm.download_start"))
-
-        def progress(done: int, total: int | None) -> None:
-            fraction = min(done / total, 1.0) if total else 0.0
-            bar.progress(fraction, text=t("fm.downloading", done=done / 2**20, total=(total or 0) / 2**20))
-
         try:
-            weights.official_path(depth, progress)
+            weights.official_path(depth, lambda done, total: bar.progress(*explore.download_progress(done, total, t)))
         except weights.WeightsError as exc:
             bar.empty()
             return refuse(explore.error_text(exc, t))
-    with st.spinner(t("fm.loading_official", depth=depth)):
-        lab = loaded(lambda: official_lab(depth), f"ResNet-{depth}")
+    lab = loaded(lambda: official_lab(depth), f"ResNet-{depth}", t("fm.loading_official", depth=depth))
     return None if lab is None else (lab, f"official:{depth}", None)
 
 
@@ -183,15 +167,12 @@ def model_in(source: str, depth: int | None, column: Any) -> tuple[weights.LabMo
         return None
     show_url_notices(t)
     network.ensure_dygraph()
-    config, spec = model[0].model.config, model[0].preprocess
-    st.caption(t("fm.model_info", model=weights.model_label(config), classes=config.num_classes, source=model[0].source,
-                 size=spec.crop, channels=spec.channels))
+    st.caption(explore.model_caption(model[0], t))
     return model
 
 
 def image_in(image_name: str, spec: preprocess.Preprocess) -> Shown | None:
     """The sample or the upload, and what preprocessing made of it; None until there is an image."""
-    credit = None
     if image_name == UPLOAD:
         uploaded = st.file_uploader(t("fm.upload"), type=list(UPLOAD_TYPES), key="upload_file", help=t("fm.upload_help"))
         st.caption(t("fm.upload_not_in_url"))
@@ -205,17 +186,13 @@ def image_in(image_name: str, spec: preprocess.Preprocess) -> Shown | None:
             return None
     else:
         shown = sample_shown(image_name, spec)
-        info = images.sample(image_name) if image_name in PHOTOS else None
-        credit = t("fm.digit_credit") if info is None else t("fm.credit", by=info.credit, licence=info.licence)
     c_orig, c_crop, c_steps = st.columns([2, 2, 3])
     c_orig.image(shown.picture, caption=t("fm.original", w=shown.size[0], h=shown.size[1]), width="stretch")
-    if credit:
-        c_orig.caption(credit)
+    if image_name != UPLOAD:
+        c_orig.caption(explore.sample_credit(image_name, t))
     c_crop.image(shown.prepared.display, caption=t("fm.network_sees", size=spec.crop), width="stretch")
-    with c_steps:
-        st.markdown(f"**{t('fm.preprocessing')}**")
-        steps = preprocess.describe(shown.steps + shown.prepared.steps, t)
-        st.markdown("\n".join(f"{i}. {line}" for i, line in enumerate(steps, 1)))
+    c_steps.markdown(f"**{t('fm.preprocessing')}**")
+    c_steps.markdown(explore.preprocessing_steps(shown, t))
     return shown
 
 
@@ -226,12 +203,10 @@ def reset_channel() -> None:
 
 def overview(analysis: features.Analysis, seconds: float, fast: bool) -> str:
     """Every block as a clickable map; returns the session key of the selected block."""
-    block_names = [v.name for v in analysis.blocks]
-    choices = [STEM, *block_names]
+    choices = explore.block_choices(analysis)
     block_key = url_choice("block", choices, explore.default_block(analysis))
-    overview_key = f"fm_overview_{len(block_names)}"
-    key = "fm.computed" if fast else "fm.computed_dygraph"  # dygraph by design, not because the fast path failed
-    st.caption(t(key, ms=seconds * 1000, backend=analysis.backend))
+    overview_key = f"fm_overview_{len(analysis.blocks)}"
+    st.caption(explore.timing_caption(analysis, seconds, fast, t))
     st.header(t("fm.overview"))
     st.caption(t("fm.overview_help"))
     st.plotly_chart(feature_plots.overview_figure(analysis, st.session_state[block_key], t), key=overview_key,
@@ -243,9 +218,8 @@ def overview(analysis: features.Analysis, seconds: float, fast: bool) -> str:
 def selected_block(analysis: features.Analysis, block_key: str, stem: str) -> tuple[str, int, str]:
     """The block's channel grid and one channel's x, F(x), shortcut and output; returns (block, channel, scale mode)."""
     b1, b2, b3, b4 = st.columns([2, 2, 2, 3])
-    choices = [STEM, *(v.name for v in analysis.blocks)]
-    block = b1.selectbox(t("fm.block"), choices, key=block_key, on_change=reset_channel,
-                         format_func=lambda n: t("fm.fig.stem") if n == STEM else n)
+    block = b1.selectbox(t("fm.block"), explore.block_choices(analysis), key=block_key, on_change=reset_channel,
+                         format_func=lambda n: feature_plots.block_label(n, t))
     view = explore.block_view(analysis, block)
     n_channels = view.out.shape[0]
     strongest = features.top_channels(view, 1)[0]
@@ -259,16 +233,9 @@ def selected_block(analysis: features.Analysis, block_key: str, stem: str) -> tu
                     format_func=lambda m: t(f"fm.scale.{m}"), help=t("fm.scale_help"))
     show_url_notices(t)
 
-    if block == STEM:
-        st.markdown(t(f"fm.stem_info.{stem}", shape=style.shape_text(view.out.shape)))  # ResNetConfig.stem
-    else:
-        st.markdown(t(
-            "fm.block_info", name=block, shape_in=style.shape_text(view.x.shape),
-            shape_out=style.shape_text(view.out.shape), ratio=view.residual_ratio, out_ratio=view.out_ratio,
-            shortcut=t(f"fm.shortcut_kind.{view.shortcut_kind}", scale=f"{view.scale:g}"),
-        ))
+    st.markdown(feature_plots.block_caption(view, stem, t))
     channels = features.top_channels(view, min(k, n_channels))
-    st.subheader(t("fm.grid", k=len(channels), name=t("fm.fig.stem") if block == STEM else block))
+    st.subheader(t("fm.grid", k=len(channels), name=feature_plots.block_label(block, t)))
     grid_key = f"fm_grid_{block}"  # a click on a tile opens that channel
     st.plotly_chart(feature_plots.channel_grid_figure(analysis, view, channels, mode, t, selected=channel), key=grid_key,
                     on_select=select_on_click(grid_key, ch_key, channels), selection_mode="points", config=PLOTLY)
@@ -276,8 +243,7 @@ def selected_block(analysis: features.Analysis, block_key: str, stem: str) -> tu
         st.subheader(t("fm.panel", c=channel, name=block))
         panel = features.channel_panel(view, channel)
         st.plotly_chart(feature_plots.channel_panel_figure(analysis, view, panel, mode, t), key="fm_panel", config=PLOTLY)
-        how = "plain" if view.shortcut_kind == "off" and panel.x_how == "same" else panel.x_how  # no shortcut adds x
-        st.caption(t(f"fm.panel_how.{how}", c=channel, xc=panel.x_channel, n=view.x.shape[0]))
+        st.caption(feature_plots.panel_caption(view, panel, t))
     return block, channel, mode
 
 
@@ -286,9 +252,8 @@ def ratios(analysis: features.Analysis) -> None:
     st.header(t("fm.ratio"))
     st.markdown(t("fm.ratio_help"))
     st.plotly_chart(feature_plots.ratio_figure(analysis, t), key="fm_ratio", config=PLOTLY)
-    dead = [v.name for v in analysis.blocks if not v.out.any()]
-    if dead:  # e.g. a λ = 2 net that blew up in training: its ReLUs output nothing any more
-        st.warning(t("fm.dead_blocks", n=len(dead), names=", ".join(dead[:6]) + (", …" if len(dead) > 6 else "")), icon="⚠️")
+    if dead := explore.dead_blocks_warning(analysis, t):  # e.g. a λ = 2 net that blew up in training: its ReLUs output nothing any more
+        st.warning(dead, icon="⚠️")
 
 
 def predictions(analysis: features.Analysis, lab: weights.LabModel, shown: Shown, untrained: bool) -> None:
@@ -301,8 +266,7 @@ def predictions(analysis: features.Analysis, lab: weights.LabModel, shown: Shown
     if untrained or lab.classes is None:
         return
     p1, p2 = st.columns([3, 2])
-    k = explore.classes_shown(lab.model.config.num_classes)
-    p1.plotly_chart(feature_plots.top5_figure(analysis, t, k=k), key="fm_top5", config=PLOTLY)
+    p1.plotly_chart(feature_plots.predictions_figure(analysis, t), key="fm_top5", config=PLOTLY)
     p2.plotly_chart(feature_plots.cam_figure(analysis, shown.prepared.display, t), key="fm_cam", config=PLOTLY)
     st.caption(t("fm.cam_help"))
 
@@ -317,11 +281,10 @@ def ablation(analysis: features.Analysis, lab: weights.LabModel, model_key: str,
     a1, a2 = st.columns([3, 2])
     ablate = a1.radio(t("fm.ablate"), ABLATIONS, key=url_choice("ablate", ABLATIONS, "none"), horizontal=True,
                       format_func=lambda a: t(f"fm.ablate.{a}"))
-    block_names = [v.name for v in analysis.blocks]
     drop: tuple[str, ...] = ()
     if ablate == "drop":
-        drop_default = block if block in block_names else explore.default_block(analysis)
-        drop = (a2.selectbox(t("fm.drop_block"), block_names, key=url_choice("drop", block_names, drop_default)),)
+        names = [v.name for v in analysis.blocks]
+        drop = (a2.selectbox(t("fm.drop_block"), names, key=url_choice("drop", names, explore.drop_default(analysis, block))),)
     show_url_notices(t)
     if ablate == "none":
         return
@@ -329,12 +292,8 @@ def ablation(analysis: features.Analysis, lab: weights.LabModel, model_key: str,
         ablated, _ = analysis_for(model_key, shown.key, drop, ablate == "shortcuts", lab, shown.prepared.array)
     comparison = features.compare(analysis, ablated)
     what = t("fm.ablate.shortcuts") if ablate == "shortcuts" else t("fm.dropped_block", name=drop[0])
-    m1, m2, m3 = st.columns(3)
-    m1.metric(t("fm.first_changed"), comparison.first_changed or "—")
-    m2.metric(t("fm.top1_same"), t("fm.yes") if comparison.top1_same else t("fm.no"))
-    before, after = comparison.base_top_prob
-    m3.metric(t("fm.top_prob", label=feature_plots.class_name(comparison.base[0], t)), f"{after:.1%}",
-              delta=f"{(after - before) * 100:+.1f} pp", help=t("fm.top_prob_help", before=before))
+    for column, metric in zip(st.columns(3), feature_plots.ablation_metrics(comparison, t)):
+        column.metric(**metric)
     st.markdown(t("fm.ablation_reading", what=what))
     st.subheader(t("fm.change"))
     st.plotly_chart(feature_plots.ablation_figure(comparison, t), key="fm_change", config=PLOTLY)
@@ -343,8 +302,7 @@ def ablation(analysis: features.Analysis, lab: weights.LabModel, model_key: str,
     r1.plotly_chart(feature_plots.ratio_figure(analysis, t, ablated), key="fm_ratio_ablated", config=PLOTLY)
     if r2 is not None:
         r2.markdown(f"**{t('fm.predictions')}**")
-        r2.plotly_chart(feature_plots.top5_figure(analysis, t, ablated, k=explore.classes_shown(lab.model.config.num_classes)),
-                        key="fm_top5_ablated", config=PLOTLY)
+        r2.plotly_chart(feature_plots.predictions_figure(analysis, t, ablated), key="fm_top5_ablated", config=PLOTLY)
     if block != STEM:
         ablated_view = ablated.block(block)
         st.subheader(t("fm.panel_ablated", c=channel, name=block, what=what))
@@ -386,11 +344,9 @@ def veit(lab: weights.LabModel, source: str, file: Path | None) -> None:
         return
     st.markdown(t("fm.veit.how", n=" / ".join(sorted({str(s.test_images) for s in studies}))))
     st.caption(t("fm.veit.live" if all(map(board.is_live, ours)) else "fm.veit.stored"))
-    single, random = ablation_plots.readings(studies, t)
-    st.plotly_chart(ablation_plots.single_deletion_figure(studies, t), key="fm_veit_single", config=PLOTLY)
-    st.markdown(single)
-    st.plotly_chart(ablation_plots.random_deletion_figure(studies, t), key="fm_veit_random", config=PLOTLY)
-    st.markdown(random)
+    for name, figure, reading in ablation_plots.lesion_charts(studies, t):
+        st.plotly_chart(figure, key=f"fm_veit_{name}", config=PLOTLY)
+        st.markdown(reading)
     st.markdown(t("fm.veit.why_some_hurt"))
 
 
@@ -401,10 +357,9 @@ def finish() -> None:
     to drop without that ablation…) leave the URL; the ones the page stopped before (at the
     upload box, at an error) stay as they came, and are validated when the page gets there.
     """
-    source, ablate = (st.session_state.get(setting_key(name), st.query_params.get(name)) for name in ("weights", "ablate"))
-    unused = {"seed": source != "random", "file": source not in FILE_SOURCES, "depth": source in FILE_SOURCES,
-              "drop": ablate != "drop"}
-    sync_url(*(name for name in URL_NAMES if not unused.get(name)), unused=[name for name, off in unused.items() if off])
+    used, unused = explore.url_settings(*(st.session_state.get(setting_key(name), st.query_params.get(name))
+                                          for name in ("weights", "ablate")))
+    sync_url(*used, unused=unused)
 
 
 def page() -> None:

@@ -33,6 +33,11 @@ from .fastpath import IMAGE_SIZE_RANGE as FAST_SIZES, fast_forward_features
 _log = logging.getLogger(__name__)
 
 STEM = "stem"  # the stem's name among the blocks (the overview's customdata, the URL's ?block=)
+UPLOAD = "upload"  # the image selector's choice that opens the upload box
+PHOTOS = tuple(s.name for s in images.SAMPLES)
+UPLOAD_TYPES = ("png", "jpg", "jpeg", "webp", "bmp", "gif")  # the extensions of ``images.FORMATS``
+FILE_SOURCES = ("shipped", "local", "trained")  # weights from a file: the file says which network it holds
+URL_NAMES = ("image", "weights", "depth", "seed", "file", "block", "ch", "k", "scale", "ablate", "drop")
 DISPLAY_SIDE = 768  # an upload is shown at most this many pixels wide or high
 # Size of the official .pdparams files in MB: float32 parameters and BatchNorm statistics.
 OFFICIAL_MB = {18: 45, 34: 83, 50: 98, 101: 171, 152: 230}
@@ -160,6 +165,16 @@ def default_block(analysis: features.Analysis) -> str:
     return names[1] if len(names) > 1 else names[0]
 
 
+def block_choices(analysis: features.Analysis) -> list[str]:
+    """What the overview and the block selector offer: the stem, then every block."""
+    return [STEM, *(v.name for v in analysis.blocks)]
+
+
+def drop_default(analysis: features.Analysis, block: str) -> str:
+    """The block the ablation drops unless told: the one on show, or ``default_block`` when the stem is."""
+    return block if any(v.name == block for v in analysis.blocks) else default_block(analysis)
+
+
 def block_view(analysis: features.Analysis, name: str) -> features.BlockView:
     """The view of block ``name``, or of the stem for ``STEM``."""
     return stem_view(analysis) if name == STEM else analysis.block(name)
@@ -210,3 +225,62 @@ def file_label(path: Path) -> str:
     except weights.WeightsError:
         label = None
     return f"{label} · {path.name}" if isinstance(label, str) and label else path.name
+
+
+# -- the page's texts, from the results above ------------------------------------------
+
+
+def model_caption(lab: weights.LabModel, t: Translator) -> str:
+    """The loaded model in one line: architecture, classes, where it came from, the input it takes."""
+    config, spec = lab.model.config, lab.preprocess
+    return t("fm.model_info", model=weights.model_label(config), classes=config.num_classes, source=lab.source,
+             size=spec.crop, channels=spec.channels)
+
+
+def preprocessing_steps(shown: Shown, t: Translator) -> str:
+    """What loading and preprocessing did to the image, as a numbered markdown list."""
+    steps = preprocess.describe(shown.steps + shown.prepared.steps, t)
+    return "\n".join(f"{i}. {line}" for i, line in enumerate(steps, 1))
+
+
+def timing_caption(analysis: features.Analysis, seconds: float, fast: bool, t: Translator) -> str:
+    """How long the maps took, and on which backend (``fast``: ``fast_path_takes`` the input)."""
+    key = "fm.computed" if fast else "fm.computed_dygraph"  # dygraph by design, not because the fast path failed
+    return t(key, ms=seconds * 1000, backend=analysis.backend)
+
+
+def image_label(name: str, t: Translator) -> str:
+    """An image as the selector lists it: the upload box, a sample photo or a sample digit (``digit_<label>``)."""
+    if name == UPLOAD:
+        return t("fm.upload_option")
+    return t(f"fm.sample.{name}") if name in PHOTOS else t("fm.sample.digit", label=name.removeprefix("digit_"))
+
+
+def sample_credit(name: str, t: Translator) -> str:
+    """Who made a sample: a photo's author and licence, or where the digits come from."""
+    if name not in PHOTOS:
+        return t("fm.digit_credit")
+    info = images.sample(name)
+    return t("fm.credit", by=info.credit, licence=info.licence)
+
+
+def download_progress(done: int, total: int | None, t: Translator) -> tuple[float, str]:
+    """The download's progress bar (fraction, text) after ``done`` of ``total`` bytes (None: size unknown)."""
+    fraction = min(done / total, 1.0) if total else 0.0
+    return fraction, t("fm.downloading", done=done / 2**20, total=(total or 0) / 2**20)
+
+
+def dead_blocks_warning(analysis: features.Analysis, t: Translator, shown: int = 6) -> str | None:
+    """A warning naming (the first ``shown`` of) the blocks whose output is all zeros; None if there are none."""
+    dead = [v.name for v in analysis.blocks if not v.out.any()]
+    if not dead:
+        return None
+    return t("fm.dead_blocks", n=len(dead), names=", ".join(dead[:shown]) + (", …" if len(dead) > shown else ""))
+
+
+def url_settings(source: str | None, ablate: str | None) -> tuple[list[str], list[str]]:
+    """The ``URL_NAMES`` that apply to the view of weights ``source`` and ablation ``ablate``, and those
+    that do not (the seed of a file's weights, the block to drop without that ablation…)."""
+    unused = {"seed": source != "random", "file": source not in FILE_SOURCES, "depth": source in FILE_SOURCES,
+              "drop": ablate != "drop"}
+    return [name for name in URL_NAMES if not unused.get(name)], [name for name, off in unused.items() if off]

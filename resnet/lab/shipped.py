@@ -50,6 +50,7 @@ from PIL import Image
 from ..inference.ablation import LesionStudy, Progress, lesion_study
 from ..inference import explore
 from ..inference.explore import file_stamp
+from ..model.preprocess import Preprocess
 from ..model.weights import LabModel, WeightsError, load_state, load_trained, model_label, read_sidecar, save_trained
 from ..paths import ASSETS
 from .config import TrainConfig
@@ -67,6 +68,7 @@ SHIPPED: dict[str, TrainConfig] = {
     "plain20_digits16": replace(BASE, depth=20, shortcut="none"),
 }
 DEFAULT_KEY = "resnet56_digits16"
+DEFAULT_DIGIT = "digit_3"  # both shipped nets get it right, and the Why page's link opens on it
 STORAGE_DTYPE = np.float16
 LESION_FILE = "lesion_studies.json"
 LESION_FORMAT = "resnet-lab-lesion/1"
@@ -131,6 +133,24 @@ def file_option(path: Path, t: Callable[..., str], folder: Path = MODELS_DIR) ->
 def sample_digits(folder: Path = DIGITS_DIR) -> list[Path]:
     """The shipped sample digits (``digit_<label>.png``), by label."""
     return sorted(folder.glob("digit_*.png"))
+
+
+def sample_names(channels: int, folder: Path = DIGITS_DIR) -> list[str]:
+    """The samples that suit a model with ``channels`` input channels: the digits first for a one-channel model."""
+    digits = [p.stem for p in sample_digits(folder)] if channels == 1 else []
+    return [*digits, *explore.PHOTOS]
+
+
+def default_sample(names: Sequence[str]) -> str:
+    """The image the Feature maps page opens on among ``names``: ``DEFAULT_DIGIT`` if offered, else the cat."""
+    return DEFAULT_DIGIT if DEFAULT_DIGIT in names else "cat"
+
+
+def sample_shown(name: str, spec: Preprocess, folder: Path = DIGITS_DIR) -> explore.Shown:
+    """A sample photo (``explore.PHOTOS``), or a sample digit (``digit_<label>``) from ``folder``."""
+    if name in explore.PHOTOS:
+        return explore.sample_shown(name, spec)
+    return explore.file_shown(f"sample:{name}", folder / f"{name}.png", spec)
 
 
 def held_out_split(lab: LabModel) -> Dataset:

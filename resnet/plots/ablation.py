@@ -120,6 +120,12 @@ def random_deletion_figure(studies: Sequence[LesionStudy], t: Text) -> go.Figure
     return fig
 
 
+def lesion_charts(studies: Sequence[LesionStudy], t: Text) -> list[tuple[str, go.Figure, str]]:
+    """The lesion study's two charts in order, each as (name, figure, its ``readings`` text)."""
+    single, random = readings(studies, t)
+    return [("single", single_deletion_figure(studies, t), single), ("random", random_deletion_figure(studies, t), random)]
+
+
 def readings(studies: Sequence[LesionStudy], t: Text) -> tuple[str, str]:
     """What each chart says, model by model, as two markdown lists: one deleted block, k random ones (the largest k)."""
     single = [t("fm.veit.reading", label=s.label, baseline=s.baseline, typical=_pct(s.typical_drop), worst=s.worst.name,
@@ -130,4 +136,4 @@ def readings(studies: Sequence[LesionStudy], t: Text) -> tuple[str, str]:
     return "\n".join(f"- {line}" for line in single), "\n".join(f"- {line}" for line in random)
 
 
-__all__ = ["single_deletion_figure", "random_deletion_figure", "readings"]
+__all__ = ["single_deletion_figure", "random_deletion_figure", "readings", "lesion_charts"]

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from PIL import Image
 from plotly.subplots import make_subplots
 
+from ..inference.explore import STEM, classes_shown
 from ..inference.features import (
     MAPS, Analysis, BlockView, ChannelPanel, Comparison, Prediction, class_activation_map, color_limit, top_k,
 )
@@ -27,6 +28,39 @@ SHAPE_CHANGE_SYMBOLS = {"projection": "diamond", "pad": "triangle-down"}  # the 
 def class_name(pred: Prediction, t: Text) -> str:
     """A class as charts and metrics name it: the first of its names, or "class i"."""
     return pred.label.split(",")[0] if pred.label else t("fm.class_n", i=pred.index)
+
+
+def block_label(name: str, t: Text) -> str:
+    """A block as selectors and titles name it: "the stem" (translated) or the block's own name."""
+    return t("fm.fig.stem") if name == STEM else name
+
+
+def block_caption(view: BlockView, stem: str, t: Text) -> str:
+    """The text above a block's maps: its shapes, ‖F(x)‖ / ‖x‖ and its shortcut; for the stem, which
+    stem it is (``stem``: ``ResNetConfig.stem``) and its output's shape."""
+    if view.name == STEM:
+        return t(f"fm.stem_info.{stem}", shape=shape_text(view.out.shape))
+    shortcut = t(f"fm.shortcut_kind.{view.shortcut_kind}", scale=f"{view.scale:g}")
+    return t("fm.block_info", name=view.name, shape_in=shape_text(view.x.shape), shape_out=shape_text(view.out.shape),
+             ratio=view.residual_ratio, out_ratio=view.out_ratio, shortcut=shortcut)
+
+
+def panel_caption(view: BlockView, panel: ChannelPanel, t: Text) -> str:
+    """The text under a channel's x / F(x) / shortcut / output: which x the panel shows, and why."""
+    how = "plain" if view.shortcut_kind == "off" and panel.x_how == "same" else panel.x_how  # no shortcut adds x
+    return t(f"fm.panel_how.{how}", c=panel.channel, xc=panel.x_channel, n=view.x.shape[0])
+
+
+def ablation_metrics(comparison: Comparison, t: Text) -> list[dict]:
+    """The ablation's three numbers as ``st.metric`` arguments: the first block it changed, whether the
+    top class stayed, and that class's probability after (with the change in percentage points)."""
+    before, after = comparison.base_top_prob
+    return [
+        dict(label=t("fm.first_changed"), value=comparison.first_changed or "—"),
+        dict(label=t("fm.top1_same"), value=t("fm.yes") if comparison.top1_same else t("fm.no")),
+        dict(label=t("fm.top_prob", label=class_name(comparison.base[0], t)), value=f"{after:.1%}",
+             delta=f"{(after - before) * 100:+.1f} pp", help=t("fm.top_prob_help", before=before)),
+    ]
 
 
 def overview_figure(analysis: Analysis, selected: str | None, t: Text) -> go.Figure:
@@ -246,6 +280,11 @@ def top5_figure(analysis: Analysis, t: Text, ablated: Analysis | None = None, k:
                       yaxis=dict(automargin=True, type="category", dtick=1), showlegend=ablated is not None,
                       legend=dict(orientation="h", y=1.1, x=0))
     return fig
+
+
+def predictions_figure(analysis: Analysis, t: Text, ablated: Analysis | None = None) -> go.Figure:
+    """``top5_figure`` of the classes the page shows: all of a small label set, else the top few (``classes_shown``)."""
+    return top5_figure(analysis, t, ablated, k=classes_shown(len(analysis.probs)))
 
 
 def cam_figure(analysis: Analysis, display: Image.Image, t: Text, cls: int | None = None,

@@ -163,3 +163,117 @@ def test_a_file_stamp_changes_when_the_file_is_rewritten(tmp_path):
     before = explore.file_stamp(path)
     path.write_bytes(b"123456")
     assert explore.file_stamp(path) != before and explore.file_stamp(path)[1] == 6
+
+
+# --- what the page shows beside its figures (moved out of pages/feature_maps.py) ------------
+
+
+@pytest.fixture(scope="module")
+def analysis(model, array):
+    return features.run(model, array)  # ResNet-20: blocks layer1.0 … layer3.2, 10 classes
+
+
+def test_block_choices_start_with_the_stem_and_the_stem_is_never_dropped(analysis):
+    choices = explore.block_choices(analysis)
+    assert choices[0] == explore.STEM and choices[1:] == [v.name for v in analysis.blocks] and len(choices) == 10
+    assert explore.drop_default(analysis, "layer3.2") == "layer3.2"  # the block on show
+    assert explore.drop_default(analysis, explore.STEM) == explore.default_block(analysis) == "layer1.1"
+
+
+def test_the_pages_texts_from_its_results(analysis):
+    from dataclasses import replace
+
+    from resnet.i18n import Translator
+
+    en = Translator("en")
+    assert explore.timing_caption(analysis, 0.0125, True, en) == en("fm.computed", ms=12.5, backend=analysis.backend)
+    assert explore.timing_caption(analysis, 0.0125, False, en) == en("fm.computed_dygraph", ms=12.5, backend=analysis.backend)
+    assert explore.download_progress(2**20, 4 * 2**20, en) == (0.25, en("fm.downloading", done=1.0, total=4.0))
+    assert explore.download_progress(5 * 2**20, 4 * 2**20, en)[0] == 1.0  # a server that sends more than it said
+    assert explore.download_progress(2**20, None, en) == (0.0, en("fm.downloading", done=1.0, total=0.0))
+    assert explore.dead_blocks_warning(analysis, en) is None
+    dead = replace(analysis, blocks=[replace(v, out=np.zeros_like(v.out)) for v in analysis.blocks])
+    names = "layer1.0, layer1.1, layer1.2, layer2.0, layer2.1, layer2.2, …"  # the first six of nine
+    assert explore.dead_blocks_warning(dead, en) == en("fm.dead_blocks", n=9, names=names)
+    assert explore.image_label(explore.UPLOAD, en) == en("fm.upload_option")
+    assert explore.image_label("cat", en) == en("fm.sample.cat")
+    assert explore.image_label("digit_7", en) == en("fm.sample.digit", label="7")
+    cat = images.sample("cat")
+    assert explore.sample_credit("cat", en) == en("fm.credit", by=cat.credit, licence=cat.licence)
+    assert explore.sample_credit("digit_3", en) == en("fm.digit_credit")
+    steps = explore.preprocessing_steps(explore.sample_shown("cat", SPEC), en).split("\n")
+    assert steps[0].startswith("1. Decoded a JPEG") and steps[-1].startswith(f"{len(steps)}. ")
+
+
+def test_a_model_is_captioned_with_its_architecture_and_input():
+    from resnet.i18n import Translator
+
+    en, lab = Translator("en"), weights.random_model(18, 0)
+    assert explore.model_caption(lab, en) == en("fm.model_info", model=weights.model_label(lab.model.config), classes=1000,
+                                                source=lab.source, size=224, channels=3)
+    assert "ResNet-18" in explore.model_caption(lab, en)
+
+
+def test_only_the_url_settings_that_apply_stay_in_the_url():
+    used, unused = explore.url_settings("random", "none")
+    assert unused == ["file", "drop"] and "seed" in used and "depth" in used
+    used, unused = explore.url_settings("shipped", "drop")
+    assert unused == ["seed", "depth"] and "file" in used and "drop" in used
+    assert sorted(used + unused) == sorted(explore.URL_NAMES)
+    assert explore.url_settings(None, None)[1] == ["seed", "file", "drop"]  # nothing chosen yet: no file, so depth stays
+
+
+def test_block_and_panel_captions_and_the_ablation_metrics(analysis):
+    from dataclasses import replace
+
+    from resnet.i18n import Translator
+    from resnet.plots import features as feature_plots
+
+    en = Translator("en")
+    stem = explore.block_view(analysis, explore.STEM)
+    assert feature_plots.block_label(explore.STEM, en) == en("fm.fig.stem") and feature_plots.block_label("layer1.1", en) == "layer1.1"
+    shape = "×".join(map(str, stem.out.shape))
+    assert feature_plots.block_caption(stem, "small", en) == en("fm.stem_info.small", shape=shape)
+    view = analysis.block("layer1.1")
+    caption = feature_plots.block_caption(view, "small", en)
+    assert caption == en("fm.block_info", name="layer1.1", shape_in="16×32×32", shape_out="16×32×32", ratio=view.residual_ratio,
+                         out_ratio=view.out_ratio, shortcut=en(f"fm.shortcut_kind.{view.shortcut_kind}", scale=f"{view.scale:g}"))
+    panel = features.channel_panel(view, 3)
+    assert feature_plots.panel_caption(view, panel, en) == en("fm.panel_how.same", c=3, xc=3, n=16)
+    plain = replace(view, shortcut_kind="off")  # no shortcut adds x: the panel says so
+    assert feature_plots.panel_caption(plain, panel, en) == en("fm.panel_how.plain", c=3, xc=3, n=16)
+    same, top = feature_plots.ablation_metrics(features.compare(analysis, analysis), en), int(np.argmax(analysis.probs))
+    assert [m["value"] for m in same[:2]] == ["—", en("fm.yes")]
+    assert same[2]["delta"] == "+0.0 pp" and same[2]["value"] == f"{float(analysis.probs[top]):.1%}"
+    bars = feature_plots.predictions_figure(analysis, en)
+    assert len(bars.data) == 1 and len(bars.data[0].y) == 10  # all ten classes of a small label set
+    assert len(feature_plots.predictions_figure(analysis, en, analysis).data) == 2
+
+
+def test_samples_offered_to_a_model_and_the_one_it_opens_on(tmp_path):
+    from resnet.lab import shipped
+
+    for label in (3, 1):
+        Image.fromarray(np.full((16, 16), 40 * label, np.uint8), mode="L").save(tmp_path / f"digit_{label}.png")
+    assert shipped.sample_names(1, tmp_path) == ["digit_1", "digit_3", *explore.PHOTOS]  # digits first, by label
+    assert shipped.sample_names(3, tmp_path) == list(explore.PHOTOS)
+    assert shipped.default_sample(shipped.sample_names(1, tmp_path)) == "digit_3"
+    assert shipped.default_sample(shipped.sample_names(3, tmp_path)) == "cat"
+    spec = Preprocess(resize=16, crop=16, mean=(0.5,), std=(0.5,), channels=1)
+    digit = shipped.sample_shown("digit_3", spec, tmp_path)
+    assert digit.key == "sample:digit_3" and digit.prepared.array.shape == (1, 1, 16, 16)
+    assert shipped.sample_shown("cat", SPEC).key == "sample:cat"
+
+
+def test_the_lesion_charts_come_with_their_readings():
+    from resnet.i18n import Translator
+    from resnet.lab import shipped
+    from resnet.plots import ablation as ablation_plots
+
+    en, studies = Translator("en"), list(shipped.stored_lesion_studies().values())
+    assert studies  # the shipped models' stored studies
+    charts = ablation_plots.lesion_charts(studies, en)
+    assert [name for name, _, _ in charts] == ["single", "random"]
+    assert [reading for _, _, reading in charts] == list(ablation_plots.readings(studies, en))
+    assert charts[0][1] == ablation_plots.single_deletion_figure(studies, en)
+    assert charts[1][1] == ablation_plots.random_deletion_figure(studies, en)
