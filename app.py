@@ -7,7 +7,6 @@ translated navigation is drawn by ``page_setup`` on every page.
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -38,11 +37,10 @@ def lesson_numbers() -> dict:
 @st.cache_data(show_spinner=False)
 def shipped_lambda_runs() -> tuple[dict[float, dict], float]:
     """The shipped why_not_2x reference runs' results by λ (final losses, stuck_at_chance), and ln 10."""
-    from resnet.lab.presets import reference_path
-    from resnet.lab.train import chance_loss
+    from resnet.lab.config import chance_loss
+    from resnet.lab.presets import reference_runs
 
-    path = reference_path("why_not_2x")
-    runs = json.loads(path.read_text(encoding="utf-8"))["runs"] if path.exists() else []
+    runs = reference_runs("why_not_2x") or []
     return {float(run["config"]["scale"]): run["result"] for run in runs}, chance_loss(10)  # digits: 10 classes
 
 

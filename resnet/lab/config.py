@@ -244,6 +244,11 @@ def config_key(config: TrainConfig | Mapping[str, Any]) -> str:
     return json.dumps(data, sort_keys=True)
 
 
+def chance_loss(num_classes: int) -> float:
+    """Cross-entropy of a uniform guess, ln C (2.30 for ten digits)."""
+    return math.log(num_classes)
+
+
 @dataclass(frozen=True)
 class StepMetrics:
     """What the loop reports after each step; test metrics only on evaluation steps."""

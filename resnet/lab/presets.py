@@ -98,6 +98,12 @@ def reference_path(key: str) -> Path:
     return REFERENCE_DIR / f"{key}.json"
 
 
+def reference_runs(key: str) -> list[dict] | None:
+    """The preset's shipped reference runs (the export format of ``RunStore.export_run``), or None without a file."""
+    path = reference_path(key)
+    return json.loads(path.read_text(encoding="utf-8"))["runs"] if path.exists() else None
+
+
 def import_reference_runs(store: RunStore, keys: list[str] | None = None) -> dict[str, list[int]]:
     """Load the shipped reference runs into ``store`` (idempotent); run ids per preset.
 
@@ -105,10 +111,8 @@ def import_reference_runs(store: RunStore, keys: list[str] | None = None) -> dic
     """
     imported = {}
     for key in keys or list(PRESETS):
-        path = reference_path(key)
-        if path.exists():
-            data = json.loads(path.read_text())
-            imported[key] = [store.import_run(run, source="reference") for run in data["runs"]]
+        if (runs := reference_runs(key)) is not None:
+            imported[key] = [store.import_run(run, source="reference") for run in runs]
     return imported
 
 

@@ -30,12 +30,12 @@ from ..model.network import ensure_dygraph
 from ..model.weights import load_trained
 from ..paths import ENV_DATA_DIR, RUN_STORE_FILE, operator_dir
 from . import jobs
-from .config import DATASETS, ConfigError, Problem, TrainConfig, batch_problem, config_key
+from .config import DATASETS, ConfigError, Problem, TrainConfig, batch_problem, chance_loss, config_key
 from .data import Dataset, load_dataset
 from .jobs import Submitted
 from .presets import BASE, PRESETS, import_reference_runs
 from .store import ACTIVE, RunInfo, RunStore, StoreError
-from .train import build_model, chance_loss
+from .train import build_model
 
 # The custom run's settings as the page's URL spells them: URL name → TrainConfig field.
 FORM_FIELDS = {

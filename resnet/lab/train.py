@@ -40,7 +40,7 @@ from ..model.init import init_parameters
 from ..model.network import ResNet, eval_mode, resnet
 from ..model.preprocess import Preprocess
 from ..model.weights import save_trained
-from .config import FIELD_TYPES, ConfigError, StepMetrics, TrainConfig, TrainResult, batch_problem
+from .config import FIELD_TYPES, ConfigError, StepMetrics, TrainConfig, TrainResult, batch_problem, chance_loss
 from .data import Dataset, load_dataset
 from .store import RunStore
 
@@ -90,11 +90,6 @@ def learning_rate(config: TrainConfig, step: int) -> float:
 # ---------------------------------------------------------------------------------
 # Diagnostics
 # ---------------------------------------------------------------------------------
-
-
-def chance_loss(num_classes: int) -> float:
-    """Cross-entropy of a uniform guess, ln C (2.30 for ten digits)."""
-    return math.log(num_classes)
 
 
 def blew_up_then_stuck(train_losses: list[float], num_classes: int, window: int = 50) -> bool:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
 
-from .style import HIGHLIGHT, STAGE_COLORS, Text, shape_text
+from .style import HIGHLIGHT, STAGE_COLORS, Text, shape_text, short_name
 
 if TYPE_CHECKING:  # anatomy imports Paddle; these figures draw its rows without it
     from ..inference.anatomy import LayerRow
@@ -31,7 +31,7 @@ def network_diagram(summary: list[dict[str, Any]], selected: str | None, t: Text
         x = column.get(row, 0)
         column[row] = x + 1
         y = rows.index(row)
-        label = {"stem": t("diagram.stem"), "head": t("diagram.head")}.get(b["block"], b["block"].removeprefix("layer"))
+        label = {"stem": t("diagram.stem"), "head": t("diagram.head")}.get(b["block"], short_name(b["block"]))
         xs.append(x)
         ys.append(y)
         texts.append(label)

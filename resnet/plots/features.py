@@ -17,7 +17,7 @@ from ..inference.explore import STEM, classes_shown
 from ..inference.features import (
     MAPS, Analysis, BlockView, ChannelPanel, Comparison, Prediction, class_activation_map, color_limit, top_k,
 )
-from .style import HIGHLIGHT, STAGE_COLORS, Text, shape_text
+from .style import HIGHLIGHT, STAGE_COLORS, Text, shape_text, short_name
 
 DENSE_ROW = 8  # blocks per stage above which the overview drops the shapes under its markers
 SEQUENTIAL, DIVERGING = "Viridis", "RdBu_r"
@@ -84,7 +84,7 @@ def overview_figure(analysis: Analysis, selected: str | None, t: Text) -> go.Fig
         column[v.stage] = xs[-1] + 1
         ys.append(v.stage)
         stage_shape[v.stage] = shape_text(v.out.shape)
-        name = v.name.removeprefix("layer")
+        name = short_name(v.name)
         texts.append(name if dense else f"{name}<br>{shape_text(v.out.shape)}")
         symbols.append("x" if v.dropped else SHAPE_CHANGE_SYMBOLS.get(v.shortcut_kind, "square"))
         hovers.append(t("fm.fig.hover_block", name=v.name, shape_in=shape_text(v.x.shape), shape_out=shape_text(v.out.shape),
@@ -240,7 +240,7 @@ def channel_panel_figure(analysis: Analysis, view: BlockView, panel: ChannelPane
 
 def ratio_figure(analysis: Analysis, t: Text, ablated: Analysis | None = None) -> go.Figure:
     """‖F(x)‖/‖x‖ per block (bars, by stage) and ‖out‖/‖x‖ (line); the ablated run dashed."""
-    names = [v.name.removeprefix("layer") for v in analysis.blocks]
+    names = [short_name(v.name) for v in analysis.blocks]
     fig = go.Figure()
     fig.add_trace(go.Bar(
         x=names, y=[v.residual_ratio for v in analysis.blocks], name=t("fm.fig.ratio_residual"),
@@ -311,7 +311,7 @@ def cam_figure(analysis: Analysis, display: Image.Image, t: Text, cls: int | Non
 
 def ablation_figure(comparison: Comparison, t: Text) -> go.Figure:
     """How far each block's output moved under the ablation (0 before the first change)."""
-    names = [n.removeprefix("layer") for n in comparison.names]
+    names = [short_name(n) for n in comparison.names]
     fig = go.Figure(go.Bar(x=names, y=comparison.change, marker_color="#d62728",
                            hovertemplate="%{x}: %{y:.3f}<extra></extra>"))
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10),

@@ -10,6 +10,11 @@ HIGHLIGHT = "#ffd400"
 Text = Callable[..., str]  # a translator: t(key, **values) -> str
 
 
+def short_name(block: str) -> str:
+    """A block's label on a crowded axis: "layer3.4" → "3.4" (other names as they are)."""
+    return block.removeprefix("layer")
+
+
 def shape_text(shape: Sequence[int]) -> str:
     """[10, 64, 56, 56] → "10×64×56×56"."""
     return "×".join(str(d) for d in shape)

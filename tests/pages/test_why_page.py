@@ -19,7 +19,7 @@ from resnet.i18n import catalog
 from resnet.inference import cost
 from resnet.inference.diagnostics import measure_at_init
 from resnet.lab.presets import reference_path
-from resnet.lab.train import chance_loss
+from resnet.lab.config import chance_loss
 from resnet.plots.lesson import plain_vs_residual
 from tests.helpers import open_page
 
