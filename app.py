@@ -12,13 +12,15 @@ import math
 import numpy as np
 import streamlit as st
 
-from pages.common.ui import classroom, link, page_setup, setting_slider, show_url_notices, sync_url, url_int
-from resnet.model.spec import DOWNSAMPLES
+from pages.common.ui import chart, classroom, link, page_setup, setting_slider, show_url_notices, sync_url, url_choice, url_int
+from resnet.model.spec import DOWNSAMPLES, LAMBDA_RANGE
 from resnet.plots import lesson as lesson_plots
+from resnet.lab import surfaces
+from resnet.plots import landscape as landscape_plots
+from resnet.plots.style import PLAIN, lambda_colour
 
 t = page_setup("why.title")
 
-LAMBDA_RANGE = (0.0, 3.0)
 DEPTH_RANGE = (1, 110)
 MEASURE_DEPTHS = (20, 56)
 MEASURED_VARIANTS = (("identity", 1.0), ("none", 1.0), ("scaled", 0.5), ("scaled", 2.0))
@@ -35,12 +37,19 @@ def lesson_numbers() -> dict:
 
 
 @st.cache_data(show_spinner=False)
+def shipped_runs(preset: str) -> list[dict]:
+    """A preset's shipped reference runs (config, result, metrics), none if the file is missing."""
+    from resnet.lab.presets import reference_runs
+
+    return reference_runs(preset) or []
+
+
+@st.cache_data(show_spinner=False)
 def shipped_lambda_runs() -> tuple[dict[float, dict], float]:
     """The shipped why_not_2x reference runs' results by λ (final losses, stuck_at_chance), and ln 10."""
     from resnet.lab.config import chance_loss
-    from resnet.lab.presets import reference_runs
 
-    runs = reference_runs("why_not_2x") or []
+    runs = shipped_runs("why_not_2x")
     return {float(run["config"]["scale"]): run["result"] for run in runs}, chance_loss(10)  # digits: 10 classes
 
 
@@ -97,6 +106,13 @@ def measured_signals(depth: int, scale: float, downsample: str) -> list[tuple[st
 def degradation() -> None:
     st.header(t("why.degradation"))
     st.markdown(t("why.degradation_body"))
+    if runs := shipped_runs("degradation"):  # the lab's degradation preset, as shipped: no training here
+        finals = "; ".join(t("why.deg_plain" if r["config"]["shortcut"] == "none" else "why.deg_residual", depth=r["config"]["depth"])
+                           + f" {r['result']['final_train_loss']:.2f}" for r in runs)
+        steps = runs[0]["config"]["steps"]
+        st.markdown(f"**{t('why.deg_title', steps=steps)}**")
+        chart(lesson_plots.degradation(runs, t), t("why.deg_summary", steps=steps, finals=finals),
+              config={"displayModeBar": False}, key="degradation_chart")
     link("pages/lab.py", t("why.link_degradation"), preset="degradation")
 
 
@@ -111,7 +127,7 @@ def residual_block() -> None:
         ))
         link("pages/architecture.py", t("why.link_architecture"), depth=50, block="layer1.1")
     with right:
-        st.plotly_chart(lesson_plots.plain_vs_residual(t), config={"displayModeBar": False}, key="plain_vs_residual")
+        chart(lesson_plots.plain_vs_residual(t), t("why.fig_summary"), config={"displayModeBar": False}, key="plain_vs_residual")
 
 
 def why_not_2x() -> list[str]:
@@ -121,17 +137,21 @@ def why_not_2x() -> list[str]:
     st.markdown(t("why.q1_body", share=f"{short['scale_multiplies'] / short['macs']:.2%}",
                   mults=f"{short['scale_multiplies']:,}", gmacs=f"{short['macs'] / 1e9:.2f}"))
     c1, c2 = st.columns(2)
-    scale = setting_slider(c1, t("why.lambda"), "lam", *LAMBDA_RANGE, 2.0, step=0.05)
+    scale = setting_slider(c1, t("why.lambda"), "lam", *LAMBDA_RANGE, 2.0, step=0.05,
+                           help=t("why.lambda_help", lo=f"{LAMBDA_RANGE[0]:g}", hi=f"{LAMBDA_RANGE[1]:g}"))
     depth = setting_slider(c2, t("why.depth"), "L", *DEPTH_RANGE, 54, step=1)
     show_url_notices(t)
     power = scale ** depth
     m1, m2, m3 = st.columns(3)
     m1.metric(t("why.after_blocks", L=depth), f"{power:.3g}")
-    m2.metric(t("why.signal_fp32"), t(f"why.fp32.{float32_fate(power)}"), help=t(
+    m2.metric(t("why.signal_fp32"), t(f"why.fp32.{float32_fate(abs(power))}"), help=t(
         "why.fp32_help", max=f"{float(FP32.max):.2g}", normal=f"{float(FP32.smallest_normal):.2g}",
         subnormal=f"{float(FP32.smallest_subnormal):.2g}"))
     m3.metric(t("why.identity"), "1")
-    st.plotly_chart(lesson_plots.lambda_power(sorted({0.5, 1.0, 2.0, scale}), depth, t), key="lambda_power")
+    lams = sorted({0.5, 1.0, 2.0, scale})
+    chart(lesson_plots.lambda_power(lams, depth, t), t("why.power_summary", L=depth, lams=", ".join(f"{lam:g}" for lam in lams),
+                                                        values="; ".join(f"{lam:g}^{depth} = {lam ** depth:.3g}" for lam in lams)),
+          key="lambda_power")
     st.markdown(t("why.q1_paper"))
     results, chance = shipped_lambda_runs()
     if results.get(2.0, {}).get("stuck_at_chance") and 1.0 in results:
@@ -142,25 +162,40 @@ def why_not_2x() -> list[str]:
     st.subheader(t("why.measured"))
     st.markdown(t("why.measured_body"))
     r1, r2 = st.columns([1, 2])
-    measure_depth = r1.radio(t("why.measure_depth"), MEASURE_DEPTHS, horizontal=True, format_func=lambda d: f"ResNet-{d}", key="measure_depth")
+    measure_depth = r1.radio(t("why.measure_depth"), MEASURE_DEPTHS, horizontal=True, format_func=lambda d: f"ResNet-{d}",
+                             key=url_choice("net", MEASURE_DEPTHS, MEASURE_DEPTHS[0]))
     downsample = r2.radio(t("why.measure_downsample"), DOWNSAMPLES, horizontal=True,
-                          format_func=lambda d: t(f"why.downsample.{d}"), key="measure_downsample")
-    with st.spinner(t("why.measuring")):
-        measured = measured_signals(measure_depth, round(scale, 2), downsample)
+                          format_func=lambda d: t(f"why.downsample.{d}"), key=url_choice("downsample", DOWNSAMPLES, DOWNSAMPLES[0]))
+    show_url_notices(t)
+    try:
+        with st.spinner(t("why.measuring")):
+            measured = measured_signals(measure_depth, round(scale, 2), downsample)
+    except MemoryError:  # five ResNet-56 are built in this (server) process
+        st.error(t("error.memory"), icon="🛑")
+        return ["lam", "L", "net", "downsample"]
     runs = {t("why.variant_none") if shortcut == "none" else f"λ = {lam:g}": signals for shortcut, lam, signals in measured}
+    colours = {t("why.variant_none") if shortcut == "none" else f"λ = {lam:g}": PLAIN if shortcut == "none" else lambda_colour(lam)
+               for shortcut, lam, _ in measured}
     from resnet.inference.diagnostics import predicted_growth  # Paddle is loaded by now
 
     forward, backward = predicted_growth(measured[-1][2])  # ∏λ for the chosen λ (the last variant)
     label = t("why.prediction", lam=f"{measured[-1][1]:g}")
     g1, g2 = st.columns(2)
-    g1.markdown(f"**{t('why.forward')}**")
-    g1.plotly_chart(lesson_plots.signal_chart(runs, "out_rms", t, (label, forward)), key="forward_chart")
-    g2.markdown(f"**{t('why.backward')}**")
-    g2.plotly_chart(lesson_plots.signal_chart(runs, "grad_rms", t, (label, backward)), key="backward_chart")
+    # growth over the net: the output's RMS from the first block to the last, the gradient's from the last back to the first
+    forward_growth = "; ".join(f"{name} ×{s[-1].out_rms / s[0].out_rms:.3g}" for name, s in runs.items())
+    backward_growth = "; ".join(f"{name} ×{s[0].grad_rms / s[-1].grad_rms:.3g}" for name, s in runs.items())
+    with g1:
+        st.markdown(f"**{t('why.forward')}**")
+        chart(lesson_plots.signal_chart(runs, "out_rms", t, colours, (label, forward)),
+              t("why.forward_summary", depth=measure_depth, growth=forward_growth), key="forward_chart")
+    with g2:
+        st.markdown(f"**{t('why.backward')}**")
+        chart(lesson_plots.signal_chart(runs, "grad_rms", t, colours, (label, backward)),
+              t("why.backward_summary", depth=measure_depth, growth=backward_growth), key="backward_chart")
     st.caption(t(f"why.prediction_note.{downsample}"))
     values = reading_values(measured)
     st.markdown(t("why.measured_reading", stage_starts=t(f"why.stage_starts.{downsample}", **values), depth=measure_depth, **values))
-    return ["lam", "L"]
+    return ["lam", "L", "net", "downsample"]
 
 
 def intuition() -> None:
@@ -182,7 +217,32 @@ def bottleneck() -> None:
     link("pages/cost.py", t("why.link_cost"), width=64)
 
 
-SECTIONS = [degradation, residual_block, why_not_2x, intuition, bottleneck]
+@st.cache_data(show_spinner=False)
+def shipped_landscapes() -> list[dict]:
+    """The Degradation preset's ResNet-56 and plain-56 landscapes as shipped (``python -m resnet.lab landscape``)."""
+    return surfaces.shipped_landscapes()
+
+
+def landscapes() -> None:
+    """Why shortcuts make training easier: the two shipped loss surfaces at once (Li et al. 2018, Fig. 5)."""
+    st.header(t("why.landscape"))
+    st.markdown(t("why.landscape_paper"))
+    shipped = shipped_landscapes()
+    if len(shipped) == 2:
+        residual, plain = (entry["surface"] for entry in shipped)
+        numbers = {f"{name}_{what}": text for name, s in (("res", residual), ("plain", plain)) for what, text in (
+            ("centre", landscape_plots.loss_text(s["center"])), ("edge", landscape_plots.loss_text(surfaces.edge_mean(s["loss"]))),
+            ("minima", str(surfaces.local_minima(s["loss"]))))}
+        st.markdown(t("why.landscape_run", steps=shipped[0]["config"]["steps"], n=residual["subset"], size=residual["size"],
+                      chance=f"{math.log(10):.2f}", **numbers))  # digits: 10 classes, chance level ln 10
+        drawn = [landscape_plots.Drawn(shipped[0]["label"], lambda_colour(1.0), residual),
+                 landscape_plots.Drawn(shipped[1]["label"], PLAIN, plain)]
+        chart(landscape_plots.surface_figure(drawn, t, log=True), landscape_plots.summary(drawn, t),
+              config={"displayModeBar": False, "scrollZoom": False}, key="landscape_why")  # the wheel scrolls the page
+    link("pages/lab.py", t("why.link_landscape"), preset="degradation")
+
+
+SECTIONS = [degradation, residual_block, why_not_2x, intuition, bottleneck, landscapes]
 
 st.title(t("why.title"))
 if classroom():  # one idea per screen, the step in the URL so the class can follow a link

@@ -7,7 +7,8 @@ import inspect
 import pandas as pd
 import streamlit as st
 
-from pages.common.ui import classroom, page_setup, select_on_click, show_url_notices, stage_name, sync_url, url_choice, url_int
+from pages.common.ui import (chart, classroom, count_columns, metric_columns, page_setup, select_on_click, show_url_notices, stage_name, sync_url,
+                             url_choice, url_int)
 
 t = page_setup("arch.title")
 
@@ -25,7 +26,7 @@ BATCH_RANGE = (1, 256)
 PLOTLY = {"displayModeBar": False}
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=4)  # keyed on ?depth=: a ResNet-152 is ~240 MB
 def shared_model(depth: int) -> network.ResNet:
     """One read-only model per depth for every session."""
     net = network.resnet(depth)
@@ -33,22 +34,39 @@ def shared_model(depth: int) -> network.ResNet:
     return net
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_data(show_spinner=False, max_entries=32)  # keyed on URL values (?depth=&batch=&size=)
 def table_rows(depth: int, batch: int, size: int) -> list[anatomy.LayerRow]:
     return anatomy.model_rows(shared_model(depth), batch, size)
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_data(show_spinner=False, max_entries=16)  # keyed on URL values
 def forward_check(depth: int, size: int) -> list[str]:
     """Cross-check the table with a real forward pass (batch 1) on a private model."""
     net = network.resnet(depth)  # private: the check hooks layers, the shared model stays clean
     return anatomy.cross_check(net, anatomy.model_rows(net, 1, size))
 
 
+@st.cache_resource(show_spinner=False, max_entries=8)  # keyed on a block class's name
+def block_source(block_class: str) -> str:
+    """forward_trace's code and the block class's, read once: inspect.getsource parses the whole
+    module for a class (ast.parse, which CPython 3.11 cannot run in two threads at once: "AST
+    constructor recursion depth mismatch" with 60 sessions in bench/load.py)."""
+    return inspect.getsource(network.ResidualBlock.forward_trace) + "\n\n" + inspect.getsource(getattr(network, block_class))
+
+
 @st.cache_data(show_spinner=False)
 def course_numbers() -> dict:
     """The course's ResNet-50 (batch 10, 224×224): its estimate, our count, its blocks and stem."""
     return cost.course_estimate()
+
+
+def whole(value: float | None) -> str:
+    """A padding or stride cell: "2", or empty where the layer has none (never "None", "2.0").
+
+    One type per column (Arrow rejects integers mixed with ""), and the CSV, written from
+    the shown table, says 2 where pandas would make an integer column with gaps say 2.0.
+    """
+    return "" if value is None or value != value else str(int(value))  # value != value: NaN
 
 
 def settings() -> tuple[int, int, int]:
@@ -66,13 +84,17 @@ def settings() -> tuple[int, int, int]:
 def totals(net: network.ResNet, rows: list[anatomy.LayerRow], depth: int, size: int) -> None:
     """Parameters, MACs, blocks, and the forward pass that checks the table."""
     sums = anatomy.totals(rows)
-    m1, m2, m3, m4, m5 = st.columns(5)
+    m1, m2, m3, m4, m5 = metric_columns(5)
     m1.metric(t("arch.params"), f"{sums.params:,}", help=t("arch.params_help", all=network.count_parameters(net, trainable_only=False)))
     m2.metric(t("arch.macs_image"), f"{sums.macs_per_image / 1e9:.2f} G", help=t("arch.macs_help"))
     m3.metric(t("arch.macs_batch", n=sums.batch), f"{sums.macs_per_batch / 1e9:.1f} G")
     m4.metric(t("arch.blocks"), f"{sum(net.config.blocks_per_stage)}", help=" + ".join(str(n) for n in net.config.blocks_per_stage))
-    with st.spinner(t("arch.checking")):
-        problems = forward_check(depth, size)
+    try:
+        with st.spinner(t("arch.checking")):
+            problems = forward_check(depth, size)
+    except MemoryError:  # a private ResNet-152 at 512 px while other sessions hold theirs
+        st.error(t("error.memory"), icon="🛑")
+        return
     if problems:
         m5.metric(t("arch.check"), "✗")
         st.error(t("arch.check_failed") + "\n\n" + "\n".join(f"- {p}" for p in problems[:20]))
@@ -88,8 +110,12 @@ def diagram(summary: list[dict], depth: int) -> str:
     st.subheader(t("arch.diagram"))
     st.caption(t("arch.diagram_help"))
     chart_key = f"diagram_{depth}"
-    st.plotly_chart(
+    stages = [b["stage"] for b in summary if b["block"].startswith("layer")]
+    per_stage = [stages.count(s) for s in dict.fromkeys(stages)]
+    chart(
         architecture_plots.network_diagram(summary, st.session_state[block_key], t),
+        t("arch.diagram_summary", depth=depth, blocks=len(block_names), stages=len(per_stage),
+          per_stage=" + ".join(map(str, per_stage)), projections=sum(b["projection"] for b in summary), block=st.session_state[block_key]),
         key=chart_key, on_select=select_on_click(chart_key, block_key, block_names), selection_mode="points", config=PLOTLY,
     )
     return block_key
@@ -115,18 +141,22 @@ def selected_block(net: network.ResNet, rows: list[anatomy.LayerRow], summary: l
             pd.DataFrame([{
                 t("col.name"): r.name.removeprefix(block + "."), t("col.role"): t("role." + r.role),
                 t("col.kernel_shape"): str(list(r.kernel_shape)) if r.kernel_shape else "",
-                t("col.stride"): "" if r.stride is None else str(r.stride), t("col.params"): r.params,
+                t("col.stride"): whole(r.stride), t("col.params"): r.params,
                 t("col.output_shape"): str(list(r.output_shape)), t("col.macs"): r.macs,
             } for r in block_rows]),
-            hide_index=True, width="stretch",
+            hide_index=True, width="stretch", column_config=count_columns(t("col.params"), t("col.macs")),
         )
     with right:
-        st.plotly_chart(architecture_plots.block_diagram(block_rows, t), config=PLOTLY, key="block_diagram")
+        convs = [r for r in block_rows if r.kind == "conv" and r.role != "projection"]
+        chart(architecture_plots.block_diagram(block_rows, t), t(
+            "arch.block_summary", block=block, convs=" → ".join(t("role." + r.role) for r in convs),
+            shortcut=t("diagram.projection") if info["projection"] else t("diagram.identity"), params=f"{info['params']:,}",
+        ), config=PLOTLY, key="block_diagram")
     if not classroom():  # presenter mode hides the advanced views
         with st.expander(t("arch.source")):
             block_obj = dict(net.named_blocks())[block]
             st.caption(t("arch.source_help", cls=type(block_obj).__name__))
-            st.code(inspect.getsource(network.ResidualBlock.forward_trace) + "\n\n" + inspect.getsource(type(block_obj)), language="python")
+            st.code(block_source(type(block_obj).__name__), language="python")
 
 
 def lesson_code(net: network.ResNet) -> None:
@@ -170,11 +200,12 @@ def layer_table(rows: list[anatomy.LayerRow], depth: int, batch: int, size: int)
         kind=shown["kind"].map(lambda k: t("kind." + k)),
         role=shown["role"].map(lambda r: t("role." + r)),
         kernel_shape=shown["kernel_shape"].map(lambda k: str(k) if k else ""),
+        padding=shown["padding"].map(whole), stride=shown["stride"].map(whole),
         input_shape=shown["input_shape"].map(str),
         output_shape=shown["output_shape"].map(str),
     ).rename(columns=lambda c: t("col." + c))
     st.caption(t("arch.table_help", shown=len(shown), total=len(frame)))
-    st.dataframe(display, hide_index=True, width="stretch", height=420)
+    st.dataframe(display, hide_index=True, width="stretch", height=420, column_config=count_columns(t("col.params"), t("col.macs")))
     st.download_button(
         t("arch.csv"), display.to_csv(index=False).encode("utf-8"),
         file_name=f"resnet{depth}_b{batch}_{size}px_layers.csv", mime="text/csv",
@@ -196,9 +227,13 @@ def course_slips() -> None:
 
 
 depth, batch, size = settings()
-with st.spinner(t("arch.building", depth=depth)):
-    net = shared_model(depth)
-    rows = table_rows(depth, batch, size)
+try:
+    with st.spinner(t("arch.building", depth=depth)):
+        net = shared_model(depth)
+        rows = table_rows(depth, batch, size)
+except MemoryError:  # the model is built in this (server) process
+    st.error(t("error.memory"), icon="🛑")
+    st.stop()
 summary = anatomy.block_summary(rows)
 totals(net, rows, depth, size)
 block_key = diagram(summary, depth)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pages.common.ui import classroom, page_setup, show_url_notices, stage_name, sync_url, url_choice, url_int
+from pages.common.ui import (chart, classroom, count_columns, metric_columns, page_setup, safe_reason, show_url_notices, stage_name, sync_url,
+                             url_choice, url_int)
 
 t = page_setup("cost.title")
 
@@ -25,19 +26,24 @@ def giga(macs: int) -> str:
     return f"{macs / 1e9:,.2f} G"
 
 
+def listing(names: list[str], values: list[float], unit: str = "") -> str:
+    """A chart's numbers for its text summary: "ResNet-50 4.09 G; VGG-16 15.5 G" (counts from 1,000 whole)."""
+    return "; ".join(f"{n} {v:,.0f}{unit}" if abs(v) >= 1000 else f"{n} {v:.3g}{unit}" for n, v in zip(names, values))
+
+
 def yi(count: float) -> str:
     """In 亿 (10⁸), the unit the course prints its totals in."""
     return f"{count / 1e8:.0f}亿"
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_data(show_spinner=False, max_entries=32)  # keyed on URL values (?depth=&batch=&size=)
 def stage_table(depth: int, batch: int, size: int) -> tuple[list[dict], dict, int, int]:
     rows = cost.resnet_rows(depth, batch, size)
     total = sum(r.macs for r in rows)
     return cost.stage_costs(rows), cost.kernel_totals(rows), total, sum(r.params for r in rows)
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_data(show_spinner=False, max_entries=16)  # keyed on ?size=
 def comparison(size: int) -> list[dict]:
     return cost.compare_architectures(1, size)
 
@@ -48,12 +54,12 @@ def course_numbers() -> tuple[dict, dict]:
     return cost.course_estimate(), cost.course_vs_vgg()
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_data(show_spinner=False, max_entries=16)  # keyed on ?size=
 def by_resolution(size: int) -> dict:
     return cost.cost_by_resolution(size)
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_data(show_spinner=False, max_entries=8)  # keyed on ?width=
 def bottleneck_variants(width: int) -> list[dict]:
     return cost.bottleneck_vs_basic(width, 56, 1)
 
@@ -73,7 +79,7 @@ def settings() -> tuple[int, int, int]:
 def by_stage(depth: int, batch: int, size: int) -> None:
     """Totals, then where the cost sits: MACs and parameters per stage and kernel size."""
     stages, by_kernel, total_macs, params = stage_table(depth, batch, size)
-    m1, m2, m3, m4 = st.columns(4)
+    m1, m2, m3, m4 = metric_columns(4)
     m1.metric(t("arch.params"), f"{params:,}")
     m2.metric(t("arch.macs_image"), giga(total_macs // batch))
     m3.metric(t("cost.flops_image"), giga(2 * total_macs // batch), help=t("cost.flops_help"))
@@ -82,22 +88,29 @@ def by_stage(depth: int, batch: int, size: int) -> None:
     st.header(t("cost.by_stage"))
     names = [stage_name(t, s["stage"]) for s in stages]
     g1, g2, g3 = st.columns([5, 5, 3])
-    g1.markdown(f"**{t('cost.macs_by_stage')}**")
-    g1.plotly_chart(cost_plots.bars(names, {k: [s["macs_by_kernel"][k] / 1e9 for s in stages] for k in cost.KERNELS},
-                                    t("cost.gmacs_batch", n=batch)), key="macs_by_stage")
-    g2.markdown(f"**{t('cost.params_by_stage')}**")
-    g2.plotly_chart(cost_plots.bars(names, {k: [s["params_by_kernel"][k] / 1e6 for s in stages] for k in (*cost.KERNELS, "BN")},
-                                    t("cost.mparams")), key="params_by_stage")
-    g3.markdown(f"**{t('cost.kernel_share')}**")
-    g3.plotly_chart(cost_plots.share_donut(by_kernel), key="kernel_share")
+    with g1:
+        st.markdown(f"**{t('cost.macs_by_stage')}**")
+        chart(cost_plots.bars(names, {k: [s["macs_by_kernel"][k] / 1e9 for s in stages] for k in cost.KERNELS},
+                              t("cost.gmacs_batch", n=batch)),
+              t("cost.macs_by_stage_summary", n=batch, stages=listing(names, [s["macs"] / 1e9 for s in stages], " G")), key="macs_by_stage")
+    with g2:
+        st.markdown(f"**{t('cost.params_by_stage')}**")
+        chart(cost_plots.bars(names, {k: [s["params_by_kernel"][k] / 1e6 for s in stages] for k in (*cost.KERNELS, "BN")},
+                              t("cost.mparams")),
+              t("cost.params_by_stage_summary", stages=listing(names, [s["params"] / 1e6 for s in stages], " M")), key="params_by_stage")
+    with g3:
+        st.markdown(f"**{t('cost.kernel_share')}**")
+        chart(cost_plots.share_donut(by_kernel), t("cost.kernel_share_summary", shares="; ".join(cost_plots.share_labels(by_kernel).values())),
+              key="kernel_share")
     st.markdown(t("cost.by_stage_reading", depth=depth, conv1=f"{by_kernel['1×1'] / total_macs:.0%}", conv3=f"{by_kernel['3×3'] / total_macs:.0%}"))
     if not classroom():  # presenter mode hides the advanced views
         with st.expander(t("cost.stage_table")):
             st.dataframe(pd.DataFrame([{
                 t("col.stage"): stage_name(t, s["stage"]), t("cost.col_blocks"): s["blocks"], t("col.params"): s["params"],
                 t("cost.col_gmacs"): round(s["macs"] / 1e9, 3),
-                t("cost.col_gmacs_block"): round(s["macs_per_block"] / 1e9, 3) if s["macs_per_block"] else None,
-            } for s in stages]), hide_index=True, width="stretch")
+                # text in every row (stem and head have no blocks): no "None" cell, one type per column
+                t("cost.col_gmacs_block"): f"{s['macs_per_block'] / 1e9:.3f}" if s["macs_per_block"] else "–",
+            } for s in stages]), hide_index=True, width="stretch", column_config=count_columns(t("col.params")))
 
 
 def versus_vgg(size: int) -> None:
@@ -106,19 +119,23 @@ def versus_vgg(size: int) -> None:
     archs = comparison(size)
     arch_names = [a["name"] for a in archs]
     v1, v2 = st.columns(2)
-    v1.markdown(f"**{t('cost.gmacs_image_title')}**")
     series = {t("cost.ours"): [a["gmacs_per_image"] for a in archs]}
     if size == 224:
         series[t("cost.paper")] = [a["paper_gmacs"] for a in archs]
-    v1.plotly_chart(cost_plots.bars(arch_names, series, t("cost.gmacs_image"), stacked=False), key="vs_macs")
-    v2.markdown(f"**{t('cost.params_title')}**")
-    v2.plotly_chart(cost_plots.bars(arch_names, {t("cost.ours"): [a["params"] / 1e6 for a in archs]}, t("cost.mparams"), stacked=False),
-                    key="vs_params")
+    with v1:
+        st.markdown(f"**{t('cost.gmacs_image_title')}**")
+        chart(cost_plots.bars(arch_names, series, t("cost.gmacs_image"), stacked=False),
+              t("cost.vs_macs_summary", size=size, archs=listing(arch_names, series[t("cost.ours")], " G")), key="vs_macs")
+    with v2:
+        st.markdown(f"**{t('cost.params_title')}**")
+        millions = [a["params"] / 1e6 for a in archs]
+        chart(cost_plots.bars(arch_names, {t("cost.ours"): millions}, t("cost.mparams"), stacked=False),
+              t("cost.vs_params_summary", archs=listing(arch_names, millions, " M")), key="vs_params")
     st.dataframe(pd.DataFrame([{
         t("cost.col_arch"): a["name"], t("col.params"): a["params"], t("cost.col_ours"): round(a["gmacs_per_image"], 2),
         t("cost.col_gflops"): round(a["gflops_per_image"], 2), t("cost.col_paper_layout"): round(a["gmacs_paper_layout"], 2),
         t("cost.col_paper"): a["paper_gmacs"],
-    } for a in archs]), hide_index=True, width="stretch")
+    } for a in archs]), hide_index=True, width="stretch", column_config=count_columns(t("col.params")))
     by_name = {a["name"]: a for a in archs}
     resnet50, vgg16, resnet152 = by_name["ResNet-50"], by_name["VGG-16"], by_name["ResNet-152"]
     vgg_fc = sum(r.params for r in cost.vgg_rows(16, 1, size) if r.kind == "fc")
@@ -137,16 +154,19 @@ def course_estimate() -> None:
     """The course's estimate (one block × 48) and its VGG comparison against the truth, at its setting."""
     st.header(t("cost.course"))
     est, vgg = course_numbers()
-    k1, k2, k3 = st.columns(3)
+    k1, k2, k3 = metric_columns(3)
     k1.metric(t("cost.course_block", block=est["block"]), giga(est["block_macs"]))
     k2.metric(t("cost.course_total", n=est["multiplier"]), giga(est["course_total"]))
     k3.metric(t("cost.true_total"), giga(est["true_total"]), delta=f"{est['true_total'] / est['course_total'] - 1:+.0%}", delta_color="off")
     per_stage = est["per_stage"]
     labels = [f"{stage_name(t, s['stage'])} · {s['channels']} × {s['spatial']}" for s in per_stage]
-    st.plotly_chart(cost_plots.bars(labels, {
-        t("cost.typical_block"): [s["macs_per_block"] / 1e9 for s in per_stage],
+    typical = [s["macs_per_block"] / 1e9 for s in per_stage]
+    chart(cost_plots.bars(labels, {
+        t("cost.typical_block"): typical,
         t("cost.first_block"): [s["first_block_macs"] / 1e9 for s in per_stage],
-    }, t("cost.gmacs_batch", n=est["batch"]), stacked=False), key="course_per_stage")
+    }, t("cost.gmacs_batch", n=est["batch"]), stacked=False),
+          t("cost.course_per_stage_summary", n=est["batch"], stages=listing([stage_name(t, s["stage"]) for s in per_stage], typical, " G")),
+          key="course_per_stage")
     st.markdown(t(
         "cost.course_reading", block=est["block"], block_macs=giga(est["block_macs"]), n=est["multiplier"],
         course=giga(est["course_total"]), course_rounded=giga(est["course_total_rounded"]), blocks=est["residual_blocks"],
@@ -169,12 +189,19 @@ def bottleneck() -> None:
     variants = bottleneck_variants(width)
     variant_keys = {"bottleneck": "cost.variant.bottleneck", "basic, same in/out": "cost.variant.basic_wide",
                     "basic, inner width": "cost.variant.basic_narrow"}
-    labels = [f"{t(variant_keys[v['block']])} ({'→'.join(map(str, v['channels']))})" for v in variants]
+    names = [t(variant_keys[v["block"]]) for v in variants]
+    channels = [f"({'→'.join(map(str, v['channels']))})" for v in variants]
+    labels = [f"{n} {c}" for n, c in zip(names, channels)]
+    axis_labels = [f"{n}<br>{c}" for n, c in zip(names, channels)]  # two short lines, level on the left of horizontal bars
     b1, b2 = st.columns(2)
-    b1.plotly_chart(cost_plots.bars(labels, {t("col.params"): [v["params"] for v in variants]}, t("col.params"), stacked=False, log_y=True),
-                    key="bn_params")
-    b2.plotly_chart(cost_plots.bars(labels, {t("col.macs"): [v["macs"] for v in variants]}, t("cost.macs_56"), stacked=False, log_y=True),
-                    key="bn_macs")
+    with b1:
+        chart(cost_plots.bars(axis_labels, {t("col.params"): [v["params"] for v in variants]}, t("col.params"), stacked=False, log_y=True,
+                              height=280, horizontal=True),
+              t("cost.bn_params_summary", variants=listing(labels, [v["params"] for v in variants])), key="bn_params")
+    with b2:
+        chart(cost_plots.bars(axis_labels, {t("col.macs"): [v["macs"] for v in variants]}, t("cost.macs_56"), stacked=False, log_y=True,
+                              height=280, horizontal=True),
+              t("cost.bn_macs_summary", variants=listing(labels, [v["macs"] for v in variants])), key="bn_macs")
     bott, wide_basic = variants[0], variants[1]
     # the same function and words as the Why page's Q3: conv weights, and parameters with BN
     st.markdown(t(
@@ -200,12 +227,14 @@ def measured(depth: int, size: int) -> None:
             result = cost.measure_latency(depth, measure_batch, size, repeats=repeats,
                                           progress=lambda f, step: bar.progress(min(f, 1.0), text=t("cost.step." + step)))
             st.session_state["latency"] = result
+        except MemoryError:  # the model is built and run in this (server) process
+            st.error(t("error.memory"), icon="🛑")
         except (ValueError, RuntimeError, OSError) as error:
-            st.error(t("cost.measure_failed", error=str(error)[:300]))
+            st.error(t("cost.measure_failed", error=safe_reason(error)))
         bar.empty()
     result = st.session_state.get("latency")
     if result:
-        l1, l2, l3, l4 = st.columns(4)
+        l1, l2, l3, l4 = metric_columns(4)
         l1.metric(t("cost.dygraph"), f"{result['dygraph_ms']:.0f} ms", help=t("cost.gflops", g=f"{result['dygraph_gflops']:.1f}"))
         l2.metric(t("cost.fast"), f"{result['fast_ms']:.0f} ms", help=t("cost.gflops", g=f"{result['fast_gflops']:.1f}"))
         l3.metric(t("cost.speedup"), f"{result['speedup']:.1f}×")

@@ -4,13 +4,16 @@ and Veit et al.'s lesion study of the trained nets."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import streamlit as st
 
-from pages.common.ui import page_setup, select_on_click, setting_key, show_url_notices, sync_url, url_choice, url_int
+from pages.common.ui import (
+    chart, md_escape, page_setup, safe_error, safe_reason, select_on_click, setting_key, show_url_notices, sync_url, url_choice, url_int,
+)
 
 t = page_setup("fm.title")
 
@@ -115,10 +118,12 @@ def loaded(load: Callable[[], weights.LabModel], what: str, spinning: str) -> we
         with st.spinner(spinning):
             return load()
     except weights.WeightsError as exc:
-        refuse(explore.error_text(exc, t))
+        refuse(explore.error_text(safe_error(exc), t))
+    except MemoryError:  # the model is built in this (server) process
+        refuse(t("error.memory"))
     except Exception as exc:  # a file removed meanwhile, a disk error: never a traceback
         _log.warning("loading %s failed", what, exc_info=True)
-        refuse(t("fm.error.other", reason=f"{what}: {exc}"[:500]))
+        refuse(t("fm.error.other", reason=safe_reason(f"{what}: {exc}", 500)))
     return None
 
 
@@ -127,30 +132,33 @@ def file_weights(source: str, column: Any) -> tuple[weights.LabModel, str, Path]
     try:
         files = shipped.weight_files(source, trained_dir(store_path()))
     except weights.WeightsError as exc:
-        return refuse(explore.error_text(exc, t))
+        return refuse(explore.error_text(safe_error(exc), t))
     names, labels = [p.name for p in files], {p.name: shipped.file_option(p, t) for p in files}
     name = column.selectbox(t("fm.file"), names, key=url_choice("file", names, names[0]), format_func=labels.get)
     path = next(p for p in files if p.name == name)
     stamp = explore.file_stamp(path)
-    lab = loaded(lambda: file_lab(str(path), stamp), name, t("fm.loading_file", name=name))
+    lab = loaded(lambda: file_lab(str(path), stamp), name, t("fm.loading_file", name=md_escape(name)))
     return None if lab is None else (lab, f"file:{path}:{stamp[0]}:{stamp[1]}", path)
 
 
 def official_weights(depth: int, column: Any) -> tuple[weights.LabModel, str, None] | None:
     """The official ImageNet weights, downloaded only when asked, and their cache key."""
     target = weights.official_file(depth)
-    if not target.is_file():
-        column.markdown(t("fm.official_where", folder=str(target.parent)))
-        st.info(t("fm.official_missing", depth=depth, mb=explore.OFFICIAL_MB[depth]))
+    if (state := weights.official_state(depth)) != "ready":  # missing or damaged: no network until asked
+        column.markdown(t("fm.official_where", folder=target.parent.name))  # the folder's name: no server paths on screen
+        if state == "damaged":
+            st.warning(t("fm.official_damaged", depth=depth, mb=explore.OFFICIAL_MB[depth]), icon="⚠️")
+        else:
+            st.info(t("fm.official_missing", depth=depth, mb=explore.OFFICIAL_MB[depth]))
         if not st.button(t("fm.download", depth=depth), key="download", type="primary"):
             show_url_notices(t)  # the page waits for the learner to ask
             return None
         bar = st.progress(0.0, text=t("fm.download_start"))
         try:
-            weights.official_path(depth, lambda done, total: bar.progress(*explore.download_progress(done, total, t)))
+            weights.download_official(depth, lambda done, total: bar.progress(*explore.download_progress(done, total, t)))
         except weights.WeightsError as exc:
             bar.empty()
-            return refuse(explore.error_text(exc, t))
+            return refuse(explore.error_text(safe_error(exc), t))
     lab = loaded(lambda: official_lab(depth), f"ResNet-{depth}", t("fm.loading_official", depth=depth))
     return None if lab is None else (lab, f"official:{depth}", None)
 
@@ -159,33 +167,42 @@ def model_in(source: str, depth: int | None, column: Any) -> tuple[weights.LabMo
     """The chosen weights as a model, its cache key and its file; None (with the reason shown) if there are none."""
     if source == "random":
         seed = int(column.number_input(t("fm.seed"), *SEED_RANGE, key=url_int("seed", *SEED_RANGE, 0), help=t("fm.seed_help")))
-        with st.spinner(t("fm.building", depth=depth)):
-            model = random_lab(depth, seed), f"random:{depth}:{seed}", None
+        lab = loaded(lambda: random_lab(depth, seed), f"ResNet-{depth}", t("fm.building", depth=depth))  # MemoryError too
+        model = None if lab is None else (lab, f"random:{depth}:{seed}", None)
     else:
         model = file_weights(source, column) if source in FILE_SOURCES else official_weights(depth, column)
     if model is None:
         return None
     show_url_notices(t)
     network.ensure_dygraph()
-    st.caption(explore.model_caption(model[0], t))
+    st.caption(explore.model_caption(replace(model[0], source=md_escape(model[0].source)), t))  # a file's name
     return model
 
 
 def image_in(image_name: str, spec: preprocess.Preprocess) -> Shown | None:
     """The sample or the upload, and what preprocessing made of it; None until there is an image."""
+    if spec.channels == 1:  # a model of the digits: say what it can read, and warn when this is not one
+        (st.caption if explore.is_digit_sample(image_name) else st.warning)(t("fm.expects_digits", size=spec.crop))
     if image_name == UPLOAD:
-        uploaded = st.file_uploader(t("fm.upload"), type=list(UPLOAD_TYPES), key="upload_file", help=t("fm.upload_help"))
+        st.caption(t("fm.upload_widget_note", mb=images.MAX_BYTES // 2**20))  # the box's own texts are Streamlit's, in English
+        uploaded = st.file_uploader(t("fm.upload"), type=list(UPLOAD_TYPES), key="upload_file", help=t("fm.upload_help"),
+                                    max_upload_size=images.MAX_BYTES // 2**20)
         st.caption(t("fm.upload_not_in_url"))
         if uploaded is None:
             st.info(t("fm.upload_prompt"))
             return None
         try:
             shown = explore.upload_once(st.session_state, "_fm_upload", uploaded.file_id, uploaded.getvalue, spec)
-        except images.ImageError as exc:
-            st.error(t("fm.upload_refused", name=uploaded.name) + " " + explore.error_text(exc, t), icon="🚫")
+        except Exception as exc:  # an ImageError, or anything else on the way (MemoryError…): the same refusal, never a traceback
+            if not isinstance(exc, images.ImageError):
+                _log.warning("preparing an upload failed", exc_info=True)
+            st.error(t("fm.upload_refused", name=md_escape(uploaded.name)) + " " + explore.error_text(safe_error(exc), t), icon="🚫")
             return None
     else:
-        shown = sample_shown(image_name, spec)
+        try:
+            shown = sample_shown(image_name, spec)
+        except images.ImageError as exc:  # a sample is within every bound: only "memory" (no memory free now)
+            return refuse(explore.error_text(safe_error(exc), t))
     c_orig, c_crop, c_steps = st.columns([2, 2, 3])
     c_orig.image(shown.picture, caption=t("fm.original", w=shown.size[0], h=shown.size[1]), width="stretch")
     if image_name != UPLOAD:
@@ -209,9 +226,9 @@ def overview(analysis: features.Analysis, seconds: float, fast: bool) -> str:
     st.caption(explore.timing_caption(analysis, seconds, fast, t))
     st.header(t("fm.overview"))
     st.caption(t("fm.overview_help"))
-    st.plotly_chart(feature_plots.overview_figure(analysis, st.session_state[block_key], t), key=overview_key,
-                    on_select=select_on_click(overview_key, block_key, choices, then=reset_channel),
-                    selection_mode="points", config=PLOTLY)
+    chart(feature_plots.overview_figure(analysis, st.session_state[block_key], t), md_escape(feature_plots.overview_summary(analysis, t)),
+          key=overview_key, on_select=select_on_click(overview_key, block_key, choices, then=reset_channel),
+          selection_mode="points", config=PLOTLY)
     return block_key
 
 
@@ -237,13 +254,16 @@ def selected_block(analysis: features.Analysis, block_key: str, stem: str) -> tu
     channels = features.top_channels(view, min(k, n_channels))
     st.subheader(t("fm.grid", k=len(channels), name=feature_plots.block_label(block, t)))
     grid_key = f"fm_grid_{block}"  # a click on a tile opens that channel
-    st.plotly_chart(feature_plots.channel_grid_figure(analysis, view, channels, mode, t, selected=channel), key=grid_key,
-                    on_select=select_on_click(grid_key, ch_key, channels), selection_mode="points", config=PLOTLY)
+    chart(feature_plots.channel_grid_figure(analysis, view, channels, mode, t, selected=channel),
+          md_escape(feature_plots.grid_summary(view, channels, t)), key=grid_key,
+          on_select=select_on_click(grid_key, ch_key, channels), selection_mode="points", config=PLOTLY)
     if block != STEM:
         st.subheader(t("fm.panel", c=channel, name=block))
         panel = features.channel_panel(view, channel)
-        st.plotly_chart(feature_plots.channel_panel_figure(analysis, view, panel, mode, t), key="fm_panel", config=PLOTLY)
+        chart(feature_plots.channel_panel_figure(analysis, view, panel, mode, t), md_escape(feature_plots.panel_summary(panel, t)),
+              key="fm_panel", config=PLOTLY)
         st.caption(feature_plots.panel_caption(view, panel, t))
+        st.caption(feature_plots.panel_scale_caption(analysis, view, panel, mode, t))
     return block, channel, mode
 
 
@@ -251,7 +271,7 @@ def ratios(analysis: features.Analysis) -> None:
     """‖F(x)‖ / ‖x‖ per block, and a warning for blocks that output only zeros."""
     st.header(t("fm.ratio"))
     st.markdown(t("fm.ratio_help"))
-    st.plotly_chart(feature_plots.ratio_figure(analysis, t), key="fm_ratio", config=PLOTLY)
+    chart(feature_plots.ratio_figure(analysis, t), md_escape(feature_plots.ratio_summary(analysis, t)), key="fm_ratio", config=PLOTLY)
     if dead := explore.dead_blocks_warning(analysis, t):  # e.g. a λ = 2 net that blew up in training: its ReLUs output nothing any more
         st.warning(dead, icon="⚠️")
 
@@ -266,8 +286,12 @@ def predictions(analysis: features.Analysis, lab: weights.LabModel, shown: Shown
     if untrained or lab.classes is None:
         return
     p1, p2 = st.columns([3, 2])
-    p1.plotly_chart(feature_plots.predictions_figure(analysis, t), key="fm_top5", config=PLOTLY)
-    p2.plotly_chart(feature_plots.cam_figure(analysis, shown.prepared.display, t), key="fm_cam", config=PLOTLY)
+    with p1:
+        chart(feature_plots.predictions_figure(analysis, t), md_escape(feature_plots.predictions_summary(analysis, t)),
+              key="fm_top5", config=PLOTLY)
+    with p2:
+        chart(feature_plots.cam_figure(analysis, shown.prepared.display, t), md_escape(feature_plots.cam_summary(analysis, t)),
+              key="fm_cam", config=PLOTLY)
     st.caption(t("fm.cam_help"))
 
 
@@ -288,26 +312,37 @@ def ablation(analysis: features.Analysis, lab: weights.LabModel, model_key: str,
     show_url_notices(t)
     if ablate == "none":
         return
-    with st.spinner(t("fm.computing_ablation")):
-        ablated, _ = analysis_for(model_key, shown.key, drop, ablate == "shortcuts", lab, shown.prepared.array)
+    try:
+        with st.spinner(t("fm.computing_ablation")):
+            ablated, _ = analysis_for(model_key, shown.key, drop, ablate == "shortcuts", lab, shown.prepared.array)
+    except MemoryError:  # a second set of every block's maps, in this (server) process
+        st.error(t("error.memory"), icon="🛑")
+        return
     comparison = features.compare(analysis, ablated)
     what = t("fm.ablate.shortcuts") if ablate == "shortcuts" else t("fm.dropped_block", name=drop[0])
     for column, metric in zip(st.columns(3), feature_plots.ablation_metrics(comparison, t)):
         column.metric(**metric)
     st.markdown(t("fm.ablation_reading", what=what))
     st.subheader(t("fm.change"))
-    st.plotly_chart(feature_plots.ablation_figure(comparison, t), key="fm_change", config=PLOTLY)
+    chart(feature_plots.ablation_figure(comparison, t), md_escape(feature_plots.change_summary(comparison, t)),
+          key="fm_change", config=PLOTLY)
     r1, r2 = st.columns(2) if lab.classes is not None else (st.container(), None)
     r1.markdown(f"**{t('fm.ratio')}**")
-    r1.plotly_chart(feature_plots.ratio_figure(analysis, t, ablated), key="fm_ratio_ablated", config=PLOTLY)
+    with r1:
+        chart(feature_plots.ratio_figure(analysis, t, ablated), md_escape(feature_plots.ratio_summary(ablated, t)),
+              key="fm_ratio_ablated", config=PLOTLY)
     if r2 is not None:
         r2.markdown(f"**{t('fm.predictions')}**")
-        r2.plotly_chart(feature_plots.predictions_figure(analysis, t, ablated), key="fm_top5_ablated", config=PLOTLY)
+        with r2:
+            chart(feature_plots.predictions_figure(analysis, t, ablated), md_escape(feature_plots.predictions_summary(analysis, t, ablated)),
+                  key="fm_top5_ablated", config=PLOTLY)
     if block != STEM:
         ablated_view = ablated.block(block)
         st.subheader(t("fm.panel_ablated", c=channel, name=block, what=what))
-        st.plotly_chart(feature_plots.channel_panel_figure(ablated, ablated_view, features.channel_panel(ablated_view, channel), mode, t),
-                        key="fm_panel_ablated", config=PLOTLY)
+        ablated_panel = features.channel_panel(ablated_view, channel)
+        chart(feature_plots.channel_panel_figure(ablated, ablated_view, ablated_panel, mode, t),
+              md_escape(feature_plots.panel_summary(ablated_panel, t)),
+              key="fm_panel_ablated", config=PLOTLY)
 
 
 def measure(board: shipped.LesionBoard, files: list[Path]) -> str | None:
@@ -315,9 +350,11 @@ def measure(board: shipped.LesionBoard, files: list[Path]) -> str | None:
     bar = st.progress(0.0, text=t("fm.veit.computing"))
     try:
         board.measure_all(files, lambda path: file_lab(str(path), explore.file_stamp(path)),
-                          lambda fraction, label: bar.progress(fraction, text=f"{label}: {t('fm.veit.computing')}"))
+                          lambda fraction, label: bar.progress(fraction, text=f"{md_escape(label)}: {t('fm.veit.computing')}"))
+    except MemoryError:  # the models are run in this (server) process
+        return t("error.memory")
     except (ValueError, OSError) as exc:  # no test split to measure on (a data folder gone…)
-        return t("fm.veit.no_test_data", reason=str(exc)[:300])
+        return t("fm.veit.no_test_data", reason=safe_reason(exc))
     finally:
         bar.empty()
 
@@ -334,8 +371,8 @@ def veit(lab: weights.LabModel, source: str, file: Path | None) -> None:
             problem = measure(board, ours)
     if own is not None and board.study(own) is None:
         if "train_config" not in lab.meta:  # not from the lab: no record of the data it was tested on
-            b2.caption(t("fm.veit.no_test_data", reason=t("fm.veit.no_run", label=shipped.lab_label(lab))))
-        elif b2.button(t("fm.veit.measure", label=shipped.lab_label(lab)), key="veit_measure"):
+            b2.caption(t("fm.veit.no_test_data", reason=t("fm.veit.no_run", label=md_escape(shipped.lab_label(lab)))))
+        elif b2.button(t("fm.veit.measure", label=md_escape(shipped.lab_label(lab))), key="veit_measure"):
             problem = measure(board, [own])
     if problem:
         st.warning(problem, icon="⚠️")
@@ -375,8 +412,11 @@ def page() -> None:
     lab, model_key, file = model
     if (shown := image_in(image_choice(image_column, lab.preprocess), lab.preprocess)) is None:
         return
-    with st.spinner(t("fm.computing")):
-        analysis, seconds = analysis_for(model_key, shown.key, (), False, lab, shown.prepared.array)
+    try:
+        with st.spinner(t("fm.computing")):
+            analysis, seconds = analysis_for(model_key, shown.key, (), False, lab, shown.prepared.array)
+    except MemoryError:  # every block's maps of one image, in this (server) process
+        return refuse(t("error.memory"))
     block_key = overview(analysis, seconds, explore.fast_path_takes(shown.prepared.array))
     block, channel, mode = selected_block(analysis, block_key, lab.model.config.stem)
     ratios(analysis)

@@ -47,6 +47,14 @@ class Translator:
         self.lang = lang
         self.texts = catalog(lang)
 
+    # Two translators of one language say the same: equal, so a figure cached for one
+    # session serves the next (resnet/plots/cache.py), though every page run makes its own.
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Translator) and other.lang == self.lang
+
+    def __hash__(self) -> int:
+        return hash((Translator, self.lang))
+
     def __call__(self, key: str, **values: object) -> str:
         text = self.texts.get(key)
         if text is None:

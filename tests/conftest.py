@@ -14,6 +14,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
+# No background warm-up in the pages and servers the tests start (resnet.prepare.background):
+# it would export models into whichever test's data dir is current. Its own tests turn it on.
+os.environ.setdefault("RESNET_LAB_WARMUP", "0")
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from streamlit.testing.v1 import AppTest
 
@@ -35,3 +38,51 @@ def poll(condition: Callable[[], object], what: str, timeout: float = 60, interv
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(interval)
     return value
+
+
+class Served:
+    """What ``file_server`` serves and saw: one file at any path, Range requests, a cut on demand."""
+
+    def __init__(self, data: bytes = b"") -> None:
+        self.data = data
+        self.ranges: list[str | None] = []  # each GET's Range header
+        self.cut_after: int | None = None  # the next GET sends only this many bytes, then hangs up
+        self.honour_range = True
+
+
+@contextmanager
+def file_server(served: Served) -> Iterator[str]:
+    """An HTTP server on 127.0.0.1 serving ``served.data`` (with Range support); yields its base URL."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            wanted = self.headers.get("Range")
+            served.ranges.append(wanted)
+            start = int(wanted.removeprefix("bytes=").rstrip("-")) if wanted and served.honour_range else 0
+            if start and start >= len(served.data):
+                self.send_response(416)
+                self.end_headers()
+                return
+            body = served.data[start:]
+            self.send_response(206 if start else 200)
+            if start:
+                self.send_header("Content-Range", f"bytes {start}-{len(served.data) - 1}/{len(served.data)}")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if served.cut_after is not None:  # promise the whole body, send part of it, hang up
+                body, served.cut_after = body[:served.cut_after], None
+                self.close_connection = True
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:  # keep the test output clean
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()

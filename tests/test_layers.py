@@ -23,7 +23,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "resnet"
 
-LAYERS = {"paths": 0, "i18n": 0, "errors": 0, "system": 0, "model": 1, "inference": 2, "lab": 3, "plots": 4}
+LAYERS = {"paths": 0, "i18n": 0, "errors": 0, "system": 0, "model": 1, "inference": 2, "lab": 3, "plots": 4,
+          "prepare": 5}  # prepare: getting ready for class, on top of model, inference and lab
 # (importer, imported): why this resnet module is imported inside a function.
 ALLOWED_LATE = {
     ("resnet.model", "resnet.model.network"): (
@@ -34,9 +35,18 @@ ALLOWED_LATE = {
         "jobs runs in the app process, which never loads Paddle; only the worker process"
         " imports train, after setting OMP_NUM_THREADS, which Paddle reads when first imported"
     ),
+    ("resnet.lab.cluster", "resnet.lab.train"): (
+        "cluster runs in the app process, which never loads Paddle; only the Ray task on a"
+        " worker imports train, after setting OMP_NUM_THREADS"
+    ),
     ("resnet.lab.__main__", "resnet.lab.train"): "CLI dispatch: only the chosen command is loaded",
     ("resnet.lab.__main__", "resnet.lab.presets"): "CLI dispatch: only the chosen command is loaded",
     ("resnet.lab.__main__", "resnet.lab.shipped"): "CLI dispatch: only the chosen command is loaded",
+    ("resnet.lab.__main__", "resnet.lab.landscape"): "CLI dispatch: only the chosen command is loaded",
+    ("resnet.prepare.background", "resnet.prepare.tasks"): (
+        "every page starts the server's warm-up (page_setup); Paddle loads in the warm-up thread,"
+        " so pages that need no Paddle never wait for its import"
+    ),
 }
 
 # Modules that must load without Paddle (the app process, the upload path, the figures
@@ -44,7 +54,8 @@ ALLOWED_LATE = {
 PADDLE_FREE = (
     "resnet.paths", "resnet.errors", "resnet.i18n", "resnet.system", "resnet.model.spec", "resnet.model.preprocess",
     "resnet.inference.images",
-    "resnet.plots.architecture", "resnet.lab.config", "resnet.lab.store", "resnet.lab.jobs", "resnet.lab.presets",
+    "resnet.plots.architecture", "resnet.lab.config", "resnet.lab.store", "resnet.lab.jobs", "resnet.lab.tasks", "resnet.lab.presets", "resnet.lab.surfaces",
+    "resnet.prepare.background",
 )
 
 

@@ -11,10 +11,17 @@ through the sidebar never carries one page's value (or range) into another. Only
 language and classroom mode are shared, on purpose. Streamlit drops a widget's state
 once a run does not draw it (any other page's run), so every setting is also kept aside
 and a page opened again from the menu finds its settings as it left them.
+
+Text nobody on our side wrote (URL values, file and folder names, run labels, class
+names, error reasons) reaches Streamlit's markdown only through ``md_escape`` or
+``safe_reason``: ``?lang=![t](http://host/x.png)`` must print those characters, not
+make every visitor's browser fetch an image or show a live link in the app's own box.
 """
 
 from __future__ import annotations
 
+import re
+from concurrent.futures import Future
 from typing import Any, Callable, Iterable, Sequence
 from urllib.parse import urlencode
 
@@ -22,6 +29,10 @@ import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
 from resnet.i18n import LANGS, Translator, lang_from_locale
+from resnet.prepare.background import start_warm_up
+from resnet.lab import cluster, jobs
+from resnet.lab.store import StoreError
+from resnet.plots.style import CLASSROOM_SCALE, for_room
 
 LANG_NAMES = {"en": "English", "zh": "中文"}
 _NOTICES = "_url_notices"
@@ -53,6 +64,58 @@ def language() -> str:
     return st.session_state["lang"]
 
 
+# Characters that start inline markdown (links and images, emphasis, code, HTML, math,
+# tables, Streamlit's :color[…] and :icon: syntax); CommonMark lets each be backslash-escaped. GFM's autolinks (http://…, www.…, a@b.c) are
+# found in the text *after* escapes are undone, so an invisible word joiner (U+2060) goes
+# into "://", "www." and after "@". "#", "-", "+" and "1." mean something only at the
+# start of a line, where these values never stand (and make no link or image there).
+_MARKDOWN_INLINE = re.compile(r"([\\`*_{}\[\]()<>!|~$:@&])")
+_AUTOLINK = re.compile(r"(\\:)(?=//)|(www)(?=\.)|(\\@)", re.IGNORECASE)
+_WORD_JOINER = "\u2060"
+# An absolute path (POSIX or Windows) not inside a URL: shown as its last part only.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w:/.~-])(?:[A-Za-z]:)?(?:[\\/][^\\/\s'\"]+)+[\\/]([^\\/\s'\"]*)")
+
+
+def md_escape(text: object) -> str:
+    """``text`` as literal markdown, on one line: no link, image, emphasis or HTML can start in it.
+
+    For anything a visitor, an uploaded file or a folder name controls, before it goes
+    into ``st.markdown``/``st.warning``/… (directly or as a value of a translated text).
+    Numbers and labels read the same ("1e-06", "ResNet-56 λ=2"): only syntax is escaped.
+    """
+    one_line = " ".join(str(text).split())  # a newline would start a new markdown block
+    escaped = _MARKDOWN_INLINE.sub(r"\\\1", one_line)
+    return _AUTOLINK.sub(lambda m: m.group(0) + _WORD_JOINER, escaped)
+
+
+def hide_paths(text: str) -> str:
+    """``text`` with every absolute path shortened to its last part (no server paths on screen)."""
+    return _ABSOLUTE_PATH.sub(r"\1", text)
+
+
+def safe_reason(problem: object, limit: int = 300) -> str:
+    """An error or its reason (from the core, a library, the OS) for a message: paths hidden, escaped."""
+    return md_escape(hide_paths(str(problem))[:limit])
+
+
+# Values the catalogs show as `code` ("the folder `{folder}`"): a code span renders no
+# markdown, so they lose only their backticks (a backslash there would show).
+_CODE_VALUES = ("env", "folder")
+
+
+def safe_error(exc: Exception) -> Exception:
+    """A copy of a coded error whose text values (file names, reasons, folders) are safe for
+    markdown, with no server path in them."""
+    safe = type(exc).__new__(type(exc))  # same class (the page picks its texts by it), not re-initialised
+    safe.args = (safe_reason(exc, 500),)
+    safe.code = getattr(exc, "code", "")
+    safe.values = {
+        k: (hide_paths(v).replace("`", "'") if k in _CODE_VALUES else safe_reason(v, 500)) if isinstance(v, str) else v
+        for k, v in (getattr(exc, "values", None) or {}).items()
+    }
+    return safe
+
+
 def _notice(name: str, raw: str) -> None:
     st.session_state.setdefault(_NOTICES, []).append((name, raw))
 
@@ -78,14 +141,92 @@ def _set_classroom() -> None:
     st.session_state["classroom"] = st.session_state["_classroom_choice"]
 
 
-# Presenter mode: everything readable from the back of a classroom.
-_CLASSROOM_CSS = """<style>
-[data-testid="stMainBlockContainer"] p, [data-testid="stMainBlockContainer"] li { font-size: 1.3rem !important; }
-[data-testid="stMainBlockContainer"] h1 { font-size: 3rem !important; }
-[data-testid="stMainBlockContainer"] h2 { font-size: 2.2rem !important; }
-[data-testid="stMainBlockContainer"] [data-testid="stMetricValue"] * { font-size: 3rem !important; }
-.js-plotly-plot .main-svg text { font-size: 15px !important; }
-</style>"""
+# Code colours at WCAG AA (≥ 5.4:1 on the code background #f1f1f0): Streamlit's light
+# highlighting draws punctuation, operators, numbers and strings at 2.2–3.6:1.
+_CODE_COLOURS = " ".join(
+    f'[data-testid="stCode"] .token.{token} {{ color: {colour} !important; }}'
+    for tokens, colour in ((("keyword", "function", "class-name"), "#0b5cad"), (("punctuation", "comment"), "#5c5f6b"),
+                           (("operator",), "#a5440f"), (("string", "boolean", "number"), "#116329"))
+    for token in tokens
+)
+
+
+def _css(scale: float) -> str:
+    """The page's text sizes at ``scale`` (1 = Streamlit's own, else classroom mode's), as CSS.
+
+    Never truncated: metric labels and link texts wrap instead of ending in "…", and a
+    metric's value is sized to its own column (``cqi``: 1 % of its width): at 16 % a
+    digit (about half an em) takes 8 %, so twelve characters ("25,557,032 G") fit any column.
+    Captions are drawn at full text colour: Streamlit's grey is below WCAG AA's 4.5:1.
+    """
+    no_ellipsis = "white-space: normal !important; overflow: visible !important; text-overflow: clip !important;"
+    css = f"""
+[data-testid="stMetric"] {{ container-type: inline-size; }}
+[data-testid="stMetric"] [data-testid="stMetricValue"], [data-testid="stMetric"] [data-testid="stMetricValue"] * {{ font-size: min({2.25 * scale:.3g}rem, 16cqi) !important; }}
+[data-testid="stMetricLabel"], [data-testid="stMetricLabel"] * {{ {no_ellipsis} }}
+[data-testid="stPageLink-NavLink"] span, [data-testid="stPageLink-NavLink"] p {{ {no_ellipsis} line-height: 1.4; }}
+[data-testid="stCaptionContainer"] {{ color: inherit !important; opacity: 1 !important; }}
+{_CODE_COLOURS}
+"""
+    if scale != 1:
+        main = '[data-testid="stMainBlockContainer"]'
+        css += f"""
+{main} p, {main} li, {main} [data-testid="stMetricLabel"] * {{ font-size: {scale:.3g}rem !important; }}
+{main} [data-testid="stCaptionContainer"] p {{ font-size: {0.875 * scale:.3g}rem !important; }}
+{main} h1 {{ font-size: {2.3 * scale:.3g}rem !important; }}
+{main} h2 {{ font-size: {1.7 * scale:.3g}rem !important; }}
+{main} h3 {{ font-size: {1.35 * scale:.3g}rem !important; }}
+"""
+    return f"<style>{css}</style>"
+
+
+def room_scale() -> float:
+    """How much larger text, figures and metrics are drawn: ``CLASSROOM_SCALE`` in classroom mode, else 1."""
+    return CLASSROOM_SCALE if classroom() else 1.0
+
+
+def chart(fig: Any, summary: str, **kwargs: Any) -> Any:
+    """Draw a Plotly figure at the room's scale with its one-line text summary under it.
+
+    The summary (what the chart shows and its key number, already translated; escape any
+    user text in it) is what a screen reader reads and what a student who cannot see the
+    colours reads. ``kwargs`` go to ``st.plotly_chart``; returns its selection event.
+    """
+    event = st.plotly_chart(for_room(fig, room_scale()), **kwargs)
+    st.caption(summary)
+    return event
+
+
+def count_columns(*labels: str) -> dict[str, Any]:
+    """``st.dataframe``'s column_config showing these columns' counts with thousands separators
+    (in the reader's locale: 25,557,032), still numbers to sort by."""
+    return {label: st.column_config.NumberColumn(format="localized") for label in labels}
+
+
+def metric_columns(n: int) -> list[Any]:
+    """``n`` containers for metrics side by side: one row, or rows of at most three in
+    classroom mode, where the larger numbers need the width."""
+    per_row = 3 if classroom() else n
+    return [column for start in range(0, n, per_row) for column in st.columns(min(per_row, n - start))]
+
+
+@st.cache_resource(show_spinner=False)
+def resume_runs() -> bool:
+    """Once per server process, whichever page opens first: workers for the runs a restart left queued.
+
+    Whether it started them. A store that cannot be used stays quiet here: the Training lab says why.
+    """
+    try:
+        return jobs.runs_waiting() and bool(cluster.pool_for())
+    except StoreError:
+        return False
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up() -> Future[list[Any]]:
+    """Once per server process, from its first page run: Feature maps' slow first steps
+    (Paddle's import, the fast path's export and predictors) start in a background thread."""
+    return start_warm_up()
 
 
 def page_setup(title_key: str) -> Translator:
@@ -94,6 +235,8 @@ def page_setup(title_key: str) -> Translator:
     The title key's prefix ("arch" of "arch.title") names the page: its settings are
     kept under ``"<page>.<name>"`` (see ``setting_key``).
     """
+    warm_up()
+    resume_runs()
     st.session_state[_PAGE] = title_key.split(".")[0]
     t = Translator(language())
     st.set_page_config(page_title=f"{t(title_key)} · ResNet Lab", page_icon="🧠", layout="wide")
@@ -114,8 +257,8 @@ def page_setup(title_key: str) -> Translator:
         share = st.expander(t("sidebar.share"))
         share.caption(t("sidebar.share_help"))
         st.session_state["_share_slot"] = share.empty()
+    st.markdown(_css(room_scale()), unsafe_allow_html=True)
     if classroom():
-        st.markdown(_CLASSROOM_CSS, unsafe_allow_html=True)
         st.query_params["classroom"] = "1"
     else:
         st.query_params.pop("classroom", None)
@@ -233,7 +376,7 @@ def select_on_click(chart: str, key: str, options: Sequence[Any], then: Callable
 def show_url_notices(t: Translator) -> None:
     """Say which URL values were out of range and replaced by defaults (once)."""
     for name, raw in st.session_state.pop(_NOTICES, []):
-        st.warning(t("url.invalid", name=name, value=raw[:40]), icon="⚠️")
+        st.warning(t("url.invalid", name=md_escape(name[:40]), value=md_escape(raw[:40])), icon="⚠️")
 
 
 def link(page_file: str, label: str, **params: Any) -> None:
@@ -255,7 +398,8 @@ def stage_name(t: Translator, stage: str) -> str:
     return t("stage." + stage) if stage in ("stem", "head") else t("stage.n", i=stage.split()[-1])
 
 
-def setting_slider(where: Any, label: str, name: str, lo: Any, hi: Any, default: Any, step: Any) -> Any:
+def setting_slider(where: Any, label: str, name: str, lo: Any, hi: Any, default: Any, step: Any,
+                   help: str | None = None) -> Any:
     """A slider bound to ``?name=`` (int or float, like ``default``), drawn in ``where``."""
     key = url_setting(name, default, type(default), lambda v: lo <= v <= hi)
-    return where.slider(label, lo, hi, step=step, key=key)
+    return where.slider(label, lo, hi, step=step, key=key, help=help)

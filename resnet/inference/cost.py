@@ -28,7 +28,8 @@ from paddle.vision.models import vgg16, vgg19
 
 from .anatomy import LayerRow, block_summary, check_int, group_rows, layer_row, model_rows, totals
 from .fastpath import BATCH_RANGE, IMAGE_SIZE_RANGE, fast_forward_features, fast_model
-from ..model.network import STAGES, BasicBlock, BottleneckBlock, ResNet, ResNetConfig, ensure_dygraph, eval_mode, resnet
+from ..model.network import (BUILD_LOCK, STAGES, BasicBlock, BottleneckBlock, ResNet, ResNetConfig, ensure_dygraph,
+                             eval_mode, resnet)
 
 KERNELS = ("1×1", "3×3", "7×7", "fc")
 RESNET_DEPTHS = (18, 34, 50, 101, 152)
@@ -62,7 +63,7 @@ def _check(batch: int, image_size: int) -> None:
 def _shapes_only() -> Iterator[None]:
     """``paddle.LazyGuard``, which needs dygraph mode: a Streamlit thread may start in static mode."""
     ensure_dygraph()
-    with paddle.LazyGuard():
+    with BUILD_LOCK, paddle.LazyGuard():  # process-wide: no other thread may build a model meanwhile
         yield
 
 

@@ -249,11 +249,16 @@ def timing_caption(analysis: features.Analysis, seconds: float, fast: bool, t: T
     return t(key, ms=seconds * 1000, backend=analysis.backend)
 
 
+def is_digit_sample(name: str) -> bool:
+    """Whether the image choice ``name`` is one of the sample digits (``digit_<label>``), not a photo or the upload."""
+    return name != UPLOAD and name not in PHOTOS
+
+
 def image_label(name: str, t: Translator) -> str:
     """An image as the selector lists it: the upload box, a sample photo or a sample digit (``digit_<label>``)."""
     if name == UPLOAD:
         return t("fm.upload_option")
-    return t(f"fm.sample.{name}") if name in PHOTOS else t("fm.sample.digit", label=name.removeprefix("digit_"))
+    return t("fm.sample.digit", label=name.removeprefix("digit_")) if is_digit_sample(name) else t(f"fm.sample.{name}")
 
 
 def sample_credit(name: str, t: Translator) -> str:

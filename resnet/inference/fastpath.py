@@ -50,7 +50,7 @@ import paddle
 from paddle import inference, nn
 from paddle.static import InputSpec
 
-from ..model.network import MIN_IMAGE_SIZE, BlockTrace, Features, ResNet, ensure_dygraph, eval_mode
+from ..model.network import BUILD_LOCK, MIN_IMAGE_SIZE, BlockTrace, Features, ResNet, ensure_dygraph, eval_mode
 from ..paths import PROGRAM_SUBDIR, data_home
 from ..system import usable_cores as cpu_threads  # the predictor's threads: every core we may use
 
@@ -238,7 +238,9 @@ def _export(model: ResNet, key: dict[str, Any], program_dir: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{program_dir.name}-", dir=root))
     try:
-        with eval_mode(model):  # the program must use BatchNorm's running statistics
+        # eval mode: the program must use BatchNorm's running statistics; BUILD_LOCK: to_static
+        # creates parameters too, which a LazyGuard in another thread would leave empty
+        with eval_mode(model), BUILD_LOCK:
             spec = [InputSpec([None, model.config.in_channels, None, None], "float32", "x")]
             paddle.jit.save(paddle.jit.to_static(_Exported(model), input_spec=spec, full_graph=True), str(tmp / "model"))
         (tmp / "key.json").write_text(json.dumps(key, indent=1, sort_keys=True))

@@ -22,8 +22,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..errors import CodedError
-from ..model.preprocess import Step, to_rgb
+from ..model.preprocess import ImageError, Step, check_aspect, memory_refusal, to_rgb
 from ..paths import ASSETS
 
 FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF")  # anything else (TIFF, EPS, PSD…) is never parsed
@@ -34,10 +33,6 @@ DECODE_SIDE = 512  # big JPEGs are decoded at a reduced DCT scale, shorter side 
 
 SAMPLES_DIR = ASSETS / "samples"
 SAMPLE_MAX_SIDE = 512
-
-
-class ImageError(CodedError):
-    """An image the lab refuses; ``code`` is stable (page key ``fm.error.<code>``)."""
 
 
 @dataclass
@@ -66,7 +61,8 @@ def load_image(
     """Decode an uploaded file (PNG, JPEG, WebP, BMP, GIF) or raise ``ImageError``.
 
     Codes: ``empty``, ``too_many_bytes``, ``not_image``, ``too_many_pixels``,
-    ``too_small``, ``damaged``.
+    ``too_small``, ``too_elongated`` (``resnet.model.preprocess.MAX_ASPECT``), ``damaged``,
+    ``memory`` (the server ran out of memory decoding it).
     """
     if not data:
         raise ImageError("empty", "The file is empty.")
@@ -93,6 +89,7 @@ def load_image(
     if min(w, h) < min_side:
         raise ImageError("too_small", f"The image is {w}×{h} px; it needs at least {min_side}×{min_side} px.",
                          w=w, h=h, min=min_side)
+    check_aspect(w, h)  # from the header: a strip preprocessing would refuse is never decoded
 
     steps = [Step("fm.step.decoded", {"format": img.format, "w": w, "h": h, "mode": img.mode})]
     if getattr(img, "is_animated", False):
@@ -106,13 +103,14 @@ def load_image(
     file_format, file_mode = img.format, img.mode
     try:
         img.load()
+        if img.getexif().get(0x0112, 1) != 1:  # EXIF orientation: phone photos are often stored sideways
+            img = ImageOps.exif_transpose(img)
+            steps.append(Step("fm.step.exif_rotated"))
+        rgb, convert_steps = to_rgb(img)
+    except MemoryError:  # up to 40 MP, as RGBA and converted: other sessions may hold the rest
+        raise memory_refusal() from None
     except Exception:  # truncated data, bad CRC, broken LZW…: all mean the same to the user
         raise _damaged() from None
-
-    if img.getexif().get(0x0112, 1) != 1:  # EXIF orientation: phone photos are often stored sideways
-        img = ImageOps.exif_transpose(img)
-        steps.append(Step("fm.step.exif_rotated"))
-    rgb, convert_steps = to_rgb(img)
     return LoadedImage(rgb, file_format, file_mode, (w, h), steps + convert_steps)
 
 

@@ -1,15 +1,16 @@
-"""The lab's command line: ``python -m resnet.lab {train,reference,shipped} …``.
+"""The lab's command line: ``python -m resnet.lab {train,reference,shipped,landscape} …``.
 
     python -m resnet.lab train --depth 56 --shortcut none --steps 200
     python -m resnet.lab reference --preset degradation    # rewrite assets/reference_runs
     python -m resnet.lab shipped --only plain20_digits16   # retrain a shipped model (assets/models)
+    python -m resnet.lab landscape                         # rewrite assets/landscapes (ResNet-56 vs plain-56)
 """
 
 from __future__ import annotations
 
 import sys
 
-COMMANDS = ("train", "reference", "shipped")
+COMMANDS = ("train", "reference", "shipped", "landscape")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
         from .train import main as command
     elif args[0] == "reference":
         from .presets import main as command
+    elif args[0] == "landscape":
+        from .landscape import main as command
     else:
         from .shipped import main as command
     return command(args[1:])

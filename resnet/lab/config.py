@@ -7,6 +7,11 @@ A refusal is a ``ConfigError`` listing every ``Problem``: a stable ``code`` (the
 catalog key ``lab.bad.<code>``), the setting and the values of its text; ``str()`` is the
 English text the CLI prints.
 
+A run must also fit ``MEMORY_BUDGET_MB``: ``estimate_memory`` counts its parameters, their
+gradients and momentum, and the activations its batch keeps for the backward pass, from
+the architecture alone (no model is built), and a config over the budget is refused
+(code ``memory``) before it is queued.
+
 Same config (after ``canonical()``) = same run: ``config_key`` is the store's dedup key.
 A configuration stored before ``downsample`` existed was trained with option B (1×1 conv
 projections, then the only kind): ``upgrade_stored`` reads it so, and the store rewrites
@@ -24,8 +29,8 @@ from typing import Any, Mapping, Sequence
 
 from ..errors import CodedError
 from ..model.spec import (
-    CIFAR_DEPTHS, DOWNSAMPLES, SHORTCUTS, STAGES, STEMS, DownsampleKind, ShortcutMode, StemKind, default_downsample,
-    shortcut_scale,
+    CIFAR_DEPTHS, DOWNSAMPLES, LAMBDA_RANGE, SHORTCUTS, STAGES, STEMS, DownsampleKind, ShortcutMode, StemKind,
+    default_downsample, shortcut_scale,
 )
 
 DATASETS = ("digits", "folder", "ichallenge_pm")
@@ -40,6 +45,7 @@ LIMITS: dict[str, tuple[float, float]] = {
     "width": (1, 128),
     "image_size": (8, 256),
     "lr": (1e-6, 10.0),
+    "scale": LAMBDA_RANGE,  # λ (see resnet.model.spec.LAMBDA_RANGE)
     "momentum": (0.0, 0.999),
     "weight_decay": (0.0, 0.1),
     "seed": (0, 2**31 - 1),
@@ -54,6 +60,17 @@ LEGACY_DOWNSAMPLE: DownsampleKind = "conv"
 # The paper's names for the two stage-start shortcuts (He et al. 2015, Sec. 3.3), in labels.
 OPTION_LETTER: dict[str, str] = {"pad": "A", "conv": "B"}
 
+# What one training run (a worker process) may allocate for its model, beyond Paddle's own
+# ~0.5 GB: parameters, gradients, momentum and the activations of one batch (see
+# ``estimate_memory``). ``lab?depth=152&width=128&batch=1024&size=256`` would need ~800 GB.
+MEMORY_BUDGET_MB = 2048
+# Test images per forward pass when a run is evaluated (no gradients: only a few layers'
+# outputs are alive at once, but for up to this many images). ``resnet.lab.train`` uses it.
+EVAL_BATCH = 512
+# Image channels and (at most) classes of each data set, for the estimate: an image
+# folder's class count is only known once it is read; its classifier is a small part.
+DATASET_SHAPES = {"digits": (1, 10), "folder": (3, 1000), "ichallenge_pm": (3, 2)}
+
 # The English text of each problem code (the page's own texts: assets/i18n/*/lab.json, lab.bad.<code>).
 MESSAGES = {
     "whole": "{name} must be a whole number, got {value!r}",
@@ -66,6 +83,8 @@ MESSAGES = {
     "unknown": "unknown training setting(s): {names}",
     "batch_vs_data": "batch_size {batch} exceeds the {n} training images",
     "data": "the data folder cannot be used: {reason}",
+    "memory": "this run would need about {need_mb} MB for its model and one batch; the limit is {budget_mb} MB "
+              "(a smaller batch, image size, width or depth fits)",
 }
 
 
@@ -96,7 +115,7 @@ class TrainConfig:
 
     depth: int = 20
     shortcut: ShortcutMode = "identity"  # "none" is the plain net, "scaled" is y = F(x) + λx
-    scale: float = 1.0  # λ, used only when shortcut == "scaled"; any finite number
+    scale: float = 1.0  # λ, used only when shortcut == "scaled"; within LAMBDA_RANGE
     # The shortcut where a stage starts: "pad" (option A, subsample + zero channels) or
     # "conv" (option B, 1×1 conv + BN); None: the depth's default (A for CIFAR depths).
     downsample: DownsampleKind | None = None
@@ -125,6 +144,8 @@ class TrainConfig:
             value = getattr(self, name)
             if not bad & {"steps", name} and value > self.steps:
                 problems.append(Problem("upto_steps", name, {"low": LIMITS[name][0], "steps": self.steps, "value": value}))
+        if not problems and (problem := memory_problem(self)) is not None:
+            problems.append(problem)
         if problems:
             raise ConfigError(problems)
 
@@ -224,6 +245,84 @@ def batch_problem(batch_size: int, num_train: int) -> Problem | None:
     """A batch larger than the training set (it would hold some images twice); None when it fits."""
     if batch_size > num_train:
         return Problem("batch_vs_data", "batch_size", {"batch": batch_size, "n": num_train})
+    return None
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """What training a configuration holds at its peak, in float32 values."""
+
+    parameters: int  # weights and biases (BatchNorm's running statistics included)
+    activations: int  # values the forward pass of one batch keeps for the backward pass
+    evaluation: int  # values alive at once when EVAL_BATCH test images go through (no gradients)
+
+    @property
+    def megabytes(self) -> int:
+        """Parameters ×3 (the weights, their gradients, SGD's momentum) plus the larger of a
+        training step's activations and an evaluation's, 4 bytes each (they never overlap)."""
+        return math.ceil(4 * (3 * self.parameters + max(self.activations, self.evaluation)) / 2**20)
+
+
+def estimate_memory(config: TrainConfig) -> MemoryEstimate:
+    """The memory a run of ``config`` needs, from its architecture's shapes alone (no Paddle).
+
+    Counts what Paddle's dygraph keeps until the backward pass: per conv + BatchNorm its
+    two outputs, per ReLU, sum and λ·s(x) one tensor of the block's output shape
+    ([N, C, H, W] each, N = batch_size). An evaluation keeps nothing, but holds about three
+    outputs of the widest layer (conv, BN, ReLU) for EVAL_BATCH images. The bench
+    ``bench/train_memory.py`` checks the estimate against measured peak RSS.
+    """
+    in_channels, num_classes = DATASET_SHAPES[config.dataset]
+    block, per_stage = STAGES[config.depth]
+    expansion = 4 if block == "bottleneck" else 1
+    n, side = config.batch_size, config.image_size
+    params, acts, widest = 0, 0, in_channels * side * side  # widest: the largest output of one image
+
+    def conv_bn(c_in: int, c_out: int, k: int, out_side: int, relu: bool) -> None:
+        nonlocal params, acts, widest
+        params += c_in * c_out * k * k + 4 * c_out  # weights; BN's γ, β, running mean and variance
+        acts += (2 + relu) * n * c_out * out_side * out_side
+        widest = max(widest, c_out * out_side * out_side)
+
+    if config.stem == "imagenet":
+        side = (side - 1) // 2 + 1  # 7×7/2 conv, padding 3
+        conv_bn(in_channels, config.width, 7, side, relu=True)
+        side = (side - 1) // 2 + 1  # 3×3/2 max-pool, padding 1
+        acts += n * config.width * side * side
+    else:
+        conv_bn(in_channels, config.width, 3, side, relu=True)
+    c_in = config.width
+    for stage, blocks in enumerate(per_stage):
+        planes = config.width * 2**stage
+        c_out = planes * expansion
+        for j in range(blocks):
+            stride = 2 if stage > 0 and j == 0 else 1
+            out_side = (side - 1) // stride + 1
+            if block == "bottleneck":
+                conv_bn(c_in, planes, 1, side, relu=True)
+                conv_bn(planes, planes, 3, out_side, relu=True)
+                conv_bn(planes, c_out, 1, out_side, relu=False)
+            else:
+                conv_bn(c_in, planes, 3, out_side, relu=True)
+                conv_bn(planes, c_out, 3, out_side, relu=False)
+            if (stride != 1 or c_in != c_out) and config.shortcut_scale != 0:
+                if config.downsample_kind == "conv":
+                    conv_bn(c_in, c_out, 1, out_side, relu=False)
+                else:  # option A: the subsampled x, then zero-padded
+                    acts += 2 * n * c_out * out_side * out_side
+            extra = 1 if config.shortcut_scale not in (0.0, 1.0) else 0  # λ · s(x)
+            acts += (2 + extra) * n * c_out * out_side * out_side  # the sum, its ReLU
+            c_in, side = c_out, out_side
+    params += c_in * num_classes + num_classes
+    acts += n * (c_in + num_classes) + n * in_channels * config.image_size**2  # pooled, logits, the batch
+    return MemoryEstimate(params, acts, 3 * widest * EVAL_BATCH)
+
+
+def memory_problem(config: TrainConfig) -> Problem | None:
+    """A run over ``MEMORY_BUDGET_MB`` (code ``memory``, the budget in its text); None when it fits."""
+    need = estimate_memory(config).megabytes
+    if need > MEMORY_BUDGET_MB:
+        return Problem("memory", "batch_size", {"need_mb": need, "budget_mb": MEMORY_BUDGET_MB})
     return None
 
 

@@ -4,38 +4,34 @@
     lab.preset_runs("degradation")         # the runs a preset shows
     lab.submit(settings, folder="cats")    # → Submission: run id, created?, problems
     lab.rerun_preset("why_not_2x")         # → [Submitted(run_id, created), …]
-    block_signals(runs)                    # per-block diagnostics of the runs on the chart
+    block_signals(lab.store, runs)         # per-block diagnostics of the runs on the chart (computed in workers)
 
 λ from the page to the network: the form's value → ``Lab.submit`` → ``TrainConfig`` (the
 one check) → the store (canonical JSON) → a worker (``resnet.lab.jobs``) →
 ``resnet.lab.train.train`` → ``resnet.model.network``, where it is applied.
 
-Training happens in the workers only. The per-block diagnostics do build and measure
-small models here, in the calling (server) process, cached per configuration.
+Training happens in the workers only, and so does everything that builds or runs a
+model: the per-block diagnostics are computed in task processes (``resnet.lab.tasks``)
+and kept in the store; this module only starts them and reads what they stored.
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-import paddle
-
-from ..inference import diagnostics
-from ..model.network import ensure_dygraph
-from ..model.weights import load_trained
+from ..inference.diagnostics import BlockSignal
 from ..paths import ENV_DATA_DIR, RUN_STORE_FILE, operator_dir
-from . import jobs
+from . import cluster, tasks
 from .config import DATASETS, ConfigError, Problem, TrainConfig, batch_problem, chance_loss, config_key
-from .data import Dataset, load_dataset
+from .data import PM_CLASSES, Dataset, load_dataset
 from .jobs import Submitted
 from .presets import BASE, PRESETS, import_reference_runs
-from .store import ACTIVE, RunInfo, RunStore, StoreError
-from .train import build_model
+from .store import ACTIVE, Artifact, RunInfo, RunStore, StoreError
 
 # The custom run's settings as the page's URL spells them: URL name → TrainConfig field.
 FORM_FIELDS = {
@@ -47,8 +43,9 @@ FORM_FIELDS = {
 # the lesson) ready for when "scaled" is picked, and the paper's option A at stage starts
 # (its CIFAR nets, He et al. 2015 Sec. 4.2) spelled out, so the form shows which one.
 FORM_START = replace(BASE, scale=2.0, downsample="pad")
-DIAG_BATCH = 64  # images fed to the diagnostics (the first of the run's training set)
 MAX_DIAG = 6  # configurations measured at initialisation
+MEASURE = "resnet.lab.measure"  # the task targets that measure (imported by task processes only)
+SIGNALS_INIT, SIGNALS_TRAINED = "signals_init", "signals_trained"  # their artifacts' kinds
 
 
 class LabUnavailable(StoreError):
@@ -102,7 +99,7 @@ class Lab:
 
         ``folder``: the name of a data folder inside the operator's data directory, for
         the image data sets; no other folder is ever read. Image data is loaded here once
-        to check it (and then cached for the diagnostics).
+        to check it (cached: a second submit does not read it again).
         """
         values = dict(settings)
         root = data_root()
@@ -121,12 +118,12 @@ class Lab:
             if (problem := batch_problem(config.batch_size, len(data.y_train))) is not None:
                 return Submission(problems=(problem,))
             skipped = data.skipped
-        run_id, created = jobs.get_pool(self.store.path).submit(config)
+        run_id, created = cluster.pool_for(self.store.path).submit(config)
         return Submission(run_id, created, self.store.get_run(run_id).status, config.label, skipped=skipped)
 
     def rerun_preset(self, key: str) -> list[Submitted]:
         """Queue a preset's configurations as live runs; identical runs already there are reused."""
-        return jobs.get_pool(self.store.path).submit_many(PRESETS[key].configs)
+        return cluster.pool_for(self.store.path).submit_many(PRESETS[key].configs)
 
     def cancel(self, run_id: int) -> str:
         """Cancel a queued run now, a running one at its next step; the status it has then."""
@@ -154,7 +151,7 @@ def open_lab() -> Lab:
     lab = Lab(store, references, None, reference_problem)
     if any(r.status in ACTIVE for r in runs):
         try:  # runs queued before a restart (or by the CLI) need workers; dead workers' runs get marked
-            jobs.get_pool(store.path)
+            cluster.pool_for(store.path)
         except StoreError as exc:
             lab.store_problem = str(exc)
     return lab
@@ -213,9 +210,37 @@ def _dataset(name: str, data_dir: str | None, size: int, stamp: float) -> Datase
     return load_dataset(name, image_size=size, data_dir=data_dir)
 
 
-def chance_level(runs: Sequence[RunInfo]) -> float | None:
-    """ln 10, the loss of a uniform guess, when every run is on the ten digits (else classes differ)."""
-    return chance_loss(10) if runs and all(r.config.get("dataset") == "digits" for r in runs) else None
+def num_classes(run: RunInfo) -> int | None:
+    """How many classes ``run`` learns: 10 digits, iChallenge-PM's 2, an image folder's class
+    subfolders (read from the folder, cached); None when the folder cannot be read any more."""
+    name = run.config.get("dataset")
+    if name == "digits":
+        return 10
+    if name == "ichallenge_pm":
+        return len(PM_CLASSES)
+    try:
+        return dataset(TrainConfig.from_dict(run.config)).num_classes
+    except (ConfigError, ValueError, OSError):
+        return None
+
+
+@dataclass(frozen=True)
+class ChanceLevel:
+    """The loss of a uniform guess, ln C, and the chosen runs whose data set has C classes."""
+
+    loss: float
+    classes: int
+    runs: tuple[RunInfo, ...]
+
+
+def chance_levels(runs: Sequence[RunInfo]) -> list[ChanceLevel]:
+    """One chance level per class count among ``runs``' data sets (digits ln 10, a two-class folder ln 2…),
+    highest first; a run whose folder cannot be read any more has none."""
+    by_classes: dict[int, list[RunInfo]] = {}
+    for run in runs:
+        if (classes := num_classes(run)) is not None:
+            by_classes.setdefault(classes, []).append(run)
+    return [ChanceLevel(chance_loss(c), c, tuple(rs)) for c, rs in sorted(by_classes.items(), reverse=True)]
 
 
 # ---------------------------------------------------------------------------------
@@ -229,7 +254,7 @@ class RunSignals:
 
     run: RunInfo
     trained: bool
-    signals: list[diagnostics.BlockSignal]  # forward RMS and ∂L/∂x per block, in train mode
+    signals: list[BlockSignal]  # forward RMS and ∂L/∂x per block, in train mode
     response_std: list[tuple[str, float]]  # Fig. 7 (trained only): std of each 3×3 response, eval mode
 
 
@@ -241,38 +266,61 @@ class SignalFailure:
 
 
 @dataclass(frozen=True)
+class SignalsPending:
+    """A measurement a task process is computing (or that waits for one)."""
+
+    run: RunInfo
+    trained: bool
+    progress: float  # 0..1
+
+
+@dataclass(frozen=True)
 class BlockReport:
     measured: list[RunSignals]  # the configurations at initialisation first, then the trained runs
     failures: list[SignalFailure]
     configs_left_out: int  # configurations past MAX_DIAG, not measured at initialisation
+    pending: list[SignalsPending] = field(default_factory=list)  # still computing: ask again
 
 
-def block_signals(runs: Sequence[RunInfo]) -> BlockReport:
+def block_signals(store: RunStore, runs: Sequence[RunInfo]) -> BlockReport:
     """Forward and backward signal per block for the runs on the chart, Fig. 7 for trained ones.
 
     Each configuration (the first MAX_DIAG) is measured at initialisation, built with the
-    run's own seed; every run that left trained weights is measured with them.
+    run's own seed; every run that left trained weights is measured with them. Both build
+    or load models, so they are computed in task processes (``resnet.lab.tasks``, targets
+    in ``resnet.lab.measure``), never here: what is not in ``store`` yet is started and
+    comes back ``pending``; call again (the page polls) for the results. A measurement
+    that failed stays failed (its error is shown) until its inputs change.
     """
     firsts: dict[str, RunInfo] = {}
     for run in runs:
         firsts.setdefault(config_key(run.config), run)
-    measured, failures = [], []
+    report = BlockReport([], [], max(0, len(firsts) - MAX_DIAG))
     for key, run in list(firsts.items())[:MAX_DIAG]:
-        try:
-            measured.append(RunSignals(run, False, _signals_at_init(key), []))
-        except (ValueError, OSError) as exc:  # e.g. a data folder that went away
-            failures.append(SignalFailure(run, False, str(exc)))
+        artifact = tasks.start_task(store.address, run.id, SIGNALS_INIT, key, f"{MEASURE}:signals_at_init", {"key": key},
+                                    retry_failed=False)
+        _file(report, run, False, artifact)
     for run in runs:
         path = trained_file(run)
         if path is None:
             continue
-        try:
-            signals, stds = _signals_trained(str(path), path.stat().st_mtime, config_key(run.config))
-        except Exception as exc:  # a weights file that does not load: say which, keep the page
-            failures.append(SignalFailure(run, True, str(exc)[:300]))
-            continue
-        measured.append(RunSignals(run, True, signals, stds))
-    return BlockReport(measured, failures, max(0, len(firsts) - MAX_DIAG))
+        key = json.dumps({"weights": path.name, "stamp": path.stat().st_mtime})  # new weights, new measurement
+        artifact = tasks.start_task(store.address, run.id, SIGNALS_TRAINED, key, f"{MEASURE}:signals_trained",
+                                    {"path": str(path), "key": config_key(run.config)}, retry_failed=False)
+        _file(report, run, True, artifact)
+    return report
+
+
+def _file(report: BlockReport, run: RunInfo, trained: bool, artifact: Artifact) -> None:
+    """Put a measurement where the report shows it: measured, failed or pending."""
+    if artifact.status == "done" and artifact.payload:
+        payload = artifact.payload
+        report.measured.append(RunSignals(run, trained, [BlockSignal(**s) for s in payload["signals"]],
+                                          [(name, value) for name, value in payload.get("response_std", [])]))
+    elif artifact.status == "running":
+        report.pending.append(SignalsPending(run, trained, artifact.progress))
+    else:
+        report.failures.append(SignalFailure(run, trained, artifact.error or artifact.status))
 
 
 def fig7_means(measured: Sequence[RunSignals]) -> list[tuple[RunInfo, float]]:
@@ -289,31 +337,3 @@ def trained_file(run: RunInfo) -> Path | None:
     """The run's saved final weights, if it has them and the file is still there."""
     path = (run.result or {}).get("weights")
     return Path(path) if path and Path(path).is_file() else None
-
-
-def _diag_input(config: TrainConfig) -> tuple[paddle.Tensor, paddle.Tensor]:
-    """The first DIAG_BATCH training images of the run's data set [N, C, H, W], and their labels [N]."""
-    data = dataset(config)
-    return paddle.to_tensor(data.x_train[:DIAG_BATCH]), paddle.to_tensor(data.y_train[:DIAG_BATCH])
-
-
-@lru_cache(maxsize=32)
-def _signals_at_init(key: str) -> list[diagnostics.BlockSignal]:
-    """A freshly built model of this configuration (``key``: its config_key), in train mode."""
-    ensure_dygraph()  # Paddle's mode is per thread, and each page run has its own
-    config = TrainConfig.from_dict(json.loads(key))
-    x, labels = _diag_input(config)
-    model = build_model(config, dataset(config))  # the run's own seed: the very weights it started from
-    model.train()
-    return diagnostics.measure_signal(model, x, labels)
-
-
-@lru_cache(maxsize=32)
-def _signals_trained(path: str, stamp: float, key: str) -> tuple[list[diagnostics.BlockSignal], list[tuple[str, float]]]:
-    """Per-block signal (train mode, as during training) and Fig. 7 response std (eval mode) of trained weights."""
-    ensure_dygraph()
-    x, labels = _diag_input(TrainConfig.from_dict(json.loads(key)))
-    model = load_trained(path).model  # private: measuring in train mode moves BatchNorm's statistics
-    stds = diagnostics.response_std(model, x)
-    model.train()
-    return diagnostics.measure_signal(model, x, labels), stds

@@ -26,10 +26,12 @@ official ImageNet state dicts load unchanged.
 
 from __future__ import annotations
 
+import functools
 import math
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import paddle
 from paddle import nn
@@ -316,7 +318,22 @@ class Features:
     pooled: paddle.Tensor  # [N, C_last] after global average pooling
 
 
+# ``paddle.LazyGuard`` (shapes without weights, resnet.inference.cost) is one switch for the
+# whole process: a model built in another thread meanwhile gets parameters with no memory.
+# Both hold this lock, so a page counting shapes never empties another session's model.
+BUILD_LOCK = threading.RLock()
+
+
+def _built_alone(init: Callable[..., None]) -> Callable[..., None]:
+    @functools.wraps(init)
+    def locked(*args: Any, **kwargs: Any) -> None:
+        with BUILD_LOCK:
+            init(*args, **kwargs)
+    return locked
+
+
 class ResNet(nn.Layer):
+    @_built_alone
     def __init__(self, config: ResNetConfig) -> None:
         super().__init__()
         self.config = validate(config)

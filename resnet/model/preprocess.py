@@ -7,6 +7,11 @@ the pixel, so Paddle's official ImageNet weights see what they were evaluated on
 Every step is recorded as a ``Step`` (an i18n key and its values) so the page can print
 the exact pipeline next to the image. ``to_rgb`` is shared by uploads
 (``resnet.inference.images``) and the lab's image-folder data sets.
+
+Memory is bounded before anything is resized: an image more elongated than
+``MAX_ASPECT`` or whose resized copy would exceed ``MAX_RESIZED_PIXELS`` is an
+``ImageError`` (a 1.7 KB PNG of 16×100000 px would otherwise be scaled to
+256×1600000, ~1.2 GB), and a model may not ask for a shorter side above ``MAX_RESIZE``.
 """
 
 from __future__ import annotations
@@ -17,8 +22,25 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from ..errors import CodedError
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# The largest shorter side a model may ask images to be scaled to: ImageNet's is 256 and
+# the lab's models use at most 256; 512 (the Architecture page's largest input) leaves room.
+# A sidecar's 30000 cost ~6 GB per image, and its crop would feed the network 30000² pixels.
+MAX_RESIZE = 512
+# Longer side / shorter side. Beyond this the centre crop sees under 5 % of the picture,
+# and the longer side grows with it when the shorter one is scaled up (16×100000 → 256×1600000).
+MAX_ASPECT = 20
+# The resized image before the crop: 4.2 MP, 12.6 MB as 8-bit RGB (Pillow's two-pass
+# resize holds about as much again). ImageNet's 256 × 20·256 is 1.3 MP; at 512 a side
+# the bound is 16:1.
+MAX_RESIZED_PIXELS = 2**22
+
+
+class ImageError(CodedError):
+    """An image the lab refuses; ``code`` is stable (page key ``fm.error.<code>``)."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +126,9 @@ class Preprocess:
     def __post_init__(self) -> None:
         if self.channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, got {self.channels!r}")
+        if not 1 <= self.resize <= MAX_RESIZE:
+            raise ValueError(f"resize (the shorter side images are scaled to) must be 1…{MAX_RESIZE} px, "
+                             f"got {self.resize}")
         if not 1 <= self.crop <= self.resize:
             raise ValueError(f"need 1 ≤ crop ≤ resize, got crop={self.crop}, resize={self.resize}")
         if len(self.mean) != self.channels or len(self.std) != self.channels or min(self.std) <= 0:
@@ -141,16 +166,52 @@ class Prepared:
     steps: list[Step]
 
 
+def check_aspect(w: int, h: int) -> None:
+    """``ImageError`` (code ``too_elongated``) for a strip more elongated than ``MAX_ASPECT``."""
+    if max(w, h) > MAX_ASPECT * min(w, h):
+        raise ImageError("too_elongated",
+                         f"The image is {w}×{h} px; its longer side may be at most {MAX_ASPECT} times its shorter side.",
+                         w=w, h=h, ratio=MAX_ASPECT)
+
+
+def resized_size(w: int, h: int, spec: Preprocess) -> tuple[int, int]:
+    """(width, height) after scaling the shorter side to ``spec.resize``, or ``ImageError``
+    (``too_elongated``, ``too_large``) when that copy would not fit the memory bounds."""
+    check_aspect(w, h)
+    # Paddle's rule: the longer side is truncated, not rounded
+    ow, oh = (spec.resize, int(spec.resize * h / w)) if w < h else (int(spec.resize * w / h), spec.resize)
+    if ow * oh > MAX_RESIZED_PIXELS:
+        mp, limit_mp = round(ow * oh / 1e6, 1), round(MAX_RESIZED_PIXELS / 1e6, 1)
+        raise ImageError("too_large", f"Scaled for the network the image would have {mp} megapixels; "
+                         f"the limit is {limit_mp} megapixels.", mp=mp, limit_mp=limit_mp)
+    return ow, oh
+
+
 def preprocess(image: Image.Image, spec: Preprocess = IMAGENET) -> Prepared:
-    """Resize the shorter side, center-crop, scale to 0…1, normalise: as paddle.vision.transforms."""
+    """Resize the shorter side, center-crop, scale to 0…1, normalise: as paddle.vision.transforms.
+
+    ``ImageError`` for an image outside the memory bounds (checked before anything is
+    allocated) and for a ``MemoryError`` on the way (code ``memory``).
+    """
+    ow, oh = resized_size(*image.size, spec)
+    try:
+        return _preprocess(image, spec, ow, oh)
+    except MemoryError:
+        raise memory_refusal() from None
+
+
+def memory_refusal() -> ImageError:
+    """What a ``MemoryError`` while loading or preprocessing an image is said as (code ``memory``)."""
+    return ImageError("memory", "The server has not enough memory free for this image now; try again or a smaller one.")
+
+
+def _preprocess(image: Image.Image, spec: Preprocess, ow: int, oh: int) -> Prepared:
     steps = []
     if spec.channels == 1:
         image = image.convert("L")
         steps.append(Step("fm.step.to_gray"))
     w, h = image.size
     if min(w, h) != spec.resize:
-        # Paddle's rule: the longer side is truncated, not rounded
-        ow, oh = (spec.resize, int(spec.resize * h / w)) if w < h else (int(spec.resize * w / h), spec.resize)
         image = image.resize((ow, oh), Image.BILINEAR)
         steps.append(Step("fm.step.resize", {"size": spec.resize, "w": w, "h": h, "ow": ow, "oh": oh}))
         w, h = ow, oh

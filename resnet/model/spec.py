@@ -36,6 +36,16 @@ DownsampleKind = Literal["pad", "conv"]
 DOWNSAMPLES: tuple[DownsampleKind, ...] = get_args(DownsampleKind)
 
 
+# λ, the shortcut scale of y = F(x) + λx, everywhere it is set (the lab's form and URL,
+# the Why page's slider): one range that teaches. λ = 1 is the identity shortcut, λ = 0
+# the plain net; over L blocks the shortcut path carries λ^L x, so |λ| > 1 grows it
+# exponentially and |λ| < 1 makes it vanish (He et al. 2016, "Identity Mappings in Deep
+# Residual Networks", Sec. 3); negative λ flips its sign at every block. −1…4 shows all
+# of that (4^54 ≈ 3e32; over the Why page's up to 110 blocks 4^L overflows float32's
+# 3.4e38); λ = 1e308 or −5 teach nothing more.
+LAMBDA_RANGE: tuple[float, float] = (-1.0, 4.0)
+
+
 def default_downsample(depth: int) -> DownsampleKind:
     """Option A ("pad") for the CIFAR depths, as the paper; "conv" for ImageNet's, as paddle.vision."""
     return "pad" if depth in CIFAR_DEPTHS else "conv"

@@ -1,10 +1,11 @@
 """Where a model's weights come from, for the Feature maps page and the training lab.
 
 - ``random_model(depth, seed)``: seeded initialisation, the same draw as the training lab.
-- ``official_model(depth, progress)``: Paddle's official ImageNet weights, fetched by
-  Paddle's own download code (``paddle.utils.download``, the URL and MD5 that
-  ``paddle.vision.models.resnet`` uses) into ``data_home()/weights``; offline is a
-  clear ``WeightsError`` (code ``offline``).
+- ``official_model(depth)``: Paddle's official ImageNet weights (the URL and MD5 that
+  ``paddle.vision.models.resnet`` uses) from ``data_home()/weights``, never the network;
+  ``download_official(depth, progress)`` fetches them there (resumable, MD5-checked) when
+  the user asks, and ``official_state(depth)`` says whether they are ready, missing or
+  damaged. Offline is a clear ``WeightsError`` (code ``offline``).
 - ``load_trained(path)``: a safetensors file plus an optional JSON sidecar of the same
   name (``run.safetensors`` + ``run.json``), as ``save_trained`` writes them. Local files
   that an operator drops into ``$RESNET_LAB_WEIGHTS_DIR`` (``local_weights()``) load the
@@ -22,17 +23,17 @@ import hashlib
 import json
 import os
 import threading
+import time
 from dataclasses import asdict, dataclass, fields, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import urlparse
 
-import httpx  # Paddle's own download dependency, for the HEAD request
+import httpx  # a dependency of Paddle's own downloader
 import numpy as np
 import paddle
 import safetensors.numpy
-from paddle.utils import download as paddle_download
 from paddle.vision.models.resnet import model_urls
 
 from .preprocess import IMAGENET, Preprocess, default_preprocess
@@ -44,12 +45,16 @@ from ..paths import ASSETS, ENV_WEIGHTS_DIR, WEIGHTS_SUBDIR, data_home, operator
 SIDECAR_FORMAT = "resnet-lab-weights/1"
 MAX_WEIGHTS_BYTES = 1 << 30  # ResNet-152 in float32 is 241 MB
 OFFICIAL: dict[int, tuple[str, str]] = {d: model_urls[f"resnet{d}"] for d in IMAGENET_DEPTHS}  # (url, md5)
-HEAD_TIMEOUT_S = 10.0
+DOWNLOAD_TIMEOUT = httpx.Timeout(30.0, connect=10.0)  # seconds; a read that stalls this long breaks off
+DOWNLOAD_ATTEMPTS = 3  # tries per download_official call, each resuming where the last broke off
+DOWNLOAD_CHUNK = 1 << 16
+PROGRESS_EVERY_S = 0.2  # a Streamlit progress bar sends one message per update
 EXAMPLES = 4  # keys named in a mismatch message
 
 Progress = Callable[[int, int | None], None]  # (bytes done, bytes in total if known)
 
 _DOWNLOAD_LOCK = threading.Lock()  # two sessions must not write the same partial file
+_CHECKED: dict[tuple[Path, str], tuple[tuple[int, int], bool]] = {}  # (path, md5) -> ((size, mtime), matches)
 
 
 class WeightsError(CodedError):
@@ -134,10 +139,20 @@ def load_state(model: ResNet, state: Mapping[str, Any], source: str = "the weigh
         if not np.issubdtype(array.dtype, np.floating):
             raise WeightsError("unreadable", f"{source}: {key} holds {array.dtype} values, not floats.",
                                source=source, reason=f"{key} is {array.dtype}")
+        check_finite(array, key, source)
         values[key] = array.astype(np.float32, copy=False)  # our models are built in Paddle's default float32
     model.set_state_dict(values)
     model.eval()
     return model
+
+
+def check_finite(array: np.ndarray, key: str, source: str) -> None:
+    """``WeightsError`` (code ``not_finite``) for a tensor holding NaN or ±inf (a run that
+    diverged, a damaged file): such a model computes nothing the page could show."""
+    if not np.isfinite(array).all():
+        bad = int(array.size - np.isfinite(array).sum())
+        raise WeightsError("not_finite", f"{source}: {key} holds {bad} NaN or infinite value(s).",
+                           source=source, tensor=key, n=bad)
 
 
 def infer_config(state: Mapping[str, Any]) -> ResNetConfig:
@@ -179,8 +194,14 @@ def infer_config(state: Mapping[str, Any]) -> ResNetConfig:
 # ---------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=1)
 def random_model(depth: int = 50, seed: int = 0) -> LabModel:
-    """ImageNet-shaped ResNet with seeded weights (He init), BatchNorm at its initial stats."""
+    """ImageNet-shaped ResNet with seeded weights (He init), BatchNorm at its initial stats.
+
+    The last one built is kept (read-only, like every ``LabModel``): the same seed gives the
+    same weights anyway, and so the server's warm-up and the Feature maps page share it
+    (ResNet-50: ~1 s to draw, 100 MB).
+    """
 
     model = resnet(depth)
     init_parameters(model, seed)
@@ -201,41 +222,98 @@ def official_file(depth: int) -> Path:
     return data_home() / WEIGHTS_SUBDIR / Path(urlparse(OFFICIAL[depth][0]).path).name
 
 
-def official_path(depth: int, progress: Progress | None = None) -> Path:
-    """The official ``resnet{depth}.pdparams`` at ``official_file(depth)``, downloaded if needed.
+def official_state(depth: int) -> str:
+    """``"ready"`` (on disk, MD5 as published), ``"missing"`` or ``"damaged"``; never the network.
 
-    The download runs in a worker thread while this (the caller's) thread reports the
-    partial file's size to ``progress``: a Streamlit progress bar may only be touched
-    from the script's own thread.
+    The MD5 of a file is remembered by (size, mtime), so a page run re-reads nothing.
+    """
+    path = official_file(depth)
+    if not path.is_file():
+        return "missing"
+    return "ready" if _md5_matches(path, OFFICIAL[depth][1]) else "damaged"
+
+
+def download_official(depth: int, progress: Progress | None = None) -> Path:
+    """Fetch the official ``resnet{depth}.pdparams`` into ``official_file(depth)``; the only network access.
+
+    Nothing happens when the file is there and its MD5 matches. Otherwise the bytes go
+    to ``<file>.part``, resumed with an HTTP Range request from what an earlier, cut
+    download left there (Paddle's own downloader, ``paddle.utils.download``, always
+    starts over: 230 MB for ResNet-152 on a school network), retried
+    ``DOWNLOAD_ATTEMPTS`` times while the transfer breaks off, then MD5-checked and
+    renamed into place: a damaged file already there is replaced only by a good one.
+    ``progress(done, total)`` is called in the caller's thread (Streamlit's progress bar
+    may only be touched from the script's thread), at most every ``PROGRESS_EVERY_S``.
+    Raises ``WeightsError``: ``offline`` (no connection at all), ``interrupted`` (the
+    transfer kept breaking off; what arrived is kept for the next try),
+    ``download_failed`` (an HTTP error) or ``checksum`` (the part file is deleted).
     """
     path = official_file(depth)
     url, md5 = OFFICIAL[depth]
     with _DOWNLOAD_LOCK:
-        if _md5(path) == md5:
-            return path  # cached: no network at all
-        total = _remote_size(url)
-        outcome: dict[str, Any] = {}
-
-        def work() -> None:
+        if _md5_matches(path, md5):
+            return path
+        partial = path.with_name(path.name + ".part")
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
             try:
-                outcome["path"] = paddle_download.get_path_from_url(url, str(path.parent), md5, decompress=False)
-            except Exception as exc:  # Paddle raises RuntimeError after its retries, or an assertion
-                outcome["error"] = exc
-
-        worker = threading.Thread(target=work, name=f"download-resnet{depth}", daemon=True)
-        worker.start()
-        partial = Path(f"{path}_tmp")  # where Paddle's downloader writes before the final move
-        while True:
-            worker.join(0.2)
-            done = not worker.is_alive()
-            if progress is not None:
-                progress(_size(path) if done else _size(partial), total)
-            if done:
+                _fetch(url, partial, progress)
                 break
-        if "error" in outcome:
-            raise WeightsError("download_failed", f"Downloading {url} failed: {outcome['error']}",
-                               url=url, reason=str(outcome["error"])) from outcome["error"]
-        return Path(outcome["path"])
+            except httpx.TransportError as exc:  # connected, then the transfer broke off
+                if attempt == DOWNLOAD_ATTEMPTS:
+                    done = _size(partial)
+                    raise WeightsError("interrupted", f"Downloading {url} broke off after {done / 2**20:.1f} MB "
+                                       f"({exc}); what arrived is kept: download again to resume.",
+                                       url=url, done_mb=round(done / 2**20, 1), reason=str(exc)) from exc
+        got = _md5(partial)
+        if got != md5:
+            partial.unlink()
+            raise WeightsError("checksum", f"The downloaded {path.name} does not match its published MD5 "
+                               f"(got {got}, expected {md5}); it was deleted and nothing else was changed. "
+                               "Download again; if this repeats, something between this machine and the server "
+                               "alters the file.", file=path.name, got=got, expected=md5)
+        os.replace(partial, path)
+        stat = path.stat()
+        _CHECKED[(path, md5)] = ((stat.st_size, stat.st_mtime_ns), True)  # just checked: no second pass over the file
+        return path
+
+
+def _fetch(url: str, partial: Path, progress: Progress | None) -> None:
+    """GET ``url`` into ``partial``, resuming after its current size when the server allows.
+
+    A failure before any byte is exchanged is ``WeightsError("offline")``; one during the
+    transfer is left to raise (``httpx.TransportError``), with the bytes so far on disk.
+    """
+    done = _size(partial)
+    headers = {"Range": f"bytes={done}-"} if done else {}
+    try:
+        with httpx.stream("GET", url, headers=headers, timeout=DOWNLOAD_TIMEOUT, follow_redirects=True) as response:
+            if response.status_code == 416:  # nothing after ``done``: the part file is whole; the MD5 decides
+                return
+            if response.status_code == 206 and response.headers.get("content-range", "").startswith(f"bytes {done}-"):
+                total = int(response.headers["content-range"].rpartition("/")[2])
+                mode = "ab"
+            elif response.status_code == 200:  # no Range support (or a fresh start): from byte 0
+                length = response.headers.get("content-length")
+                done, total, mode = 0, int(length) if length else None, "wb"
+            else:
+                raise WeightsError("download_failed", f"Downloading {url} failed: HTTP {response.status_code}.",
+                                   url=url, reason=f"HTTP {response.status_code}")
+            last = 0.0
+            with open(partial, mode) as f:
+                for chunk in response.iter_bytes(DOWNLOAD_CHUNK):
+                    f.write(chunk)
+                    done += len(chunk)
+                    if progress is not None and time.monotonic() - last >= PROGRESS_EVERY_S:
+                        progress(done, total)
+                        last = time.monotonic()
+            if progress is not None:
+                progress(done, total)
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.ProxyError, httpx.UnsupportedProtocol) as exc:
+        host = urlparse(url).hostname
+        raise WeightsError("offline", f"Could not reach {host} to download the official ImageNet weights: "
+                           f"this machine seems to be offline ({exc}). Choose another weights source.",
+                           host=host) from exc
 
 
 def _md5(path: Path) -> str | None:
@@ -248,31 +326,43 @@ def _md5(path: Path) -> str | None:
     return digest.hexdigest()
 
 
+def _md5_matches(path: Path, md5: str) -> bool:
+    """Whether ``path`` exists with this MD5; remembered per (path, md5) while size and mtime stay."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return False
+    stamp = (stat.st_size, stat.st_mtime_ns)
+    known = _CHECKED.get((path, md5))
+    if known is None or known[0] != stamp:
+        known = _CHECKED[(path, md5)] = (stamp, _md5(path) == md5)
+    return known[1]
+
+
 def _size(path: Path) -> int:
     try:
         return path.stat().st_size
-    except FileNotFoundError:  # moved into place between the check and the stat
+    except FileNotFoundError:
         return 0
 
 
-def _remote_size(url: str) -> int | None:
-    """The file's size from a HEAD request; ``WeightsError("offline")`` if unreachable."""
-    try:
-        response = httpx.head(url, timeout=HEAD_TIMEOUT_S, follow_redirects=True)
-    except httpx.TransportError as exc:
-        host = urlparse(url).hostname
-        raise WeightsError("offline", f"Could not reach {host} to download the official ImageNet weights: "
-                           f"this machine seems to be offline ({exc}). Choose another weights source.",
-                           host=host) from exc
-    length = response.headers.get("content-length")
-    return int(length) if response.status_code == 200 and length else None
+def official_model(depth: int = 50) -> LabModel:
+    """ResNet-``depth`` with Paddle's official ImageNet weights from disk, checked key by key.
 
-
-def official_model(depth: int = 50, progress: Progress | None = None) -> LabModel:
-    """ResNet-``depth`` with Paddle's official ImageNet weights, checked key by key."""
-    path = official_path(depth, progress)
-    state = paddle.load(str(path))  # a pickle: only ever this MD5-verified official file
-    model = load_state(resnet(depth), state, source=path.name)
+    Never touches the network: a missing file is ``WeightsError("missing")``, a file
+    whose MD5 is not the published one ``WeightsError("damaged")`` (download again with
+    ``download_official``).
+    """
+    path = official_file(depth)
+    state = official_state(depth)
+    if state == "missing":
+        raise WeightsError("missing", f"{path.name} is not on this machine yet: download it first.",
+                           file=path.name, depth=depth)
+    if state == "damaged":
+        raise WeightsError("damaged", f"{path.name} is damaged (its MD5 is not the published one): download it again.",
+                           file=path.name, depth=depth)
+    params = paddle.load(str(path))  # a pickle: only ever this MD5-verified official file
+    model = load_state(resnet(depth), params, source=path.name)
     return LabModel(model, "official", OFFICIAL[depth][0], IMAGENET, imagenet_labels(), {})
 
 
@@ -439,7 +529,7 @@ def local_weights() -> list[Path]:
 
 __all__ = [
     "ENV_WEIGHTS_DIR", "OFFICIAL", "MAX_WEIGHTS_BYTES", "Progress", "WeightsError", "WeightsMismatch", "LabModel",
-    "check_state", "load_state", "infer_config", "model_label", "random_model", "official_file", "official_path",
-    "official_model", "imagenet_labels", "read_safetensors", "save_safetensors", "save_trained",
+    "check_state", "load_state", "infer_config", "model_label", "random_model", "official_file", "official_state",
+    "download_official", "official_model", "imagenet_labels", "read_safetensors", "save_safetensors", "save_trained",
     "read_sidecar", "model_from_safetensors", "load_trained", "weights_dir", "local_weights", "safetensors_files",
 ]

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..inference.ablation import LesionStudy
+from .cache import shared_figure
 from .curves import COLORS, FONT
 from .style import STAGE_COLORS, Text
 
@@ -32,6 +33,7 @@ def _rgba(hex_color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
+@shared_figure(maxsize=8)
 def single_deletion_figure(studies: Sequence[LesionStudy], t: Text) -> go.Figure:
     """One row per model: a bar per block, the test accuracy with that block deleted.
 
@@ -81,6 +83,7 @@ def single_deletion_figure(studies: Sequence[LesionStudy], t: Text) -> go.Figure
     return fig
 
 
+@shared_figure(maxsize=8)
 def random_deletion_figure(studies: Sequence[LesionStudy], t: Text) -> go.Figure:
     """Test accuracy against the number k of blocks deleted at random, one colour per model.
 

@@ -3,9 +3,13 @@
 Plain Plotly (no Streamlit). Runs from the store (``RunInfo``) become ``Curve`` objects,
 legend names and run-list rows here, in the language of the page's translator ``t``.
 Flags are drawn on the chart itself: a run that diverged (loss became NaN/inf) ends in a
-red ✕ with a note, a run stuck at chance level (the λ = 2 pattern) gets a note at its last
-point, and the chance level ln C is a dotted line when every curve has the same number of
-classes.
+red ✕ with a note; a run stuck at chance level (the λ = 2 pattern) gets a red ▲ where it
+blew up and a red ○ with a note where it settled at chance. Each data set's chance level
+ln C is a dotted line (digits ln 10, a two-class folder ln 2), named after its data sets.
+
+A run keeps its colour and marker whatever else is on the chart: both come from its
+configuration's oldest run in the store (``colour_ids``), so a live rerun is drawn solid in
+its dashed reference's colour.
 """
 
 from __future__ import annotations
@@ -16,17 +20,25 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import plotly.graph_objects as go
 
-from ..lab.config import config_key
+from pathlib import Path
+
+from ..lab.config import chance_loss, config_key
 from ..lab.store import RunInfo
-from .style import Text
+from .cache import by_value, shared_figure
+from .style import Text, run_colour
 
 if TYPE_CHECKING:  # for the annotation only: the session module loads Paddle, these figures need none
-    from ..lab.session import RunSignals
+    from ..lab.session import ChanceLevel, RunSignals
 
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"]
 X_AXES = ("step", "wall")
 DIVERGED_COLOR = "#b91c1c"
+CHANCE_COLOR = "#555555"
+# A marker shape per run as well as a colour (colour-blind readers, grey print-outs):
+# ``run_colour`` repeats every 7 ids, these every 6, so a pair repeats only every 42.
+SYMBOLS = ["circle", "square", "diamond", "triangle-up", "cross", "star"]
+MARKERS_PER_CURVE = 8  # a long loss curve shows its run's marker this many times, not at every step
 # A font every browser has: Plotly's PNG export draws the chart as an image in which the
 # page's web font is missing, and text measured in one font but drawn in another overlaps.
 FONT = dict(family="Arial, 'Liberation Sans', Helvetica, sans-serif")
@@ -53,9 +65,11 @@ class Curve:
     name: str  # legend text
     color: str
     metrics: dict[str, list]  # resnet.lab.store.METRIC_COLUMNS
+    symbol: str = "circle"
     reference: bool = False  # shipped reference run: dashed
     diverged_step: int | None = None
     stuck: bool = False
+    chance: float | None = None  # ln C of its data set, where a stuck run settles
 
 
 def ema(values: Sequence[float | None], smoothing: float) -> list[float | None]:
@@ -122,11 +136,16 @@ def _finite(v: float | None) -> bool:
     return v is not None and math.isfinite(v)
 
 
+# the curves are read from the store anew on every run: matched by value (a live run's new points miss)
+@shared_figure(maxsize=32, key=lambda curves, *args, **kwargs: (by_value(curves), args, kwargs))
 def train_loss_figure(
     curves: Sequence[Curve], t: Text, *, x_axis: str = "step", smoothing: float = 0.0, log_y: bool = False,
-    chance: float | None = None, height: int | None = None,
+    chance: Sequence[tuple[float, str]] = (), height: int | None = None,
 ) -> go.Figure:
-    """Training loss per step; raw values faint under the smoothed line when smoothing."""
+    """Training loss per step; raw values faint under the smoothed line when smoothing.
+
+    ``chance``: (ln C, its label) per data set on the chart (``chance_lines``), each a dotted line.
+    """
     fig = go.Figure()
     for c in curves:
         xs, ys = _xs(c.metrics, x_axis), c.metrics["train_loss"]
@@ -135,42 +154,63 @@ def train_loss_figure(
         if smoothing > 0:
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=c.color, width=1, dash=dash), opacity=0.25,
                                      name=c.name, legendgroup=group, showlegend=False, hoverinfo="skip", meta=c.run_id))
-        fig.add_trace(go.Scatter(x=xs, y=ema(ys, smoothing), mode="lines", line=dict(color=c.color, width=2, dash=dash),
-                                 name=c.name, legendgroup=group, meta=c.run_id, connectgaps=False))
+        fig.add_trace(go.Scatter(x=xs, y=ema(ys, smoothing), mode="lines+markers", line=dict(color=c.color, width=2, dash=dash),
+                                 marker=dict(symbol=c.symbol, size=7, maxdisplayed=MARKERS_PER_CURVE), name=c.name,
+                                 legendgroup=group, meta=c.run_id, connectgaps=False))
         _flag(fig, c, xs, ys, t)
-    if chance is not None:
-        fig.add_hline(y=chance, line=dict(color="#555", width=1, dash="dot"),
-                      annotation_text=t("lab.chance", value=f"{chance:.2f}"), annotation_position="bottom right")
+    for value, label in chance:
+        fig.add_hline(y=value, line=dict(color=CHANCE_COLOR, width=1, dash="dot"),
+                      annotation=dict(text=label, font=dict(color=CHANCE_COLOR), bgcolor="rgba(255,255,255,0.85)"),
+                      annotation_position="bottom right")
     fig.update_yaxes(title=t("lab.train_loss"))
     if log_y:
         _log_y(fig)
     fig.update_xaxes(title=_x_title(x_axis, t))
     height = height or 400 + 22 * math.ceil(len(curves) / 2)  # room for the legend's rows
-    fig.update_layout(height=height, title=dict(text=t("lab.train_loss"), x=0, font=dict(size=15, **FONT)), legend=_legend(), **LAYOUT)
+    fig.update_layout(height=height, title=dict(text=t("lab.train_loss"), x=0, font=FONT), legend=_legend(), **LAYOUT)
     return fig
 
 
 def _flag(fig: go.Figure, c: Curve, xs: list, ys: list, t: Text) -> None:
-    """Diverged: a red ✕ where the loss left the numbers. Stuck: a note at the end."""
+    """Diverged: a red ✕ where the loss left the numbers. Stuck: a red ▲ at the blow-up, a red ○ and a
+    note where the loss settled at chance."""
     finite = [i for i, v in enumerate(ys) if _finite(v)]
+    marker = dict(size=14, color=DIVERGED_COLOR, line=dict(width=2, color=DIVERGED_COLOR))
     if c.diverged_step is not None:
         last = finite[-1] if finite else None
         x = xs[-1] if xs else 0
         y = ys[last] if last is not None else 0
         fig.add_trace(go.Scatter(
-            x=[x], y=[y], mode="markers+text", marker=dict(symbol="x", size=14, color=DIVERGED_COLOR, line=dict(width=2)),
+            x=[x], y=[y], mode="markers+text", marker=dict(symbol="x", **marker),
             text=[t("lab.flag_diverged_at", step=c.diverged_step)], textposition="top center",
             textfont=dict(color=DIVERGED_COLOR), name=t("lab.flag_diverged_at", step=c.diverged_step),
             showlegend=False, legendgroup=f"run{c.run_id}", meta=c.run_id,
         ))
     elif c.stuck and finite:
-        peak = max(ys[i] for i in finite)
-        i = finite[int(0.85 * (len(finite) - 1))]  # short of the end, where the chance-level label sits
-        fig.add_annotation(x=xs[i], y=ys[i], text=t("lab.flag_stuck_note", peak=f"{peak:.3g}"), showarrow=True,
-                           arrowhead=2, ax=-60, ay=-36, font=dict(color=DIVERGED_COLOR), bgcolor="#fff7ed",
-                           bordercolor=DIVERGED_COLOR)
+        peak = max(finite, key=lambda i: ys[i])
+        settled = stuck_from([ys[i] for i in finite], c.chance)
+        i = finite[settled] if settled is not None else finite[int(0.85 * (len(finite) - 1))]
+        blew = t("lab.flag_blew_up", peak=f"{ys[peak]:.3g}", step=c.metrics["step"][peak])
+        at_chance = t("lab.flag_stuck_from", step=c.metrics["step"][i])
+        fig.add_trace(go.Scatter(
+            x=[xs[peak], xs[i]], y=[ys[peak], ys[i]], mode="markers", hovertext=[blew, at_chance], hoverinfo="text",
+            marker=dict(symbol=["triangle-up", "circle-open"], **marker), showlegend=False,
+            legendgroup=f"run{c.run_id}", meta=c.run_id, name=t("lab.flag_stuck"),
+        ))
+        fig.add_annotation(x=xs[i], y=ys[i], text=f"{blew},<br>{at_chance}", showarrow=True, arrowhead=2, ax=40, ay=-50,
+                           xanchor="left", font=dict(color=DIVERGED_COLOR), bgcolor="#fff7ed", bordercolor=DIVERGED_COLOR)
 
 
+def stuck_from(losses: Sequence[float], chance: float | None) -> int | None:
+    """Index of the first loss after the blow-up of a run stuck at chance: after the last loss of at
+    least 3·ln C (the spike ``resnet.lab.train.blew_up_then_stuck`` looks for). None without one."""
+    if chance is None:
+        return None
+    spikes = [i for i, v in enumerate(losses) if v >= 3 * chance]
+    return spikes[-1] + 1 if spikes and spikes[-1] + 1 < len(losses) else None
+
+
+@shared_figure(maxsize=32, key=lambda curves, *args, **kwargs: (by_value(curves), args, kwargs))
 def eval_figure(
     curves: Sequence[Curve], metric: str, t: Text, *, x_axis: str = "step", log_y: bool = False, height: int | None = None,
 ) -> go.Figure:
@@ -181,7 +221,7 @@ def eval_figure(
         points = [(x, v) for x, v in zip(xs, c.metrics[metric]) if v is not None]
         fig.add_trace(go.Scatter(
             x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers", name=c.name, meta=c.run_id,
-            line=dict(color=c.color, width=2, dash="dash" if c.reference else "solid"), marker=dict(size=5),
+            line=dict(color=c.color, width=2, dash="dash" if c.reference else "solid"), marker=dict(size=7, symbol=c.symbol),
             legendgroup=f"run{c.run_id}",
         ))
     fig.update_yaxes(title=t(f"lab.{metric}"), range=[0, 1.02] if metric == "test_acc" else None,
@@ -190,8 +230,48 @@ def eval_figure(
         _log_y(fig)
     fig.update_xaxes(title=_x_title(x_axis, t))
     height = height or 300 + 24 * len(curves)  # a half-width chart: about one legend row per run
-    fig.update_layout(height=height, title=dict(text=t(f"lab.{metric}"), x=0, font=dict(size=15, **FONT)), legend=_legend(), **LAYOUT)
+    fig.update_layout(height=height, title=dict(text=t(f"lab.{metric}"), x=0, font=FONT), legend=_legend(), **LAYOUT)
     return fig
+
+
+def _last(values: Sequence[float | None]) -> float | None:
+    finite = [v for v in values if _finite(v)]
+    return finite[-1] if finite else None
+
+
+def _run_name(c: Curve) -> str:
+    return c.name.split(" ⚠ ")[0]
+
+
+def train_summary(curves: Sequence[Curve], t: Text) -> str:
+    """The training-loss chart in one line (for screen readers): the runs, the lowest and highest last loss, the flags."""
+    ends = [(v, c) for c in curves if (v := _last(c.metrics["train_loss"])) is not None]
+    if not ends:
+        return t("lab.sum.empty", n=len(curves))
+    (low, best), (high, worst) = min(ends, key=lambda e: e[0]), max(ends, key=lambda e: e[0])
+    text = t("lab.sum.train", n=len(curves), best=_run_name(best), low=f"{low:.3g}", worst=_run_name(worst), high=f"{high:.3g}")
+    flagged = [_run_name(c) for c in curves if c.stuck or c.diverged_step is not None]
+    return text + (" " + t("lab.sum.flagged", runs="; ".join(flagged)) if flagged else "")
+
+
+def eval_summary(curves: Sequence[Curve], metric: str, t: Text) -> str:
+    """A test-loss or test-accuracy chart in one line: the best and worst value at each run's last evaluation."""
+    ends = [(v, c) for c in curves if (v := _last(c.metrics[metric])) is not None]
+    if not ends:
+        return t("lab.sum.empty", n=len(curves))
+    good, bad = (max, min) if metric == "test_acc" else (min, max)
+    (v1, c1), (v2, c2) = good(ends, key=lambda e: e[0]), bad(ends, key=lambda e: e[0])
+    show = (lambda v: f"{v:.1%}") if metric == "test_acc" else (lambda v: f"{v:.3g}")
+    return t(f"lab.sum.{metric}", n=len(curves), best=_run_name(c1), good=show(v1), worst=_run_name(c2), bad=show(v2))
+
+
+def block_summary(series: Sequence[Series], title: str, t: Text) -> str:
+    """A per-block chart in one line: its lines, and where the largest value is."""
+    points = [(v, s.name, s.names[i]) for s in series for i, v in enumerate(s.values) if _finite(v)]
+    if not points:
+        return t("lab.sum.block_empty", title=title)
+    value, name, block = max(points)
+    return t("lab.sum.block", title=title, n=len(series), value=f"{value:.3g}", run=name, block=block)
 
 
 @dataclass
@@ -210,14 +290,16 @@ def block_series(measured: Sequence[RunSignals], colors: dict[int, str], t: Text
     forward, backward, response = [], [], []
     for m in measured:
         names, color, dash = [s.name for s in m.signals], colors[m.run.id], "solid" if m.trained else "dot"
-        label = f"{m.run.label} #{m.run.id} · {t('lab.trained')}" if m.trained else f"{m.run.label} · {t('lab.at_init')}"
+        data = data_set_name(m.run.config, t)
+        label = f"{m.run.label} · {data} #{m.run.id} · {t('lab.trained')}" if m.trained else f"{m.run.label} · {data} · {t('lab.at_init')}"
         forward.append(Series(label, color, names, [s.out_rms for s in m.signals], dash=dash))
         backward.append(Series(label, color, names, [s.grad_rms for s in m.signals], dash=dash))
         if m.trained:
-            response.append(Series(f"{m.run.label} #{m.run.id}", color, [n for n, _ in m.response_std], [v for _, v in m.response_std]))
+            response.append(Series(f"{m.run.label} · {data} #{m.run.id}", color, [n for n, _ in m.response_std], [v for _, v in m.response_std]))
     return forward, backward, response
 
 
+@shared_figure(maxsize=32, key=lambda series, *args, **kwargs: (by_value(series), args, kwargs))
 def block_figure(series: Sequence[Series], y_title: str, x_title: str, *, log_y: bool | None = True, height: int | None = None) -> go.Figure:
     """Per-block (or per-layer) values vs. depth, one line per series; x = index from 1.
 
@@ -250,14 +332,23 @@ STATUS_ICONS = {"done": "✅", "running": "⏳", "queued": "🕒", "diverged": "
                 "interrupted": "⚡"}
 
 
-def run_title(run: RunInfo) -> str:
-    """One run in lists and messages: "#21 ResNet-56 λ=2"."""
-    return f"#{run.id} {run.label}"
+def data_set_name(config: dict[str, Any], t: Text) -> str:
+    """A run's data set in labels: "digits", "iChallenge-PM", or an image folder's own name ("cats_dogs")."""
+    name, folder = config.get("dataset", "digits"), config.get("data_dir")
+    if name == "folder" and folder:
+        return Path(folder).name
+    return t(f"lab.data_short.{name}")
+
+
+def run_title(run: RunInfo, t: Text) -> str:
+    """One run in lists and messages: "#21 ResNet-56 A λ=2 · digits"."""
+    return f"#{run.id} {run.label} · {data_set_name(run.config, t)}"
 
 
 def legend_name(run: RunInfo, t: Text) -> str:
-    """Legend text: reference runs say so, live runs carry their id, warnings follow."""
-    name = f"{run.label} · {t('lab.ref')}" if run.source == "reference" else f"{run.label} · {t('lab.source.live')} #{run.id}"
+    """Legend text: the data set, reference runs say so, live runs carry their id, warnings follow."""
+    name = f"{run.label} · {data_set_name(run.config, t)}"
+    name += f" · {t('lab.ref')}" if run.source == "reference" else f" · {t('lab.source.live')} #{run.id}"
     if run.status == "diverged":
         name += " ⚠ " + t("lab.flag_diverged")
     elif run.stuck_at_chance:
@@ -265,22 +356,50 @@ def legend_name(run: RunInfo, t: Text) -> str:
     return name
 
 
-def colors_for(runs: Sequence[RunInfo]) -> dict[int, str]:
-    """Same configuration, same colour: a live rerun is drawn solid over its dashed reference."""
-    by_config: dict[str, str] = {}
-    for run in runs:
-        by_config.setdefault(config_key(run.config), COLORS[len(by_config) % len(COLORS)])
-    return {run.id: by_config[config_key(run.config)] for run in runs}
+def colour_ids(runs: Sequence[RunInfo]) -> dict[str, int]:
+    """Each configuration's colour id: the id of its oldest run among ``runs`` (pass the whole store)."""
+    ids: dict[str, int] = {}
+    for run in sorted(runs, key=lambda r: r.id):
+        ids.setdefault(config_key(run.config), run.id)
+    return ids
 
 
-def run_curves(runs: Sequence[RunInfo], metrics: dict[int, dict[str, list]], t: Text) -> list[Curve]:
-    """The runs' curves (``metrics``: run id → the store's columns), coloured by configuration."""
-    colors = colors_for(runs)
-    return [
-        Curve(run_id=r.id, name=legend_name(r, t), color=colors[r.id], metrics=metrics[r.id], reference=r.source == "reference",
-              diverged_step=(r.result or {}).get("diverged_step") if r.status == "diverged" else None, stuck=r.stuck_at_chance)
-        for r in runs
-    ]
+def style_of(run: RunInfo, ids: dict[str, int]) -> tuple[str, str]:
+    """A run's (colour, marker symbol): its configuration's (``colour_ids``), or its own id's if not listed."""
+    key = ids.get(config_key(run.config), run.id)
+    return run_colour(key), SYMBOLS[key % len(SYMBOLS)]
+
+
+def colors_for(runs: Sequence[RunInfo], everyone: Sequence[RunInfo] = ()) -> dict[int, str]:
+    """Run id → colour; same configuration, same colour (``everyone``: the store's runs, default ``runs``)."""
+    ids = colour_ids([*everyone, *runs])
+    return {run.id: style_of(run, ids)[0] for run in runs}
+
+
+def run_curves(runs: Sequence[RunInfo], metrics: dict[int, dict[str, list]], t: Text,
+               everyone: Sequence[RunInfo] = (), classes: dict[int, int | None] | None = None) -> list[Curve]:
+    """The runs' curves (``metrics``: run id → the store's columns), styled by configuration (``colors_for``);
+    ``classes``: run id → its data set's class count, for where a stuck run settles."""
+    ids = colour_ids([*everyone, *runs])
+    curves = []
+    for r in runs:
+        color, symbol = style_of(r, ids)
+        n = (classes or {}).get(r.id)
+        curves.append(Curve(
+            run_id=r.id, name=legend_name(r, t), color=color, symbol=symbol, metrics=metrics[r.id], reference=r.source == "reference",
+            diverged_step=(r.result or {}).get("diverged_step") if r.status == "diverged" else None, stuck=r.stuck_at_chance,
+            chance=chance_loss(n) if n else None,
+        ))
+    return curves
+
+
+def chance_lines(levels: Sequence[ChanceLevel], t: Text) -> list[tuple[float, str]]:
+    """(ln C, label) per chance level: "chance level ln 10 = 2.30 (digits)", "… ln 2 = 0.69 (cats_dogs, iChallenge-PM)"."""
+    lines = []
+    for level in levels:
+        names = ", ".join(dict.fromkeys(data_set_name(r.config, t) for r in level.runs))
+        lines.append((level.loss, t("lab.chance", classes=level.classes, value=f"{level.loss:.2f}", data=names)))
+    return lines
 
 
 def duration(seconds: float | None, t: Text) -> str:
@@ -312,7 +431,7 @@ def run_row(run: RunInfo, t: Text) -> dict[str, str]:
     icon = "⚠️" if run.stuck_at_chance else STATUS_ICONS.get(run.status, "")
     loss, acc = result.get("final_train_loss"), result.get("final_test_acc")
     return {
-        t("lab.col.run"): run_title(run),
+        t("lab.col.run"): run_title(run, t),
         t("lab.col.source"): t("lab.source." + run.source),
         t("lab.col.status"): f"{icon} {t('lab.status.' + run.status)}",
         t("lab.col.flags"): flags_text(run, t),

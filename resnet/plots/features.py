@@ -15,10 +15,12 @@ from plotly.subplots import make_subplots
 
 from ..inference.explore import STEM, classes_shown
 from ..inference.features import (
-    MAPS, Analysis, BlockView, ChannelPanel, Comparison, Prediction, class_activation_map, color_limit, top_k,
+    Analysis, BlockView, ChannelPanel, Comparison, Prediction, class_activation_map, color_limit, top_k,
 )
-from .style import HIGHLIGHT, STAGE_COLORS, Text, shape_text, short_name
+from .cache import shared_figure
+from .style import BLUE, GREY, HIGHLIGHT, STAGE_COLORS, VERMILLION, Text, shape_text, short_name
 
+PALE = 0.1  # on the shared scale, a block whose largest |value| is below this fraction of it looks pale: say why
 DENSE_ROW = 8  # blocks per stage above which the overview drops the shapes under its markers
 SEQUENTIAL, DIVERGING = "Viridis", "RdBu_r"
 SHAPE_CHANGE_SYMBOLS = {"projection": "diamond", "pad": "triangle-down"}  # the shortcuts that change the shape
@@ -63,6 +65,7 @@ def ablation_metrics(comparison: Comparison, t: Text) -> list[dict]:
     ]
 
 
+@shared_figure(maxsize=16)
 def overview_figure(analysis: Analysis, selected: str | None, t: Text) -> go.Figure:
     """Stem and every block as one map (a row per stage), coloured by ‖F(x)‖/‖x‖.
 
@@ -104,7 +107,7 @@ def overview_figure(analysis: Analysis, selected: str | None, t: Text) -> go.Fig
         text=[t("fm.fig.stem") if dense else f"{t('fm.fig.stem')}<br>{shape_text(analysis.stem.shape)}"],
         textposition="bottom center", textfont=dict(size=font), customdata=["stem"], showlegend=False,
         hovertext=[t("fm.fig.hover_stem", shape=shape_text(analysis.stem.shape))], hoverinfo="text",
-        marker=dict(size=size_selected if selected == "stem" else size, color="#bbbbbb", line=outline(["stem"])),
+        marker=dict(size=size_selected if selected == "stem" else size, color=GREY, line=outline(["stem"])),
     ))
     fig.add_trace(go.Scatter(
         x=xs, y=ys, mode="markers+text", text=texts, textposition="bottom center", textfont=dict(size=font),
@@ -164,6 +167,7 @@ class Tiling:
         return x0 - 0.5, y0 - 0.5, x0 + self.w - 0.5, y0 + self.h - 0.5
 
 
+@shared_figure(maxsize=16)
 def channel_grid_figure(analysis: Analysis, view: BlockView, channels: Sequence[int], mode: str, t: Text,
                         selected: int | None = None, columns: int = 8) -> go.Figure:
     """The block's output maps of ``channels`` as one tiled heatmap (light to draw), ``selected`` outlined.
@@ -210,8 +214,22 @@ def channel_grid_figure(analysis: Analysis, view: BlockView, channels: Sequence[
     return fig
 
 
+def panel_limit(analysis: Analysis, view: BlockView, panel: ChannelPanel, mode: str) -> float:
+    """The one |value| all four maps of a channel's panel share in ``mode``: the largest of the four
+    maps ("channel"), of the block ("block") or of the network ("shared")."""
+    if mode == "channel":
+        return max(color_limit(analysis, view, values, mode) for values in (panel.x, panel.residual, panel.shortcut, panel.out))
+    return color_limit(analysis, view, panel.out, mode)
+
+
+# the panel is made anew on every run from the block and its channel: those are the key
+@shared_figure(maxsize=16, key=lambda analysis, view, panel, mode, t: (analysis, view, panel.channel, mode, t))
 def channel_panel_figure(analysis: Analysis, view: BlockView, panel: ChannelPanel, mode: str, t: Text) -> go.Figure:
-    """x, F(x), shortcut term and output of one channel, side by side."""
+    """x, F(x), shortcut term and output of one channel, side by side, on one colour scale.
+
+    One diverging map and one range (``panel_limit``) for all four: the shortcut's x is
+    coloured exactly as x is, and F(x) + shortcut can be read off the colours.
+    """
     c = panel.channel
     if panel.x_how == "mean":
         x_title = t("fm.fig.x_mean", n=view.x.shape[0])
@@ -221,23 +239,34 @@ def channel_panel_figure(analysis: Analysis, view: BlockView, panel: ChannelPane
     titles = [x_title, t("fm.fig.residual", c=c), t(f"fm.fig.shortcut_{short_key}", c=c, scale=f"{view.scale:g}"),
               t("fm.fig.out", c=c)]
     maps = [panel.x, panel.residual, panel.shortcut, panel.out]
+    limit = panel_limit(analysis, view, panel, mode)
     fig = make_subplots(rows=1, cols=4, subplot_titles=titles, horizontal_spacing=0.03)
-    for i, (name, values) in enumerate(zip(MAPS, maps)):
-        limit = color_limit(analysis, view, values, mode)
-        signed = name in ("residual", "shortcut")
-        fig.add_trace(go.Heatmap(
-            z=values, zmin=-limit if signed else 0.0, zmax=limit, colorscale=DIVERGING if signed else SEQUENTIAL,
-            colorbar=dict(orientation="h", x=0.125 + 0.25 * i, xanchor="center", y=-0.08, yanchor="top",
-                          len=0.22, thickness=10, tickfont=dict(size=9)),
-            hovertemplate="(%{x}, %{y})<br>%{z:.3f}<extra></extra>",
-        ), row=1, col=i + 1)
+    for i, values in enumerate(maps):
+        fig.add_trace(go.Heatmap(z=values, coloraxis="coloraxis", hovertemplate="(%{x}, %{y})<br>%{z:.3f}<extra></extra>"),
+                      row=1, col=i + 1)
         fig.update_xaxes(visible=False, row=1, col=i + 1)
         fig.update_yaxes(visible=False, autorange="reversed", scaleanchor=f"x{i + 1 if i else ''}", row=1, col=i + 1)
     fig.update_annotations(font=dict(size=11))
-    fig.update_layout(height=330, margin=dict(l=0, r=0, t=40, b=60))
+    fig.update_layout(
+        height=330, margin=dict(l=0, r=0, t=40, b=60),
+        coloraxis=dict(colorscale=DIVERGING, cmin=-limit, cmax=limit, colorbar=dict(
+            orientation="h", x=0.5, xanchor="center", y=-0.08, yanchor="top", len=0.5, thickness=10, tickfont=dict(size=10),
+            title=dict(text=t(f"fm.fig.panel_scale.{mode}"), side="top", font=dict(size=11)))),
+    )
     return fig
 
 
+def panel_scale_caption(analysis: Analysis, view: BlockView, panel: ChannelPanel, mode: str, t: Text) -> str:
+    """What the panel's one colour scale is, in numbers; on the shared scale, why a block may look pale."""
+    limit = panel_limit(analysis, view, panel, mode)
+    text = t(f"fm.panel_scale.{mode}", limit=f"{limit:.3g}")
+    if mode == "shared" and view.absmax < PALE * limit:
+        loudest = max(analysis.blocks, key=lambda v: v.absmax)
+        text += " " + t("fm.panel_scale.pale", own=f"{view.absmax:.3g}", pct=f"{view.absmax / limit:.0%}", where=loudest.name)
+    return text
+
+
+@shared_figure(maxsize=16)
 def ratio_figure(analysis: Analysis, t: Text, ablated: Analysis | None = None) -> go.Figure:
     """‖F(x)‖/‖x‖ per block (bars, by stage) and ‖out‖/‖x‖ (line); the ablated run dashed."""
     names = [short_name(v.name) for v in analysis.blocks]
@@ -251,7 +280,7 @@ def ratio_figure(analysis: Analysis, t: Text, ablated: Analysis | None = None) -
     if ablated is not None:
         fig.add_trace(go.Scatter(x=names, y=[v.residual_ratio for v in ablated.blocks], mode="lines+markers",
                                  name=t("fm.fig.ablated_series", name=t("fm.fig.ratio_residual")),
-                                 line=dict(color="#d62728", dash="dash")))
+                                 line=dict(color=VERMILLION, dash="dash")))
     fig.add_hline(y=1.0, line=dict(color="#999", width=1, dash="dot"))
     fig.update_layout(height=340, margin=dict(l=10, r=10, t=10, b=10), xaxis_title=t("fm.fig.block_axis"),
                       legend=dict(orientation="h", y=1.08, x=0), bargap=0.25)
@@ -259,6 +288,7 @@ def ratio_figure(analysis: Analysis, t: Text, ablated: Analysis | None = None) -
     return fig
 
 
+@shared_figure(maxsize=16)
 def top5_figure(analysis: Analysis, t: Text, ablated: Analysis | None = None, k: int = 5) -> go.Figure:
     """The top-k classes as bars; with an ablation, its probabilities for the same classes.
 
@@ -270,11 +300,11 @@ def top5_figure(analysis: Analysis, t: Text, ablated: Analysis | None = None, k:
     hover = [p.label or t("fm.class_n", i=p.index) for p in preds][::-1]
     fig = go.Figure(go.Bar(x=[p.prob for p in preds][::-1], y=labels, orientation="h", name=t("fm.fig.original"),
                            hovertext=hover, hovertemplate="%{hovertext}<br>%{x:.1%}<extra></extra>",
-                           marker_color="#636efa"))
+                           marker_color=BLUE))
     if ablated is not None:
         fig.add_trace(go.Bar(x=[float(ablated.probs[p.index]) for p in preds][::-1], y=labels, orientation="h",
                              name=t("fm.fig.ablated"), hovertext=hover,
-                             hovertemplate="%{hovertext}<br>%{x:.1%}<extra></extra>", marker_color="#d62728"))
+                             hovertemplate="%{hovertext}<br>%{x:.1%}<extra></extra>", marker_color=VERMILLION))
     fig.update_layout(height=60 + 45 * k, margin=dict(l=10, r=10, t=10, b=10), barmode="group",
                       xaxis=dict(title=t("fm.fig.probability"), tickformat=".0%", range=[0, 1.02]),
                       yaxis=dict(automargin=True, type="category", dtick=1), showlegend=ablated is not None,
@@ -287,6 +317,7 @@ def predictions_figure(analysis: Analysis, t: Text, ablated: Analysis | None = N
     return top5_figure(analysis, t, ablated, k=classes_shown(len(analysis.probs)))
 
 
+@shared_figure(maxsize=16)
 def cam_figure(analysis: Analysis, display: Image.Image, t: Text, cls: int | None = None,
                opacity: float = 0.45) -> go.Figure:
     """The class-activation map of ``cls`` (default: the top class) over the center crop."""
@@ -312,9 +343,66 @@ def cam_figure(analysis: Analysis, display: Image.Image, t: Text, cls: int | Non
 def ablation_figure(comparison: Comparison, t: Text) -> go.Figure:
     """How far each block's output moved under the ablation (0 before the first change)."""
     names = [short_name(n) for n in comparison.names]
-    fig = go.Figure(go.Bar(x=names, y=comparison.change, marker_color="#d62728",
+    fig = go.Figure(go.Bar(x=names, y=comparison.change, marker_color=VERMILLION,
                            hovertemplate="%{x}: %{y:.3f}<extra></extra>"))
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10),
                       xaxis_title=t("fm.fig.block_axis"), yaxis_title=t("fm.fig.change_axis"))
     fig.update_xaxes(type="category")  # names like "1.0", "1.1" would otherwise be placed as numbers
     return fig
+
+
+# -- one line per chart, for screen readers (what it shows, the key number) --------------
+
+
+def overview_summary(analysis: Analysis, t: Text) -> str:
+    """The overview: how many blocks, and the smallest and largest ‖F(x)‖ / ‖x‖ with their blocks."""
+    ratios = [(v.residual_ratio, v.name) for v in analysis.blocks if math.isfinite(v.residual_ratio)]
+    if not ratios:
+        return t("fm.sum.overview_none", n=len(analysis.blocks))
+    (low, low_at), (high, high_at) = min(ratios), max(ratios)
+    return t("fm.sum.overview", n=len(analysis.blocks), low=f"{low:.3f}", low_at=low_at, high=f"{high:.3f}", high_at=high_at)
+
+
+def grid_summary(view: BlockView, channels: Sequence[int], t: Text) -> str:
+    """The channel grid: which channels of how many, and the strongest one's mean activation."""
+    return t("fm.sum.grid", k=len(channels), n=view.out.shape[0], name=view.name, c=channels[0],
+             mean=f"{float(view.channel_means[channels[0]]):.3g}")
+
+
+def panel_summary(panel: ChannelPanel, t: Text) -> str:
+    """A channel's panel: the range of each of its four maps."""
+    def span(values: np.ndarray) -> str:
+        return f"{float(values.min()):.3g} … {float(values.max()):.3g}"
+    return t("fm.sum.panel", c=panel.channel, x=span(panel.x), residual=span(panel.residual), shortcut=span(panel.shortcut),
+             out=span(panel.out))
+
+
+def ratio_summary(analysis: Analysis, t: Text) -> str:
+    """The ratio chart: the median ‖F(x)‖ / ‖x‖ and the block with the largest."""
+    ratios = [(v.residual_ratio, v.name) for v in analysis.blocks if math.isfinite(v.residual_ratio)]
+    if not ratios:
+        return t("fm.sum.overview_none", n=len(analysis.blocks))
+    high, at = max(ratios)
+    return t("fm.sum.ratio", n=len(ratios), median=f"{float(np.median([r for r, _ in ratios])):.3f}", high=f"{high:.3f}", at=at)
+
+
+def predictions_summary(analysis: Analysis, t: Text, ablated: Analysis | None = None) -> str:
+    """The predictions chart: the top class and its probability (and the ablated net's for it)."""
+    top = top_k(analysis, 2)
+    text = t("fm.sum.predictions", label=class_name(top[0], t), prob=f"{top[0].prob:.1%}",
+             second=class_name(top[1], t) if len(top) > 1 else "–", prob2=f"{top[1].prob:.1%}" if len(top) > 1 else "–")
+    if ablated is not None:
+        text += " " + t("fm.sum.predictions_ablated", prob=f"{float(ablated.probs[top[0].index]):.1%}")
+    return text
+
+
+def change_summary(comparison: Comparison, t: Text) -> str:
+    """The ablation's change chart: the first block it changed and the largest change."""
+    i = int(np.argmax(comparison.change))
+    return t("fm.sum.change", first=comparison.first_changed or "—", high=f"{float(comparison.change[i]):.3f}", at=comparison.names[i])
+
+
+def cam_summary(analysis: Analysis, t: Text) -> str:
+    """The class-activation map: which class it is of (its figure's title, as text)."""
+    top = top_k(analysis, 1)[0]
+    return t("fm.fig.cam_title", label=class_name(top, t), prob=f"{top.prob:.1%}")

@@ -48,8 +48,8 @@ def test_lab_opens_with_reference_curves(server, page):
     expect(page.get_by_role("heading", name=HEADING)).to_be_visible()
     expect(page.locator(".js-plotly-plot").first).to_be_visible()
     page.wait_for_function(f"({POINTS_JS})() !== null")
-    assert points(page) == {f"{n} · reference": 120 for n in ("plain-20", "plain-56", "ResNet-20 A", "ResNet-56 A")}
-    expect(page.get_by_text("chance level ln 10 = 2.30")).to_be_visible()
+    assert points(page) == {f"{n} · digits · reference": 120 for n in ("plain-20", "plain-56", "ResNet-20 A", "ResNet-56 A")}
+    expect(page.get_by_text("chance level ln 10 = 2.30 (digits)")).to_be_visible()
     expect(page.get_by_test_id("stException")).to_have_count(0)
     # exports: Plotly's own PNG button on the chart, and the curves as CSV
     expect(page.get_by_role("button", name="Download plot as a PNG").first).to_be_attached()
@@ -59,7 +59,8 @@ def test_lab_opens_with_reference_curves(server, page):
     assert rows[0] == "run_id,label,step,wall_s,train_loss,test_loss,test_acc" and len(rows) == 1 + 4 * 120
     # the λ = 2 reference run is flagged on the chart and in the run list
     page.get_by_text("Why not 2x?", exact=True).click()
-    expect(page.get_by_text("blew up (max 64), then stuck at chance")).to_be_visible()
+    expect(page.get_by_text("▲ blew up to loss 64 (step 4),")).to_be_visible()
+    expect(page.get_by_text("○ back at chance level from step 43, and stuck there")).to_be_visible()
     expect(page.get_by_test_id("stDataFrame").filter(has_text="λ=2")).to_contain_text("stuck at chance")
     expect(page).to_have_url(re.compile(r"preset=why_not_2x"))
 
@@ -68,14 +69,14 @@ def test_a_tiny_run_grows_live_and_can_be_cancelled(server, page):
     page.goto(tiny_run_url(server, seed=101, steps=20_000))
     expect(page.get_by_role("heading", name=HEADING)).to_be_visible()
     run_id = queued_id(page)
-    name = f"ResNet-20 A w4 · live #{run_id}"
+    name = f"ResNet-20 A w4 · digits · live #{run_id}"
     page.wait_for_function(f"(({POINTS_JS})() || {{}})[{name!r}] > 0", timeout=60_000)
     first = points(page)[name]
     # the fragment redraws from the store while the worker trains: more points, no reload
     page.wait_for_function(f"(({POINTS_JS})() || {{}})[{name!r}] > {first}", timeout=30_000)
     expect(page.get_by_text(re.compile(rf"#{run_id} ResNet-20 A w4: step \d+/20000"))).to_be_visible()
     page.get_by_role("button", name=re.compile(r"^\W*Cancel$")).click()
-    expect(page.get_by_test_id("stDataFrame").filter(has_text=f"#{run_id} ResNet-20 A w4")).to_contain_text("cancelled", timeout=30_000)
+    expect(page.get_by_test_id("stDataFrame").filter(has_text=f"#{run_id} ResNet-20 A w4 · digits")).to_contain_text("cancelled", timeout=30_000)
     expect(page.get_by_text("Training now and queued")).to_have_count(0)
     assert first < points(page)[name] < 20_000
 
@@ -95,10 +96,28 @@ def test_two_tabs_pressing_the_same_run_train_it_once(server, browser):
         expect(first.get_by_text(f"Queued as run #{run_id}")).to_be_visible()
         assert queued_id(second) == run_id  # the second tab is shown the first tab's run
         expect(second.get_by_text(f"Run #{run_id} (ResNet-20 A w4) has exactly these settings already")).to_be_visible()
-        name = f"ResNet-20 A w4 · live #{run_id}"
+        name = f"ResNet-20 A w4 · digits · live #{run_id}"
         for tab in (first, second):  # one run, one curve, finished in both tabs
             tab.wait_for_function(f"(({POINTS_JS})() || {{}})[{name!r}] === 30", timeout=60_000)
-            assert [n for n in points(tab) if "ResNet-20 A w4 · live" in n] == [name]
+            assert [n for n in points(tab) if "ResNet-20 A w4 · digits · live" in n] == [name]
     finally:
         for context, _ in tabs:
             context.close()
+
+
+def test_the_custom_form_stays_open_while_its_settings_change(server, page):
+    """The form's widgets rerun the page; the expander keeps its own state (it used to follow the
+    link's settings and fold up when a setting went back to its default)."""
+    page.goto(f"{server}/lab?lang=en")
+    page.wait_for_function(f"({POINTS_JS})() !== null")
+    expect(page.get_by_text("Measuring every block")).to_have_count(0)  # the first run is over
+    form = page.get_by_test_id("stExpander").filter(has_text="Your own run")
+    details = form.locator("details")
+    expect(details).not_to_have_attribute("open", "")
+    details.locator("summary").click()
+    expect(details).to_have_attribute("open", "")
+    for depth in ("56 (CIFAR design)", "20 (CIFAR design)", "32 (CIFAR design)"):  # 20 is the default: it leaves the link
+        form.get_by_test_id("stSelectbox").filter(has_text="Depth").click()
+        page.get_by_role("option", name=depth, exact=True).click()
+        expect(page).to_have_url(re.compile(r"depth=32" if depth.startswith("32") else r"depth=56" if depth.startswith("56") else r"^(?!.*depth=)"))
+        expect(details).to_have_attribute("open", "")

@@ -24,6 +24,7 @@ FIGURE_KEYS = {
     "fm.fig.shortcut_projection", "fm.fig.shortcut_projection_scaled", "fm.fig.shortcut_off", "fm.fig.out", "fm.fig.probability", "fm.fig.original",
     "fm.fig.pad", "fm.fig.x_pad", "fm.fig.x_padded", "fm.fig.shortcut_pad", "fm.fig.shortcut_pad_scaled",
     "fm.fig.ablated", "fm.fig.cam_title", "fm.fig.change_axis", "fm.class_n", "fm.grid_hover",
+    "fm.fig.panel_scale.block", "fm.fig.panel_scale.channel", "fm.fig.panel_scale.shared",
 }
 
 
@@ -264,7 +265,9 @@ def test_figures_build_with_fm_keys(lab, prepared, base, plain, doubled, option_
     grid = figures[1].data[0]
     assert grid.z.shape == (2 * 17 - 1, 8 * 17 - 1) and np.nanmax(grid.z) == pytest.approx(1.0)
     assert {int(c) for c in np.unique(grid.customdata) if c >= 0} == set(channels)
-    assert len(figures[3].data) == 4 and figures[3].data[1].zmin == -figures[3].data[1].zmax
+    panel = figures[3]  # four maps on one colour axis, symmetric about 0
+    assert len(panel.data) == 4 and all(d.coloraxis == "coloraxis" for d in panel.data)
+    assert panel.layout.coloraxis.cmin == -panel.layout.coloraxis.cmax
     assert len(figures[6].data) == 2
     no_labels = features.run(lab.model, prepared.array)
     feature_plots.top5_figure(no_labels, t)  # class numbers instead of names

@@ -265,3 +265,19 @@ def test_samples_regenerate_from_scikit_image(tmp_path):
         assert shipped.shape == fresh.shape
         assert np.abs(shipped - fresh).mean() < 1.0  # same photo (a JPEG encoder may differ by a level)
     assert (tmp_path / "CREDITS.md").read_text() == (images.SAMPLES_DIR / "CREDITS.md").read_text()
+
+
+def test_running_out_of_memory_while_decoding_is_a_coded_refusal(monkeypatch):
+    """Up to 40 MP are decoded and converted in the server: a MemoryError there is the
+    ``memory`` refusal (translated on the page), not "damaged" and not a traceback."""
+    def out_of_memory(img):
+        raise MemoryError
+    monkeypatch.setattr(images, "to_rgb", out_of_memory)
+    assert refused(encode(noise(), "PNG")).code == "memory"
+
+
+@pytest.mark.parametrize("size", [(16, 400), (400, 16)])
+def test_a_strip_is_refused_from_its_header(size):
+    """More elongated than MAX_ASPECT (20:1) in either orientation: refused before decoding."""
+    error = refused(encode(noise(size, "L"), "PNG"))
+    assert (error.code, error.values["w"], error.values["h"]) == ("too_elongated", *size)

@@ -10,16 +10,22 @@ import pytest
 
 from resnet.i18n import LANGS, catalog
 from resnet.lab.config import (
+    DATASET_SHAPES,
     LIMITS,
+    MEMORY_BUDGET_MB,
     MESSAGES,
     ConfigError,
     TrainConfig,
     batch_problem,
     config_key,
+    estimate_memory,
     field_problems,
     parse_field,
     upgrade_stored,
 )
+
+from resnet.lab.presets import PRESETS
+from resnet.model.spec import LAMBDA_RANGE
 
 TINY = TrainConfig(depth=20, width=4, batch_size=16, steps=3, eval_every=2, seed=3)
 
@@ -47,9 +53,17 @@ def test_rules_between_settings():
     assert [p.code for p in info.value.problems] == ["stem", "no_folder"]
 
 
-def test_any_finite_lambda_is_accepted():
-    for lam in (-3.0, 0.0, 2.0, 1e5):
+def test_lambda_within_the_range_that_teaches():
+    """−1…4 (resnet.model.spec.LAMBDA_RANGE): λ = 1e308 and λ = −5 were trained without a word."""
+    assert LIMITS["scale"] == LAMBDA_RANGE == (-1.0, 4.0)
+    for lam in (-1.0, 0.0, 0.5, 2.0, 4.0):
         assert replace(TINY, shortcut="scaled", scale=lam).scale == lam
+    for lam in (1e308, -5.0, 4.01):
+        with pytest.raises(ConfigError) as info:
+            replace(TINY, shortcut="scaled", scale=lam)
+        [problem] = info.value.problems
+        assert (problem.code, problem.field, problem.values["low"], problem.values["high"]) == ("range", "scale", -1.0, 4.0)
+    assert str(field_problems("scale", 1e308)[0]) == "λ (scale) must be between -1 and 4, got 1e+308"
     for lam in (math.nan, math.inf, "2", True):
         assert [p.code for p in field_problems("scale", lam)] == ["number"]
 
@@ -119,3 +133,42 @@ def test_configs_stored_before_downsample_existed_read_as_option_b():
     assert config_key(plain) == config_key(replace(TINY, depth=56, shortcut="none"))  # the same net either way
     current = json.loads(config_key(TINY))
     assert upgrade_stored(current) == current
+
+
+def test_a_run_over_the_memory_budget_is_refused_with_the_budget():
+    """lab?depth=152&width=128&batch=1024&size=256&steps=20000 made the worker allocate 32 GB."""
+    with pytest.raises(ConfigError) as info:
+        TrainConfig(depth=152, width=128, batch_size=1024, image_size=256, steps=20_000, stem="imagenet")
+    [problem] = info.value.problems
+    assert problem.code == "memory" and problem.values["budget_mb"] == MEMORY_BUDGET_MB
+    assert problem.values["need_mb"] > 100 * MEMORY_BUDGET_MB
+    assert f"the limit is {MEMORY_BUDGET_MB} MB" in str(problem)
+    for lang in LANGS:
+        assert str(MEMORY_BUDGET_MB) in catalog(lang)["lab.bad.memory"].format(**problem.values)
+
+
+@pytest.mark.parametrize("settings", [
+    {"depth": 56, "width": 16},
+    {"depth": 20, "width": 4, "shortcut": "none"},
+    {"depth": 20, "width": 4, "shortcut": "scaled", "scale": 0.0, "downsample": "conv"},
+    {"depth": 18, "width": 8, "stem": "imagenet", "dataset": "ichallenge_pm", "data_dir": "x"},
+    {"depth": 50, "width": 8, "stem": "imagenet", "downsample": "pad"},
+    {"depth": 34, "width": 8, "stem": "imagenet", "downsample": "conv", "shortcut": "scaled", "scale": 2.0},
+])
+def test_memory_estimate_counts_the_networks_own_parameters(settings):
+    """Without Paddle, the same count as every value of the built network's state dict
+    (weights, biases, BatchNorm's γ, β and running statistics)."""
+    from resnet.model.network import resnet  # Paddle: only this test, to check the Paddle-free count
+
+    config = TrainConfig(**settings)
+    channels, classes = DATASET_SHAPES[config.dataset]
+    net = resnet(config.depth, num_classes=classes, shortcut=config.shortcut, scale=config.scale, width=config.width,
+                 in_channels=channels, stem=config.stem, downsample=config.downsample_kind)
+    assert estimate_memory(config).parameters == sum(int(v.size) for v in net.state_dict().values())
+
+
+def test_memory_estimate_grows_with_the_batch_and_the_presets_fit():
+    base = TrainConfig(depth=56, width=16, batch_size=64, image_size=8)
+    assert estimate_memory(replace(base, batch_size=128)).activations == 2 * estimate_memory(base).activations
+    assert estimate_memory(replace(base, image_size=32)).activations > 15 * estimate_memory(base).activations
+    assert max(estimate_memory(c).megabytes for p in PRESETS.values() for c in p.configs) < MEMORY_BUDGET_MB / 10

@@ -6,22 +6,27 @@ importing Paddle in each. Every wait is a poll on a store condition with a deadl
 
 from __future__ import annotations
 
+import json
 import os
 import signal
-import subprocess
+import sqlite3
 import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from itertools import count
 import types
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import poll
+from tests.helpers import open_page, poll
 from resnet.lab import jobs
-from resnet.lab.config import TrainConfig
+from resnet.lab.config import StepMetrics, TrainConfig, TrainResult, config_key
 from resnet.lab.jobs import JobPool, Submitted
 from resnet.paths import REPO_ROOT
-from resnet.lab.store import RunInfo, RunStore
+from resnet.lab.store import ACTIVE, LEASE_S, RunInfo, RunStore, StoreError
 
 TINY = TrainConfig(depth=20, width=4, batch_size=16, steps=4, eval_every=2)
 LONG = replace(TINY, steps=20_000, eval_every=1000)  # runs until a test stops it
@@ -38,11 +43,10 @@ def env(tmp_path_factory):
     """(pool, store, orphan run id, marker path): a pool started as a Streamlit server would."""
     tmp = tmp_path_factory.mktemp("jobs")
     store = RunStore(tmp / "runs.sqlite")
-    # A run left "running" by a worker of a previous server that no longer exists.
+    # A run left "running" by a worker of a previous server, silent for longer than its lease;
+    # its PID is this process's, alive, as a reused PID would be.
     orphan, _ = store.enqueue(replace(TINY, seed=99))
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    store.claim_next(worker_pid=dead.pid)
+    RunStore(store.path, clock=lambda: time.time() - LEASE_S - 1).claim_next(worker_pid=os.getpid())
     # A main script like Streamlit's page: a spawned worker must not re-run it.
     marker = tmp / "main_script_ran"
     script = tmp / "page.py"
@@ -84,7 +88,7 @@ def test_finished_runs_leave_their_weights_next_to_the_store(env):
 
 def test_orphaned_run_marked_interrupted_on_start(env):
     pool, store, orphan, marker = env
-    assert store.get_run(orphan).status == "interrupted"
+    poll(lambda: store.get_run(orphan).status == "interrupted", "the monitor to interrupt the orphan")
 
 
 def test_identical_configs_train_once(env):
@@ -166,3 +170,152 @@ def test_shutdown_interrupts_training_and_queued_runs_survive_restart(env):
     queued, _ = store.enqueue(replace(TINY, seed=41))  # e.g. submitted by another server meanwhile
     pool.start()
     assert pool.wait([queued], timeout=DEADLINE_S)[0].status == "done"
+
+
+# -- without worker processes: the monitor's and the worker's logic, with a store that fails on demand --
+
+
+class FlakyStore(RunStore):
+    """A run store whose every call raises StoreError while ``broken`` (a full or read-only disk)."""
+
+    broken = False
+
+    def _tx(self, immediate: bool = False):
+        if self.broken:
+            raise StoreError("run store runs.sqlite failed (disk I/O error); is it writable?")
+        return super()._tx(immediate)
+
+
+def test_worker_survives_store_errors_and_fails_the_run_once_writable(tmp_path):
+    store = FlakyStore(tmp_path / "runs.sqlite")
+    run_id, _ = store.enqueue(TINY)
+    store.broken = True  # full disk from the start: claiming waits
+    pauses: list[float] = []
+
+    def pause(seconds: float) -> None:  # instead of waiting: count, and mend the disk after a while
+        pauses.append(seconds)
+        if len(pauses) in (2, 5):
+            store.broken = False
+
+    def train(config, on_step, should_stop, save_weights):
+        on_step(StepMetrics(1, 0.1, 2.3))
+        store.broken = True  # the disk fills up mid-run
+        for step in range(2, config.steps + 1):
+            on_step(StepMetrics(step, 0.1 * step, 2.0, 2.1, 0.2))  # evaluated: written at once
+            if should_stop():
+                return TrainResult("cancelled", step, 0.1 * step, 1.0, 2.0, 2.1, 0.2, False)
+        return TrainResult("done", config.steps, 0.4, 1.0, 2.0, 2.1, 0.2, False)
+
+    def leaving() -> bool:
+        return not store.broken and store.get_run(run_id).status not in ACTIVE
+
+    jobs._serve(store, train, leaving, idle=lambda s: pytest.fail("nothing else to wait for"), pause=pause)  # returns: the worker lives
+    assert pauses == [1.0, 2.0, 1.0, 2.0, 4.0]  # backing off: to claim, then to record the run's end
+    run = store.get_run(run_id)
+    assert run.status == "failed" and run.error.startswith("the run store could not be written (run store runs.sqlite failed")
+    assert store.metrics(run_id)["step"] == [1, 2]  # what it measured is kept
+
+
+def test_a_stored_config_that_is_no_longer_valid_fails_its_run(tmp_path):
+    store = RunStore(tmp_path / "runs.sqlite")
+    run_id, _ = store.enqueue(TINY)
+    with sqlite3.connect(store.path) as con:
+        con.execute("UPDATE runs SET config = ?", (json.dumps({**json.loads(config_key(TINY)), "scale": 1e308}),))
+    jobs._serve(store, lambda *a, **k: pytest.fail("trained"), lambda: store.get_run(run_id).status not in ACTIVE,
+                idle=lambda s: pytest.fail("idle"), pause=lambda s: pytest.fail("paused"))
+    run = store.get_run(run_id)
+    assert run.status == "failed" and run.error.startswith("this configuration cannot be trained: λ (scale)")
+
+
+class FakeProcess:
+    """A worker that died at once (e.g. could not open the store), or one that lives."""
+
+    pids = count(10_000)
+
+    def __init__(self, alive: bool) -> None:
+        self.pid, self.alive = next(self.pids), alive
+
+    def is_alive(self) -> bool:
+        return self.alive
+
+
+def test_monitor_respawns_with_backoff_even_when_the_store_fails(tmp_path, monkeypatch):
+    store = FlakyStore(tmp_path / "runs.sqlite")
+    now = [0.0]
+    pool = JobPool(store, workers=1, clock=lambda: now[0])
+    spawned: list[float] = []
+    alive = [False]
+
+    def spawn() -> FakeProcess:
+        spawned.append(now[0])
+        return FakeProcess(alive[0])
+
+    monkeypatch.setattr(pool, "_spawn", spawn)
+    monkeypatch.setattr(pool, "_watch", lambda: None)  # the test is the monitor
+    pool.start()
+    store.broken = True  # interrupting orphans fails: replacing workers must not
+    for tick in range(0, 161):  # 16 s of checks every 0.1 s
+        now[0] = tick / 10
+        assert pool.check_workers() == []
+    assert spawned == [0.0, 1.0, 3.0, 7.0, 15.0]  # each young death doubles the wait: no spin
+    alive[0] = True
+    now[0] = 31.0
+    pool.check_workers()  # the next one lives
+    assert spawned[-1] == 31.0 and len(pool.worker_pids) == 1
+    store.broken = False
+    dead_worker = spawned and pool.worker_pids[0]
+    run_id, _ = store.enqueue(TINY)
+    store.claim_next(worker_pid=dead_worker)
+    next(iter(pool._procs)).alive = False  # it dies after a long life
+    now[0] = 100.0
+    assert pool.check_workers() == [run_id]  # its run at once; a replacement without waiting
+    assert spawned[-1] == 100.0
+
+
+def test_ten_sessions_submitting_at_once_create_one_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(JobPool, "start", lambda self: self)  # queues only
+    pool = JobPool(tmp_path / "runs.sqlite", workers=1)
+    barrier = threading.Barrier(10)
+
+    def submit(_: int) -> Submitted:
+        barrier.wait()
+        return pool.submit(TINY)
+
+    with ThreadPoolExecutor(10) as executor:
+        results = list(executor.map(submit, range(10)))
+    assert len({r.run_id for r in results}) == 1 and [r.created for r in results].count(True) == 1
+
+
+def test_public_message_keeps_file_names_only():
+    exc = OSError("cannot read /home/teacher/data/cats/x.png nor C:\\Users\\t\\y.png")
+    assert jobs.public_message(exc) == "OSError: cannot read x.png nor y.png"
+    assert jobs.public_message(MemoryError()) == "out of memory"
+
+
+@pytest.mark.parametrize("waiting", [True, False])
+def test_queued_runs_resume_at_server_start_whichever_page_opens(monkeypatch, waiting):
+    """A restarted server starts workers for the runs left queued, though nobody opens the Training lab."""
+    from pages.common import ui
+
+    if waiting:
+        RunStore().enqueue(TINY)  # queued before the restart
+    started = []
+    monkeypatch.setattr(jobs, "get_pool", lambda path=None: started.append(path) or "a pool")  # no workers needed
+    ui.resume_runs.clear()  # a new server process
+    open_page("pages/cost.py", lang="en")
+    open_page("pages/cost.py", lang="zh")
+    assert started == ([None] if waiting else [])  # once per server, and only when runs wait
+
+
+@pytest.mark.postgres
+def test_workers_train_from_a_postgresql_store(postgres_database, tmp_path, monkeypatch):
+    """With RESNET_LAB_DB_URL the default store is the database: workers claim and report there."""
+    monkeypatch.setenv("RESNET_LAB_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("RESNET_LAB_DB_URL", postgres_database())
+    pool = JobPool(workers=1)
+    try:
+        run = pool.wait([pool.submit(TINY).run_id], timeout=DEADLINE_S)[0]
+    finally:
+        pool.shutdown()
+    assert run.status == "done" and run.steps_done == 4 and pool.store.metrics(run.id)["step"] == [1, 2, 3, 4]
+    assert Path(run.result["weights"]).parent == tmp_path / "home" / "trained"  # weights stay in the data folder

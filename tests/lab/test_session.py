@@ -1,6 +1,7 @@
 """The lab session: open (with the read-only fallback), submit (run id, created?, problems), data folders, signals.
 
-No worker starts here: ``jobs.get_pool`` is replaced by a pool that only queues.
+No training worker starts here: ``jobs.get_pool`` is replaced by a pool that only queues; the
+diagnostics are measured in task processes (``resnet.lab.tasks``), as on the page.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.helpers import poll
 from resnet.lab import jobs, session
 from resnet.lab.config import TrainConfig
 from resnet.lab.presets import PRESETS
@@ -96,10 +98,16 @@ def test_a_store_that_cannot_be_written_falls_back_to_a_view(tmp_path, monkeypat
     assert len(lab.preset_runs("why_not_2x")) == len(PRESETS["why_not_2x"].configs)  # the curves still show
 
 
+def _measured(lab: session.Lab, runs) -> session.BlockReport:
+    """The diagnostics of ``runs`` once the task processes have computed them all."""
+    return poll(lambda: not (report := session.block_signals(lab.store, runs)).pending and report,
+                "the task processes to measure", timeout=300)
+
+
 def test_block_signals_once_per_configuration_at_initialisation(lab):
     run_id = lab.submit(TINY).run_id
     twin = lab.store.get_run(run_id)
-    report = session.block_signals([twin, twin])
+    report = _measured(lab, [twin, twin])
     assert report.failures == [] and report.configs_left_out == 0
     (measured,) = report.measured
     assert not measured.trained and [s.name for s in measured.signals][:2] == ["layer1.0", "layer1.1"]
@@ -109,7 +117,7 @@ def test_block_signals_once_per_configuration_at_initialisation(lab):
 
 def test_the_diagnostics_the_page_reads_out_for_why_not_2x(lab):
     """What lab.diag_reading and the preset's question say, measured as the page measures it (option A, at init)."""
-    report = session.block_signals([lab.store.get_run(i) for i in lab.preset_runs("why_not_2x")])
+    report = _measured(lab, [lab.store.get_run(i) for i in lab.preset_runs("why_not_2x")])
     signals = {m.run.label: m.signals for m in report.measured}
 
     def identity_ratios(label: str, attr: str, backward: bool) -> np.ndarray:

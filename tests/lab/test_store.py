@@ -1,4 +1,8 @@
-"""The SQLite run store: round trip, dedup, queue, cancel, recovery, import/export, errors."""
+"""The run store: round trip, dedup, queue, cancel, leases, artifacts, import/export, errors.
+
+The tests taking ``new_store`` run against both back ends: SQLite, and PostgreSQL (marked
+``postgres``: a throwaway cluster, tests/lab/conftest.py). The others are about SQLite files.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,16 @@ import io
 import json
 import math
 import sqlite3
-import subprocess
-import sys
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pytest
 
 from resnet.lab.config import StepMetrics, TrainConfig, TrainResult, config_key
 from resnet.lab.presets import PRESETS, import_reference_runs
-from resnet.lab.store import RunStore, StoreError
+from resnet.lab.store import LEASE_S, Artifact, RunStore, StoreError
 
 CONFIG = TrainConfig(depth=20, width=4, batch_size=16, steps=3, eval_every=2)
 
@@ -24,10 +29,20 @@ def _result(status: str = "done", stuck: bool = False) -> TrainResult:
     return TrainResult(status, 3, 1.5, 100.0, 0.5, 0.6, 0.8, stuck)
 
 
-def _dead_pid() -> int:
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()  # reaped: no process has this pid now
-    return proc.pid
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def new_store(request, tmp_path):
+    """``new_store(name="runs", clock=…)``: a store of the back end under test, empty the first time a name is used."""
+    if request.param == "sqlite":
+        return lambda name="runs", **options: RunStore(tmp_path / f"{name}.sqlite", **options)
+    new_database = request.getfixturevalue("postgres_database")
+    databases: dict[str, str] = {}
+
+    def make(name: str = "runs", **options) -> RunStore:
+        if name not in databases:
+            databases[name] = new_database()
+        return RunStore(databases[name], **options)
+
+    return make
 
 
 def test_default_path_follows_resnet_lab_home(tmp_path, monkeypatch):
@@ -35,8 +50,8 @@ def test_default_path_follows_resnet_lab_home(tmp_path, monkeypatch):
     assert RunStore().path == tmp_path / "home" / "runs.sqlite"
 
 
-def test_round_trip_survives_reopening(tmp_path):
-    store = RunStore(tmp_path / "runs.sqlite")
+def test_round_trip_survives_reopening(new_store):
+    store = new_store()
     run_id, created = store.enqueue(CONFIG)
     assert created and store.get_run(run_id).status == "queued"
 
@@ -49,7 +64,7 @@ def test_round_trip_survives_reopening(tmp_path):
     store.add_metrics(run_id, [StepMetrics(3, 0.3, float("nan"), float("inf"), 0.1)])
     store.finish_run(run_id, _result("diverged", stuck=True))
 
-    reopened = RunStore(tmp_path / "runs.sqlite")
+    reopened = new_store()
     run = reopened.get_run(run_id)
     assert (run.status, run.stuck_at_chance, run.label, run.progress) == ("diverged", True, "ResNet-20 A w4", 1.0)
     assert run.result["final_test_acc"] == 0.8 and run.worker_pid is None
@@ -60,11 +75,11 @@ def test_round_trip_survives_reopening(tmp_path):
     assert reopened.metrics(run_id, since_step=2)["step"] == [3]
 
 
-def test_identical_configs_are_deduplicated(tmp_path):
-    store = RunStore(tmp_path / "runs.sqlite")
+def test_identical_configs_are_deduplicated(new_store):
+    store = new_store()
     first, _ = store.enqueue(CONFIG)
     assert store.enqueue(CONFIG) == (first, False)
-    assert store.enqueue(replace(CONFIG, scale=5.0)) == (first, False)  # λ is unused by "identity"
+    assert store.enqueue(replace(CONFIG, scale=3.0)) == (first, False)  # λ is unused by "identity"
     other, created = store.enqueue(replace(CONFIG, seed=1))
     assert created and other != first
     assert store.request_cancel(first) == "cancelled"
@@ -72,8 +87,8 @@ def test_identical_configs_are_deduplicated(tmp_path):
     assert created and again not in (first, other)
 
 
-def test_option_a_and_option_b_are_different_runs(tmp_path):
-    store = RunStore(tmp_path / "runs.sqlite")
+def test_option_a_and_option_b_are_different_runs(new_store):
+    store = new_store()
     a, created_a = store.enqueue(replace(CONFIG, depth=56))  # option A: the CIFAR depths' default
     b, created_b = store.enqueue(replace(CONFIG, depth=56, downsample="conv"))
     assert created_a and created_b and a != b
@@ -101,8 +116,8 @@ def test_runs_stored_before_downsample_existed_are_option_b(tmp_path):
     assert (imported.config["downsample"], imported.label) == ("conv", "ResNet-56 B w4")
 
 
-def test_queue_position_and_cancel(tmp_path):
-    store = RunStore(tmp_path / "runs.sqlite")
+def test_queue_position_and_cancel(new_store):
+    store = new_store()
     ids = [store.enqueue(replace(CONFIG, seed=s))[0] for s in range(3)]
     assert [store.queue_position(i) for i in ids] == [1, 2, 3]
     store.claim_next(worker_pid=1)
@@ -115,27 +130,159 @@ def test_queue_position_and_cancel(tmp_path):
         store.request_cancel(999)
 
 
-def test_runs_of_dead_workers_become_interrupted_with_their_curve(tmp_path):
+class Clock:
+    """A settable time of day for the store's leases."""
+
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_runs_whose_worker_stopped_writing_become_interrupted_with_their_curve(new_store):
+    clock = Clock()
+    store = new_store(clock=clock)
+    run_id, _ = store.enqueue(CONFIG)
+    store.claim_next(worker_pid=os.getpid())  # a live PID, as a reused one would be after a restart
+    store.add_metrics(run_id, [StepMetrics(1, 0.1, 2.4)])
+    alive_id = store.create_run(replace(CONFIG, seed=9), status="running")
+    clock.now += LEASE_S - 1
+    assert store.heartbeat(alive_id)  # its worker still writes
+    assert store.interrupt_orphans() == []
+    clock.now += 2  # the first run's worker has been silent for more than LEASE_S
+    assert store.interrupt_orphans() == [run_id]
+    run = store.get_run(run_id)
+    assert run.status == "interrupted" and run.steps_done == 1 and "died" in run.error and run.worker_pid is None
+    assert store.get_run(alive_id).status == "running"
+    assert not store.heartbeat(run_id)  # its worker, if it ever comes back, learns it lost the run
+    store.finish_run(run_id, _result())
+    assert store.get_run(run_id).status == "interrupted"
+
+
+def test_runs_of_a_worker_seen_dying_are_interrupted_at_once(new_store):
+    store = new_store()
+    ids = [store.enqueue(replace(CONFIG, seed=s))[0] for s in range(2)]
+    store.claim_next(worker_pid=111)
+    store.claim_next(worker_pid=222)
+    assert store.interrupt_orphans(dead_workers=[111]) == [ids[0]]
+    assert [store.get_run(i).status for i in ids] == ["interrupted", "running"]
+
+
+def test_cancel_ends_an_orphaned_run_at_once(new_store):
+    clock = Clock()
+    store = new_store(clock=clock)
+    run_id, _ = store.enqueue(CONFIG)
+    store.claim_next(worker_pid=os.getpid())
+    assert store.request_cancel(run_id) == "running"  # a live worker stops at its next step
+    clock.now += LEASE_S + 1
+    assert store.request_cancel(run_id) == "cancelled"  # nobody would ever read the request
+    run = store.get_run(run_id)
+    assert run.status == "cancelled" and run.finished_at == clock.now and run.worker_pid is None
+
+
+def test_ten_sessions_submitting_one_config_create_one_run(new_store):
+    store = new_store()
+    barrier = threading.Barrier(10)
+
+    def submit(_: int) -> tuple[int, bool]:
+        barrier.wait()  # all ten at once
+        return store.enqueue(CONFIG)
+
+    with ThreadPoolExecutor(10) as pool:
+        results = list(pool.map(submit, range(10)))
+    assert len({run_id for run_id, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+    assert len(store.list_runs()) == 1
+
+
+def test_artifacts_compute_once_with_progress_and_lease(new_store):
+    clock = Clock()
+    store = new_store(clock=clock)
+    run_id, _ = store.enqueue(CONFIG)
+    ident = (run_id, "signals_init", '{"depth": 20}')
+    assert store.artifact(*ident) is None
+    assert store.begin_artifact(*ident, worker_pid=1)
+    assert not store.begin_artifact(*ident, worker_pid=2)  # running with a live lease: someone computes it
+    clock.now += LEASE_S - 1
+    store.artifact_progress(*ident, 0.25)  # renews the lease
+    clock.now += 2
+    assert not store.begin_artifact(*ident, worker_pid=2)
+    assert store.artifact(*ident) == Artifact(*ident, "running", 0.25, None, None, clock.now - 2)
+    clock.now += LEASE_S + 1  # its worker went silent: taken over, from the start
+    assert store.begin_artifact(*ident, worker_pid=2)
+    assert store.artifact(*ident).progress == 0.0
+    store.finish_artifact(*ident, {"signals": [1.5, math.inf]})
+    done = store.artifact(*ident)
+    assert (done.status, done.progress, done.payload, done.error) == ("done", 1.0, {"signals": [1.5, math.inf]}, None)
+    assert not store.begin_artifact(*ident, worker_pid=3)  # done: never again
+    store.fail_artifact(*ident, "late")  # only a running artifact ends
+    assert store.artifact(*ident).status == "done"
+    with pytest.raises(TypeError):
+        store.finish_artifact(run_id, "other", "k", {"x": object()})
+
+
+def test_failed_and_cancelled_artifacts_are_computed_again(new_store):
+    clock = Clock()
+    store = new_store(clock=clock)
+    run_id, _ = store.enqueue(CONFIG)
+    ident = (run_id, "landscape", "k")
+    assert store.request_artifact_cancel(*ident) is None
+    store.begin_artifact(*ident, worker_pid=1)
+    store.fail_artifact(*ident, "out of memory")
+    assert (store.artifact(*ident).status, store.artifact(*ident).error) == ("failed", "out of memory")
+    assert store.begin_artifact(*ident, worker_pid=1) and store.artifact(*ident).error is None
+    assert not store.artifact_cancel_requested(*ident)
+    assert store.request_artifact_cancel(*ident) == "running"
+    assert store.artifact_cancel_requested(*ident)
+    store.fail_artifact(*ident, "cancelled", status="cancelled")
+    assert store.artifact(*ident).status == "cancelled" and store.artifact_cancel_requested(*ident)
+    assert store.begin_artifact(*ident, worker_pid=1) and not store.artifact_cancel_requested(*ident)
+    clock.now += LEASE_S + 1
+    assert store.request_artifact_cancel(*ident) == "cancelled"  # an orphan ends at once
+    with pytest.raises(ValueError):
+        store.fail_artifact(*ident, "?", status="done")
+
+
+def test_artifacts_go_with_their_run(tmp_path):
     store = RunStore(tmp_path / "runs.sqlite")
     run_id, _ = store.enqueue(CONFIG)
-    store.claim_next(worker_pid=_dead_pid())
-    store.add_metrics(run_id, [StepMetrics(1, 0.1, 2.4)])
-    alive_id = store.create_run(replace(CONFIG, seed=9), status="running")  # this process: alive
-    assert store.interrupt_dead() == [run_id]
-    run = store.get_run(run_id)
-    assert run.status == "interrupted" and run.steps_done == 1 and "died" in run.error
-    assert store.get_run(alive_id).status == "running"
+    store.begin_artifact(run_id, "k", "k", worker_pid=1)
+    with sqlite3.connect(store.path) as con:
+        con.execute("PRAGMA foreign_keys = ON")
+        con.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+    assert store.artifact(run_id, "k", "k") is None
 
 
-def test_export_import_round_trip(tmp_path):
-    store = RunStore(tmp_path / "a.sqlite")
+def test_a_version_1_store_gets_leases_and_artifacts(tmp_path):
+    """A file of the previous schema: no ``heartbeat_at`` column, no artifacts table."""
+    path = tmp_path / "runs.sqlite"
+    clock = Clock()
+    RunStore(path).enqueue(CONFIG)
+    with sqlite3.connect(path) as con:
+        con.execute("DROP TABLE artifacts")
+        con.execute("ALTER TABLE runs DROP COLUMN heartbeat_at")
+        con.execute("UPDATE runs SET status = 'running', started_at = ?, worker_pid = ?", (clock.now, os.getpid()))
+        con.execute("PRAGMA user_version = 1")
+    store = RunStore(path, clock=clock)
+    with sqlite3.connect(path) as con:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+    (run,) = store.list_runs()
+    assert store.interrupt_orphans() == []  # counts from its start…
+    clock.now += LEASE_S + 1
+    assert store.interrupt_orphans() == [run.id]  # …and its worker of the old version is long gone
+    assert store.begin_artifact(run.id, "k", "k", worker_pid=1)
+
+
+def test_export_import_round_trip(new_store):
+    store = new_store("a")
     run_id, _ = store.enqueue(CONFIG)
     store.claim_next(worker_pid=1)
     store.add_metrics(run_id, [StepMetrics(1, 0.1, 2.5), StepMetrics(2, 0.2, 2.0, 2.1, 0.3)])
     store.finish_run(run_id, _result())
     exported = json.loads(json.dumps(store.export_run(run_id)))
 
-    other = RunStore(tmp_path / "b.sqlite")
+    other = new_store("b")
     imported = other.import_run(exported)
     assert other.import_run(exported) == imported  # idempotent
     run = other.get_run(imported)
@@ -148,8 +295,8 @@ def test_export_import_round_trip(tmp_path):
         other.import_run({"format": "something else"})
 
 
-def test_metrics_csv(tmp_path):
-    store = RunStore(tmp_path / "runs.sqlite")
+def test_metrics_csv(new_store):
+    store = new_store()
     run_id, _ = store.enqueue(CONFIG)
     store.add_metrics(run_id, [StepMetrics(1, 0.1, 2.5), StepMetrics(2, 0.2, 2.0, 2.1, 0.3)])
     rows = list(csv.reader(io.StringIO(store.metrics_csv([run_id]))))
@@ -174,12 +321,13 @@ def test_unusable_store_raises_store_error(tmp_path, monkeypatch, problem):
     else:
         path = tmp_path / "runs.sqlite"
         path.write_bytes(b"this is not SQLite" * 100)
-    with pytest.raises(StoreError, match="cannot be created|run store"):
+    with pytest.raises(StoreError, match="cannot be created|run store") as caught:
         RunStore(path)
+    assert str(tmp_path) not in str(caught.value)  # shown to visitors: names, never absolute paths
 
 
-def test_shipped_reference_runs_import(tmp_path):
-    store = RunStore(tmp_path / "runs.sqlite")
+def test_shipped_reference_runs_import(new_store):
+    store = new_store()
     imported = import_reference_runs(store)
     assert set(imported) == set(PRESETS), "run python -m resnet.lab reference to (re)write assets/reference_runs"
     assert import_reference_runs(store) == imported  # idempotent
@@ -192,3 +340,48 @@ def test_shipped_reference_runs_import(tmp_path):
     assert by_label["ResNet-56 A λ=2"].stuck_at_chance and not by_label["ResNet-56 A"].stuck_at_chance
     degradation = {store.get_run(r).label: store.get_run(r).result["final_train_loss"] for r in imported["degradation"]}
     assert degradation["plain-56"] > degradation["plain-20"] + 1.0  # the gap the preset is about
+
+
+def test_concurrent_claims_take_every_run_once(new_store):
+    """Eight workers claiming at once: every queued run is trained by exactly one (SKIP LOCKED on PostgreSQL)."""
+    store = new_store()
+    ids = [store.enqueue(replace(CONFIG, seed=s))[0] for s in range(12)]
+    barrier = threading.Barrier(8)
+
+    def worker(pid: int) -> list[int]:
+        mine = new_store()  # each worker process has its own store object and connections
+        barrier.wait()
+        claimed = []
+        while (got := mine.claim_next(worker_pid=pid)) is not None:
+            claimed.append(got[0])
+        return claimed
+
+    with ThreadPoolExecutor(8) as pool:
+        claims = [run_id for claimed in pool.map(worker, range(100, 108)) for run_id in claimed]
+    assert sorted(claims) == ids
+    assert {r.status for r in store.list_runs()} == {"running"}
+
+
+@pytest.mark.postgres
+def test_the_default_store_is_the_database_of_resnet_lab_db_url(postgres_database, tmp_path, monkeypatch):
+    url = postgres_database()
+    monkeypatch.setenv("RESNET_LAB_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("RESNET_LAB_DB_URL", url)
+    store = RunStore()
+    assert (store.url, store.address, store.path) == (url, url, tmp_path / "home" / "runs.sqlite")
+    assert store.name.startswith("PostgreSQL database t_") and "postgres@" not in store.name
+    run_id, _ = store.enqueue(CONFIG)
+    assert RunStore(store.path).get_run(run_id).status == "queued"  # what a worker is handed: the same database
+    assert not (tmp_path / "home" / "runs.sqlite").exists()  # the folder keeps the trained weights only
+    other = RunStore(tmp_path / "other.sqlite")  # an explicit file stays a file
+    assert other.url is None and other.list_runs() == []
+    monkeypatch.setenv("RESNET_LAB_DB_URL", "mysql://somewhere")
+    with pytest.raises(StoreError, match="must start with postgresql://"):
+        RunStore()
+
+
+@pytest.mark.postgres
+def test_an_unreachable_database_is_a_store_error_without_its_password(monkeypatch):
+    with pytest.raises(StoreError, match="run store PostgreSQL database runs on 127.0.0.1 cannot be opened") as caught:
+        RunStore("postgresql://lab:secret@127.0.0.1:1/runs")
+    assert "secret" not in str(caught.value)

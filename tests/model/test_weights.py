@@ -6,28 +6,39 @@ import hashlib
 import json
 import pickle
 import shutil
+import socket
+from urllib.parse import urlparse
 
 import httpx
 import numpy as np
 import paddle
 import pytest
-from paddle.utils import download as paddle_download
 
 from resnet.model import weights
 from resnet.model.preprocess import Preprocess
 from resnet.model import resnet
 from resnet.model.weights import WeightsError, WeightsMismatch
+from tests.helpers import Served, file_server
 
 
 @pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    """Any attempt to reach the network fails the test."""
+def network(monkeypatch):
+    """Every HTTP call is recorded; any host but this machine's loopback fails the test."""
+    calls: list[tuple[str, str]] = []
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")  # the local test server, never through a proxy
 
-    def refuse(*args, **kwargs):
-        raise AssertionError(f"a test tried to use the network: {args[:2]}")
+    def guarded(name, real):
+        def call(*args, **kwargs):
+            url = str(args[1] if name in ("stream", "request") else args[0])
+            calls.append((name, url))
+            if urlparse(url).hostname != "127.0.0.1":
+                raise AssertionError(f"a test tried to use the network: {name} {url}")
+            return real(*args, **kwargs)
+        return call
 
     for name in ("head", "get", "stream", "request"):
-        monkeypatch.setattr(httpx, name, refuse)
+        monkeypatch.setattr(httpx, name, guarded(name, getattr(httpx, name)))
+    return calls
 
 
 def small(**kwargs) -> paddle.nn.Layer:
@@ -195,61 +206,115 @@ def test_official_weights_load_from_the_cache_without_network(monkeypatch, offic
         np.testing.assert_allclose(lab.model(x).numpy(), reference(x).numpy(), rtol=1e-5, atol=1e-5)
 
 
-def fake_server(monkeypatch, path, chunk: int = 1 << 20):
-    """Answer HEAD with the file's size and serve GETs by copying ``path`` the way Paddle writes."""
-
-    class Head:
-        status_code = 200
-        headers = {"content-length": str(path.stat().st_size)}
-
-    monkeypatch.setattr(httpx, "head", lambda url, **kwargs: Head())
-    served = []
-
-    def get(url, fullname):
-        served.append(url)
-        with open(path, "rb") as src, open(fullname + "_tmp", "wb") as dst:
-            while block := src.read(chunk):
-                dst.write(block)
-        shutil.move(fullname + "_tmp", fullname)
-        return fullname
-
-    monkeypatch.setitem(paddle_download._download_methods, "get", get)
-    return served
+@pytest.fixture
+def server():
+    """The local test server (``tests.helpers.file_server``); yields (Served, base URL)."""
+    served = Served()
+    with file_server(served) as base:
+        yield served, base
 
 
-def test_official_weights_download_through_paddle_with_progress(monkeypatch, official_file, isolated_home):
-    _, path = official_file
-    url, _ = weights.OFFICIAL[18]
-    monkeypatch.setitem(weights.OFFICIAL, 18, (url, md5(path)))
-    served = fake_server(monkeypatch, path)
+def serve_official(monkeypatch, server, data: bytes, md5_of: bytes | None = None) -> tuple[Served, str]:
+    """Point ResNet-18's official URL at the test server, which serves ``data``; the MD5 is ``md5_of``'s."""
+    served, base = server
+    served.data = data
+    url = f"{base}/models/resnet18.pdparams"
+    monkeypatch.setitem(weights.OFFICIAL, 18, (url, hashlib.md5(data if md5_of is None else md5_of).hexdigest()))
+    return served, url
+
+
+def payload(n: int = 300_000) -> bytes:
+    return np.random.default_rng(0).integers(0, 256, n, dtype=np.uint8).tobytes()
+
+
+def snapshot(folder) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_download_resumes_after_a_cut_connection(monkeypatch, server, isolated_home):
+    data = payload()
+    served, _ = serve_official(monkeypatch, server, data)
+    cut = served.cut_after = 2 * weights.DOWNLOAD_CHUNK  # whole chunks: what reaches the disk before the cut
+    folder = isolated_home / "weights"
+    folder.mkdir(parents=True)
+    (folder / "notes.txt").write_text("the teacher's own file")
     seen = []
-    result = weights.official_path(18, progress=lambda done, total: seen.append((done, total)))
-    size = path.stat().st_size
-    assert served == [url]
-    assert result == isolated_home / "weights" / "resnet18.pdparams" and md5(result) == md5(path)
-    assert seen and seen[-1] == (size, size)
-    assert all(done <= size and total == size for done, total in seen)
-    assert weights.official_path(18) == result and served == [url]  # second time: from the cache
+    path = weights.download_official(18, progress=lambda done, total: seen.append((done, total)))
+    assert served.ranges == [None, f"bytes={cut}-"]  # the second request asked for the rest only
+    assert path == weights.official_file(18) and path.read_bytes() == data
+    assert seen[-1] == (len(data), len(data))
+    assert snapshot(folder) == {"notes.txt": b"the teacher's own file", "resnet18.pdparams": data}  # no .part left
+    assert weights.official_state(18) == "ready"
+    assert weights.download_official(18) == path and len(served.ranges) == 2  # there and whole: no request
 
 
-def test_official_weights_offline_is_a_clear_error(monkeypatch, isolated_home):
-    def unreachable(url, **kwargs):
-        raise httpx.ConnectError("Name or service not known")
+@pytest.mark.parametrize("honour_range", [True, False])
+def test_download_resumes_a_part_left_by_an_earlier_run(monkeypatch, server, isolated_home, honour_range):
+    data = payload()
+    served, _ = serve_official(monkeypatch, server, data)
+    served.honour_range = honour_range  # a server without Range support: start over, and still succeed
+    part = isolated_home / "weights" / "resnet18.pdparams.part"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(data[:50_000])
+    assert weights.download_official(18).read_bytes() == data
+    assert served.ranges == ["bytes=50000-"] and not part.exists()
 
-    monkeypatch.setattr(httpx, "head", unreachable)
+
+def test_download_gives_up_after_repeated_cuts_and_keeps_what_arrived(monkeypatch, server, isolated_home):
+    data = payload()
+    served, _ = serve_official(monkeypatch, server, data)
+    monkeypatch.setattr(weights, "DOWNLOAD_ATTEMPTS", 1)
+    cut = served.cut_after = 2 * weights.DOWNLOAD_CHUNK
     with pytest.raises(WeightsError) as info:
-        weights.official_model(50)
-    assert info.value.code == "offline" and info.value.values["host"] == "paddle-hapi.bj.bcebos.com"
+        weights.download_official(18)
+    assert info.value.code == "interrupted" and info.value.values["done_mb"] == 0.1
+    part = isolated_home / "weights" / "resnet18.pdparams.part"
+    assert part.read_bytes() == data[:cut] and weights.official_state(18) == "missing"
+    weights.download_official(18)  # the next press of Download goes on from there
+    assert served.ranges == [None, f"bytes={cut}-"] and weights.official_file(18).read_bytes() == data
+
+
+def test_checksum_mismatch_is_a_clear_error_and_touches_nothing_else(monkeypatch, server, isolated_home):
+    serve_official(monkeypatch, server, payload(), md5_of=b"the published file")
+    folder = isolated_home / "weights"
+    folder.mkdir(parents=True)
+    (folder / "resnet18.pdparams").write_bytes(b"an older, damaged copy")
+    (folder / "resnet50.pdparams").write_bytes(b"another depth")
+    before = snapshot(folder)
+    with pytest.raises(WeightsError) as info:
+        weights.download_official(18)
+    assert info.value.code == "checksum"
+    assert "does not match its published MD5" in str(info.value) and "nothing else was changed" in str(info.value)
+    assert info.value.values["expected"] == hashlib.md5(b"the published file").hexdigest()
+    assert snapshot(folder) == before  # the damaged copy stays until a good one replaces it; no .part left
+
+
+def test_unreachable_server_is_offline(monkeypatch, isolated_home):
+    with socket.socket() as s:  # a port nothing listens on: the connection is refused at once
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setitem(weights.OFFICIAL, 50, (f"http://127.0.0.1:{port}/resnet50.pdparams", "0" * 32))
+    with pytest.raises(WeightsError) as info:
+        weights.download_official(50)
+    assert info.value.code == "offline" and info.value.values["host"] == "127.0.0.1"
     assert "offline" in str(info.value)
-    assert not (isolated_home / "weights" / "resnet50.pdparams").exists()
+    assert not list((isolated_home / "weights").glob("resnet50*"))
 
 
-def test_official_download_with_a_wrong_checksum_fails(monkeypatch, official_file):
-    _, path = official_file
-    fake_server(monkeypatch, path)  # serves a file whose MD5 is not the official one
+def test_damaged_official_file_never_touches_the_network(network, isolated_home):
+    # issue 12: a corrupt .pdparams made every page run ask the server and say "offline"
+    path = weights.official_file(18)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"half a file")
+    with pytest.raises(WeightsError) as info:  # what the page's cached loader calls on every run
+        weights.official_model(18)
+    assert info.value.code == "damaged" and "download it again" in str(info.value)
     with pytest.raises(WeightsError) as info:
-        weights.official_path(18)
-    assert info.value.code == "download_failed"
+        weights.official_model(34)
+    assert info.value.code == "missing"
+    assert weights.official_state(18) == "damaged" and weights.official_state(34) == "missing"
+    assert network == []  # not one request: only download_official goes out, when asked
+    assert path.read_bytes() == b"half a file"
 
 
 def test_no_official_weights_for_cifar_depths():

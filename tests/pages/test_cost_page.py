@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from streamlit.testing.v1 import AppTest
 
 from tests.helpers import open_page
@@ -69,3 +71,20 @@ def test_measuring_shows_both_paths():
     assert "动态图前向" in labels and "快速路径前向" in labels and "加速比" in labels
     speedup = next(m.value for m in at.metric if m.label == "加速比")
     assert speedup.endswith("×") and float(speedup[:-1]) > 0
+
+
+def test_every_chart_has_a_text_summary_with_its_key_numbers():
+    """Issue 15: a screen reader (or a student who cannot tell the colours apart) reads each
+    chart's one-line summary; its numbers are the chart's own. The stage table has no
+    "None" cell (stem and head have no blocks) and shows counts with thousands separators."""
+    at = run(lang="en")
+    charts, captions = at.get("plotly_chart"), [c.value for c in at.caption]
+    assert len(charts) == 8
+    summaries = [c for c in captions if c.endswith(".") and ("G" in c or "M" in c or "%" in c or "," in c)]
+    assert len(summaries) >= len(charts), captions
+    assert "Share of all MACs by kernel size: 1×1 52%; 3×3 45%; 7×7 3%; fc <1%." in captions
+    assert any(c.startswith("Parameters: ") and "VGG-16 138 M" in c for c in captions)
+    assert any("bottleneck (256→64→256) 70,400" in c for c in captions)  # the Q3 numbers, in full
+    stages = at.dataframe[0].value
+    assert "–" in set(stages.iloc[:, -1]) and stages.iloc[:, -1].map(type).eq(str).all()
+    assert json.loads(at.dataframe[0].proto.columns)["parameters"]["type_config"]["format"] == "localized"

@@ -7,19 +7,21 @@ with a deadline, and the pool is shut down afterwards.
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.helpers import open_page, poll, query_param
-from resnet.lab import jobs
+from resnet.lab import jobs, tasks
 from resnet.plots import curves
 from resnet.lab.presets import PRESETS
-from resnet.lab.store import RunStore
+from resnet.lab.store import Artifact, RunStore
 
 TINY = dict(depth="20", width="4", batch="16", steps="6", eval="3", warmup="0", seed="11")
 DEADLINE_S = 90
@@ -47,6 +49,23 @@ def figure(at: AppTest, title: str) -> dict:
     raise AssertionError(f"no chart titled {title!r}")
 
 
+def progress_bars(at: AppTest, *, measuring: bool) -> list[str]:
+    """The page's progress bars: the diagnostics' (task processes measuring) or else the runs'."""
+    return [p.proto.text for p in at.get("progress") if p.proto.text.startswith("Measuring every block") == measuring]
+
+
+def measured(at: AppTest) -> AppTest:
+    """Run the page again once the task processes have stored every diagnostic it started."""
+    def computing() -> int:
+        with sqlite3.connect(RunStore().path) as con:
+            return con.execute("SELECT COUNT(*) FROM artifacts WHERE status = 'running'").fetchone()[0]
+
+    poll(lambda: not computing(), "the diagnostics to be measured", timeout=300)
+    at.run()
+    assert not at.exception and not progress_bars(at, measuring=True)
+    return at
+
+
 def legend(spec: dict) -> dict[str, int]:
     """Legend name → number of points, for the traces that show in the legend."""
     return {d["name"]: len(d["x"]) for d in spec["data"] if d.get("showlegend", True) and "name" in d}
@@ -63,20 +82,25 @@ def test_presets_show_reference_curves_at_once():
     refs = store.list_runs(source="reference")
     assert len(refs) == sum(len(p.configs) for p in PRESETS.values())  # imported on the first load
     degradation = legend(figure(at, "Training loss"))
-    assert degradation == {f"{label} · reference": 120 for label in ("plain-20", "plain-56", "ResNet-20 A", "ResNet-56 A")}
-    assert legend(figure(at, "Test accuracy"))["plain-56 · reference"] == 6  # evaluated every 20 steps
+    assert degradation == {f"{label} · digits · reference": 120 for label in ("plain-20", "plain-56", "ResNet-20 A", "ResNet-56 A")}
+    assert legend(figure(at, "Test accuracy"))["plain-56 · digits · reference"] == 6  # evaluated every 20 steps
     assert at.multiselect(key="lab.runs").value == [r.id for r in refs if r.config["steps"] == 120]  # the four of the preset
 
     at.radio(key="lab.preset").set_value("why_not_2x").run()
     spec = figure(at, "Training loss")
     names = legend(spec)
-    assert "ResNet-56 A λ=2 · reference ⚠ stuck at chance" in names and "ResNet-56 A λ=0.5 · reference" in names
+    assert "ResNet-56 A λ=2 · digits · reference ⚠ stuck at chance" in names and "ResNet-56 A λ=0.5 · digits · reference" in names
     assert all(n == 200 for n in names.values())
     notes = [a["text"] for a in spec["layout"]["annotations"]]
-    assert any("then stuck at chance" in n for n in notes) and any("chance level ln 10 = 2.30" in n for n in notes)
+    # the λ = 2 failure at a glance: where it blew up (loss 58–64, capped: see presets.LAMBDA_BASE) and where it settled
+    assert "▲ blew up to loss 64 (step 4),<br>○ back at chance level from step 43, and stuck there" in notes
+    assert notes.count("chance level ln 10 = 2.30 (digits)") == 1
+    marks = [d for d in spec["data"] if d.get("mode") == "markers" and d.get("marker", {}).get("color") == curves.DIVERGED_COLOR]
+    assert len(marks) == 1 and marks[0]["marker"]["symbol"] == ["triangle-up", "circle-open"]
+    assert spec["layout"]["yaxis"]["type"] == "log"  # the preset opens on a log loss axis: 64 and 0.009 both show
     table = at.dataframe[0].value
     flagged = table[table["flags"].str.contains("stuck at chance")]
-    assert list(flagged["run"].str.replace(r"^#\d+ ", "", regex=True)) == ["ResNet-56 A λ=2"]
+    assert list(flagged["run"].str.replace(r"^#\d+ ", "", regex=True)) == ["ResNet-56 A λ=2 · digits"]
     assert query_param(at, "preset") == "why_not_2x" and query_param(at, "runs") == ",".join(str(i) for i in at.multiselect(key="lab.runs").value)
     assert not RunStore().list_runs(source="live")  # looking trains nothing
 
@@ -84,18 +108,18 @@ def test_presets_show_reference_curves_at_once():
 def test_reference_curves_in_chinese():
     at = open_lab(lang="zh", preset="resnet50_shortcut")
     names = legend(figure(at, "训练损失"))
-    assert names == {"ResNet-50 w8 · 参考": 200, "plain-50 w8 · 参考": 200}
+    assert names == {"ResNet-50 w8 · 手写数字 · 参考": 200, "plain-50 w8 · 手写数字 · 参考": 200}
     assert at.title[0].value.startswith("训练实验室")
 
 
 def test_diagnostics_at_initialisation_for_each_configuration():
-    at = open_lab()
+    at = measured(open_lab())
     specs = [json.loads(e.proto.spec) for e in at.get("plotly_chart")]
     per_block = [s for s in specs if any(d["name"].endswith("· init") for d in s["data"])]
     assert len(per_block) == 2  # activation and gradient RMS per block
     forward = {d["name"]: d for d in per_block[0]["data"]}
-    assert len(forward["ResNet-56 A · init"]["x"]) == 27 and len(forward["ResNet-20 A · init"]["x"]) == 9
-    assert all(v > 0 for v in forward["plain-56 · init"]["y"])
+    assert len(forward["ResNet-56 A · digits · init"]["x"]) == 27 and len(forward["ResNet-20 A · digits · init"]["x"]) == 9
+    assert all(v > 0 for v in forward["plain-56 · digits · init"]["y"])
     assert any("needs trained weights" in i.value for i in at.info)  # Fig. 7: the references ship without weights
 
 
@@ -158,8 +182,8 @@ def test_tiny_live_run_appears_in_store_and_its_curve_shows(isolated_home):
 
     done = poll(lambda: (r := store.get_run(run.id)).status == "done" and r, f"run {run.id} to finish", timeout=DEADLINE_S)
     at.run()
-    assert not at.exception
-    name = f"ResNet-20 A w4 · live #{run.id}"
+    measured(at)
+    name = f"ResNet-20 A w4 · digits · live #{run.id}"
     assert legend(figure(at, "Training loss"))[name] == 6
     assert legend(figure(at, "Test accuracy"))[name] == 2  # evaluated at steps 3 and 6
     assert query_param(at, "runs").endswith(str(run.id))
@@ -167,9 +191,9 @@ def test_tiny_live_run_appears_in_store_and_its_curve_shows(isolated_home):
     weights = Path(done.result["weights"])
     assert weights.is_file() and weights.parent == isolated_home / "trained"
     traces = [d["name"] for e in at.get("plotly_chart") for d in json.loads(e.proto.spec)["data"]]
-    assert f"ResNet-20 A w4 #{run.id} · trained" in traces and f"ResNet-20 A w4 #{run.id}" in traces  # Fig. 7 too
+    assert f"ResNet-20 A w4 · digits #{run.id} · trained" in traces and f"ResNet-20 A w4 · digits #{run.id}" in traces  # Fig. 7 too
     means = [c.value for c in at.caption if c.value.startswith("Mean std over the 3×3 layers, smallest first:")]
-    assert len(means) == 1 and f"#{run.id} ResNet-20 A w4 " in means[0]
+    assert len(means) == 1 and f"#{run.id} ResNet-20 A w4 · digits " in means[0]
 
     # the same settings again: the same run, not a second one
     at.button(key="train").click().run()
@@ -185,14 +209,14 @@ def test_queue_progress_and_cancel():
     (run,) = store.list_runs(source="live")
     poll(lambda: store.get_run(run.id).steps_done >= 1, "the run to start training", timeout=DEADLINE_S)
     at.run()
-    bars = [p.proto.text for p in at.get("progress")]
+    bars = progress_bars(at, measuring=False)
     assert any(f"#{run.id} ResNet-20 A w4: step" in b and "/20000" in b and "left" in b for b in bars), bars
     at.button(key=f"cancel_{run.id}").click().run()
     poll(lambda: store.get_run(run.id).status == "cancelled", "the run to be cancelled", timeout=DEADLINE_S)
     at.run()
-    assert not at.get("progress")
+    assert not progress_bars(at, measuring=False)
     table = at.dataframe[0].value
-    assert "cancelled" in table.loc[table["run"] == f"#{run.id} ResNet-20 A w4", "status"].item()
+    assert "cancelled" in table.loc[table["run"] == f"#{run.id} ResNet-20 A w4 · digits", "status"].item()
 
 
 class QueueOnlyPool:
@@ -232,7 +256,7 @@ def test_rerun_live_queue_positions_and_cancel_while_queued(monkeypatch):
     assert {first.label, second.label} == {"ResNet-50 w8", "plain-50 w8"}
     assert any(f"Started 2 new run(s): #{min(first.id, second.id)}, #{max(first.id, second.id)}." in s.value for s in at.success)
     assert at.multiselect(key="lab.runs").value[-2:] == [first.id, second.id]
-    bars = [p.proto.text for p in at.get("progress")]
+    bars = progress_bars(at, measuring=False)
     assert bars == [f"#{first.id} {first.label}: queued, position 1", f"#{second.id} {second.label}: queued, position 2"]
 
     at.button(key="rerun_live").click().run()  # a second press (or a second tab) trains nothing new
@@ -241,7 +265,7 @@ def test_rerun_live_queue_positions_and_cancel_while_queued(monkeypatch):
 
     at.button(key=f"cancel_{first.id}").click().run()
     assert store.get_run(first.id).status == "cancelled"
-    assert [p.proto.text for p in at.get("progress")] == [f"#{second.id} {second.label}: queued, position 1"]
+    assert progress_bars(at, measuring=False) == [f"#{second.id} {second.label}: queued, position 1"]
 
 
 def test_diverged_run_is_flagged_on_chart_and_in_run_list():
@@ -254,7 +278,7 @@ def test_diverged_run_is_flagged_on_chart_and_in_run_list():
     store.finish_run(run_id, TrainResult("diverged", 3, 0.3, 100.0, float("nan"), None, None, False, diverged_step=3))
     at = open_lab(runs=str(run_id))
     spec = figure(at, "Training loss")
-    name = f"ResNet-20 A λ=3 w4 · live #{run_id} ⚠ diverged"
+    name = f"ResNet-20 A λ=3 w4 · digits · live #{run_id} ⚠ diverged"
     assert legend(spec)[name] == 3
     marker = [d for d in spec["data"] if d.get("mode") == "markers+text"]
     assert marker[0]["text"] == ["diverged at step 3 (loss NaN/∞)"] and marker[0]["y"] == [80.0]
@@ -276,6 +300,92 @@ def test_bad_data_folder_is_explained_and_queues_nothing(tmp_path, monkeypatch):
     message = " ".join(e.value for e in at.error)
     assert "The data folder cannot be used" in message and "needs at least two classes" in message
     assert not RunStore().list_runs(source="live")
+
+
+def image_folder(root: Path, name: str, classes: tuple[str, ...], per_class: int = 5) -> Path:
+    """A tiny "folder" data set: ``per_class`` 8×8 images in one subfolder per class (each class its own shade)."""
+    from PIL import Image
+
+    for i, label in enumerate(classes):
+        (root / name / label).mkdir(parents=True, exist_ok=True)
+        for j in range(per_class):
+            Image.new("RGB", (8, 8), (40 * i + j, 90, 200 - 40 * i)).save(root / name / label / f"{j}.png")
+    return root / name
+
+
+def finished_run(store: RunStore, config, losses: list[float]) -> int:
+    """A done run of ``config`` with these training losses (one per step), trained by nobody."""
+    from resnet.lab.config import StepMetrics, TrainResult
+
+    run_id = store.create_run(config, status="running", source="cli")
+    store.add_metrics(run_id, [StepMetrics(i + 1, 0.1 * (i + 1), v) for i, v in enumerate(losses)])
+    store.finish_run(run_id, TrainResult("done", len(losses), 0.1 * len(losses), 100.0, losses[-1], None, None, False))
+    return run_id
+
+
+def test_runs_name_their_data_set_and_each_data_set_has_its_chance_line(tmp_path, monkeypatch):
+    """A two-class folder run is not drawn under "ln 10": digits get ln 10 = 2.30, the folder ln 2 = 0.69."""
+    from resnet.lab.config import TrainConfig
+
+    root = tmp_path / "datasets"
+    folder = image_folder(root, "cats_dogs", ("cats", "dogs"))
+    monkeypatch.setenv("RESNET_LAB_DATA_DIR", str(root))
+    store = RunStore()
+    digits = finished_run(store, TrainConfig(depth=20, width=4, steps=3, eval_every=3), [2.4, 2.0, 1.5])
+    pets = finished_run(store, TrainConfig(depth=20, width=4, steps=3, eval_every=3, dataset="folder", data_dir=str(folder)), [0.7, 0.6, 0.5])
+    at = open_lab(runs=f"{digits},{pets}")
+    spec = figure(at, "Training loss")
+    assert set(legend(spec)) == {f"ResNet-20 A w4 · digits · live #{digits}", f"ResNet-20 A w4 · cats_dogs · live #{pets}"}
+    chance = {a["text"]: a["y"] for a in spec["layout"]["annotations"] if a["text"].startswith("chance level")}
+    assert chance == pytest.approx({"chance level ln 10 = 2.30 (digits)": math.log10(math.log(10)),  # log axis: log10(y)
+                                    "chance level ln 2 = 0.69 (cats_dogs)": math.log10(math.log(2))})
+    assert set(at.dataframe[0].value["run"]) == {f"#{digits} ResNet-20 A w4 · digits", f"#{pets} ResNet-20 A w4 · cats_dogs"}
+    assert [o for o in at.multiselect(key="lab.runs").options if "cats_dogs" in o] == [f"#{pets} ResNet-20 A w4 · cats_dogs (command line)"]
+
+
+def test_the_custom_form_stays_open_when_the_data_set_changes(tmp_path, monkeypatch):
+    image_folder(tmp_path / "datasets", "cats_dogs", ("cats", "dogs"))
+    monkeypatch.setenv("RESNET_LAB_DATA_DIR", str(tmp_path / "datasets"))
+    at = open_lab()
+    assert not at.expander[0].proto.expanded  # a plain link opens on the presets, the form closed
+    at.session_state["lab_custom_open"] = True  # the visitor opens it
+    at.run()
+    at.selectbox(key="lab.dataset").set_value("folder").run()
+    assert at.expander[0].proto.expanded and at.session_state["lab_custom_open"]
+    assert at.number_input(key="lab.size").value == 32  # the new data set's image size, in the form still open
+    at.selectbox(key="lab.dataset").set_value("digits").run()  # back to the defaults: the link has no form settings now
+    assert at.expander[0].proto.expanded
+
+
+def test_a_custom_run_opens_the_form_from_its_link():
+    assert open_lab(depth="56").expander[0].proto.expanded
+
+
+def test_lambda_above_one_says_where_it_fails_and_sets_that_up():
+    at = open_lab(shortcut="scaled", lam="2", depth="20", down="conv")
+    note = " ".join(i.value for i in at.info)
+    assert "ResNet-20 B trains" in note and "97.5 %" in note  # measured: see pages/lab.py lambda_note
+    at.button(key="lab_blow_up").click().run()
+    assert at.selectbox(key="lab.depth").value == 56 and at.radio(key="lab.down").value == "pad"
+    assert "ResNet-56 A blows up to loss 58 at step 1" in " ".join(i.value for i in at.info)
+    assert not [b for b in at.button if b.key == "lab_blow_up"]  # already the failing setup
+    at.number_input(key="lab.lam").set_value(1.0).run()
+    assert not any("λ > 1" in i.value for i in at.info)
+
+
+def test_past_twelve_runs_the_oldest_picks_leave_the_chart_and_the_page_says_so(monkeypatch):
+    from resnet.lab.config import TrainConfig
+
+    monkeypatch.setattr(jobs, "get_pool", QueueOnlyPool)
+    store = RunStore()
+    ids = [finished_run(store, TrainConfig(depth=20, width=4, steps=2, eval_every=2, seed=seed), [2.3, 2.2]) for seed in range(12)]
+    at = open_lab(runs=",".join(map(str, ids)), **TINY)
+    assert at.multiselect(key="lab.runs").value == ids and "up to 12" in at.multiselect(key="lab.runs").label
+    at.button(key="train").click().run()  # a 13th run
+    (new,) = store.list_runs(source="live")
+    assert at.multiselect(key="lab.runs").value == [*ids[1:], new.id]
+    assert len(legend(figure(at, "Training loss"))) == 12
+    assert any(f"at most 12 runs, so the oldest picks left it: #{ids[0]}." in m.value for m in at.success)
 
 
 # ---------------------------------------------------------------------------------
@@ -320,7 +430,7 @@ def test_unwritable_store_is_reported_and_curves_still_show(tmp_path, monkeypatc
     assert len(legend(figure(at, "Training loss"))) == 4  # from a private, temporary copy
     assert at.button(key="train").disabled and at.button(key="rerun_live").disabled  # nothing can be queued
     at.slider(key="lab.smooth").set_value(0.0).run()  # the view still works
-    assert not at.exception and not at.get("progress")
+    assert not at.exception and not progress_bars(at, measuring=False)
 
 
 def test_damaged_reference_file_is_reported_not_fatal(tmp_path, monkeypatch):
@@ -373,9 +483,35 @@ def test_notes_sit_on_their_curve_on_linear_and_log_axes(log_y):
     losses = [2.3, 60.0] + [2.3] * 18
     metrics = {"step": list(range(1, 21)), "wall_s": [0.1 * i for i in range(1, 21)], "train_loss": losses,
                "test_loss": [None] * 20, "test_acc": [None] * 20}
-    fig = curves.train_loss_figure([curves.Curve(1, "λ=2", "#000", metrics, stuck=True)], t, log_y=log_y, chance=2.3)
+    fig = curves.train_loss_figure([curves.Curve(1, "λ=2", "#000", metrics, stuck=True, chance=2.3)], t, log_y=log_y,
+                                   chance=[(2.3, "lab.chance")])
     notes = {a.text: a for a in fig.layout.annotations}
     expected = math.log10(2.3) if log_y else 2.3  # Plotly puts annotations on a log axis by log10(y)
-    stuck = notes["lab.flag_stuck_note"]
-    assert 10 < stuck.x < 20 and stuck.y == pytest.approx(expected)  # on the flat tail, short of the end
+    stuck = notes["lab.flag_blew_up,<br>lab.flag_stuck_from"]
+    assert stuck.x == 3 and stuck.y == pytest.approx(expected)  # where the loss came back to chance and stayed
     assert notes["lab.chance"].y == pytest.approx(expected)
+    (marks,) = [d for d in fig.data if d.mode == "markers"]
+    assert list(marks.x) == [2, 3] and list(marks.y) == [60.0, 2.3]  # ▲ the blow-up, ○ settled at chance
+
+
+def test_diagnostics_are_measured_in_task_processes_never_in_the_server(monkeypatch):
+    """``lab?runs=…`` used to build every chosen configuration's model in the server (issue 12)."""
+    started = []
+
+    def start_task(store_path, run_id, kind, key, target, kwargs, **options):
+        started.append((run_id, kind, target))
+        return Artifact(run_id, kind, key, "running", 0.4, None, None, 0.0)
+
+    def built_here(*args, **kwargs):
+        raise AssertionError("a model was built or run in the server process")
+
+    monkeypatch.setattr(tasks, "start_task", start_task)
+    for module, name in (("resnet.lab.train", "build_model"), ("resnet.model.weights", "load_trained"),
+                         ("resnet.inference.diagnostics", "measure_signal"), ("resnet.inference.diagnostics", "response_std")):
+        monkeypatch.setattr(importlib.import_module(module), name, built_here)
+    open_lab()  # imports the reference runs
+    ids = [r.id for r in RunStore().list_runs()][:3]
+    at = open_lab(runs=",".join(map(str, ids)))
+    assert {(r, k, t) for r, k, t in started} >= {(i, "signals_init", "resnet.lab.measure:signals_at_init") for i in ids}
+    measuring = [p.proto for p in at.get("progress") if p.proto.text in progress_bars(at, measuring=True)]
+    assert len(measuring) == len(ids) and {p.value for p in measuring} == {40}

@@ -170,7 +170,7 @@ def test_classroom_mode_shows_one_idea_per_screen():
     assert at.toggle(key="_classroom_choice").value is True
     assert query_param(at, "classroom") == "1" and query_param(at, "lam") == "0.5"
     at.toggle(key="_classroom_choice").set_value(False).run()
-    assert len(at.header) == 5 and "classroom" not in at.query_params
+    assert len(at.header) == 6 and "classroom" not in at.query_params
 
 
 def test_classroom_mode_hides_advanced_controls():

@@ -21,7 +21,7 @@ from resnet.inference.diagnostics import measure_at_init
 from resnet.lab.presets import reference_path
 from resnet.lab.config import chance_loss
 from resnet.plots.lesson import plain_vs_residual
-from tests.helpers import open_page
+from tests.helpers import open_page, query_param
 
 
 def text_of(at) -> str:
@@ -95,7 +95,7 @@ def test_measured_reading_quotes_this_measurement():
     """ResNet-56, option A: the reading's numbers are the chart's (measure_at_init), and
     λ = 2 multiplies by ≈ λ per identity block within 10% (tests/inference/test_diagnostics.py)."""
     at = open_page("app.py", lang="en")
-    at.radio(key="measure_depth").set_value(56).run()
+    at.radio(key="why.net").set_value(56).run()
     assert not at.exception
     text = text_of(at)
     two = measure_at_init(56, "scaled", 2.0)
@@ -105,13 +105,42 @@ def test_measured_reading_quotes_this_measurement():
     assert "ResNet-56's 27 blocks" in text
     deviations = [int(d) for d in re.findall(r"within (\d+)%", text.split("How to read it")[1])]
     assert len(deviations) == 2 and max(deviations) <= 10
-    at.radio(key="measure_downsample").set_value("conv").run()
+    at.radio(key="why.downsample").set_value("conv").run()
     text = text_of(at)
     two = measure_at_init(56, "scaled", 2.0, downsample="conv")
     starts = [i for i, s in enumerate(two) if s.shortcut_kind == "projection"]
     assert starts == [9, 18]
     assert f"×2^{math.log2(two[-1].out_rms / two[18].out_rms):.1f} over the last one" in text and "×2^8.1" in text
     assert f"at most ×{max(two[i].out_rms / two[i - 1].out_rms for i in starts):.1g}" in text and "×0.004" in text
+
+
+def test_network_choice_is_in_the_share_link_and_a_link_opens_on_it():
+    """Issue 15: the measured section's Network and shortcut choice travel in the link, both ways."""
+    at = open_page("app.py", lang="en")
+    assert (query_param(at, "net"), query_param(at, "downsample")) == ("20", "pad")
+    at.radio(key="why.net").set_value(56).run()
+    at.radio(key="why.downsample").set_value("conv").run()
+    assert (query_param(at, "net"), query_param(at, "downsample")) == ("56", "conv")
+    shared = open_page("app.py", lang="en", net="56", downsample="conv")
+    assert (shared.radio(key="why.net").value, shared.radio(key="why.downsample").value) == (56, "conv")
+    assert "ResNet-56's 27 blocks" in text_of(shared)
+    bad = open_page("app.py", lang="en", net="34")
+    assert bad.radio(key="why.net").value == 20 and "net=34" in bad.warning[0].value
+
+
+def test_degradation_step_draws_the_shipped_runs_with_a_text_summary():
+    """Step 1 shows the lab's shipped degradation runs inline (plain-56 trains worse than
+    plain-20, He et al. 2015 Fig. 1/6), summarised in text with their final losses, and
+    keeps the link into the lab."""
+    runs = json.loads(reference_path("degradation").read_text(encoding="utf-8"))["runs"]
+    at = open_page("app.py", lang="en", classroom="1", step="1")
+    assert len(at.get("plotly_chart")) == 1
+    summary = " ".join(c.value for c in at.caption)
+    final = {(r["config"]["shortcut"], r["config"]["depth"]): r["result"]["final_train_loss"] for r in runs}
+    assert final[("none", 56)] > 5 * final[("none", 20)]  # the degradation the step is about
+    assert f"plain-56 {final[('none', 56)]:.2f}" in summary and f"plain-20 {final[('none', 20)]:.2f}" in summary
+    assert f"ResNet-56 {final[('identity', 56)]:.2f}" in summary
+    assert any("preset=degradation" in str(link.proto) for link in at.get("page_link")) or "preset=degradation" in text_of(at)
 
 
 def test_q2_says_deleting_a_downsampling_block_hurts(why_en):

@@ -1,0 +1,297 @@
+"""Many sessions at once, measured without a browser: Streamlit's own protocol over WebSocket.
+
+    .venv/bin/python bench/load.py [--sessions 10,30,60] [--port 8713]
+
+Starts ``streamlit run app.py`` on 127.0.0.1 with a throw-away RESNET_LAB_HOME, keeps one
+session open throughout (a teacher's tab), warms the caches (every page opened twice, in
+turn, one session at a time), then for each N opens N sessions at once, each
+the way the browser does it: a WebSocket to ``/_stcore/stream`` (subprotocol
+``streamlit``), one ``rerun_script`` BackMsg naming the page and its query string, then
+ForwardMsgs read until ``script_finished``. The pages are mixed in turn: home,
+Architecture, Feature maps (a shipped model on a sample digit), Training lab (a preset).
+
+Per N it prints the median and p95 time from opening the socket to the finished page,
+the errors (a failed run, a timeout, or a page that shows an exception element), the
+server's CPU seconds and its peak RSS during that round (from /proc). The scripts of all
+sessions share one interpreter, so they finish together: the wall times follow the
+server's CPU seconds and whatever else the machine runs (the load average is printed
+before and after; compare versions side by side). The last line is
+``sessions30_p95_s=<seconds>`` (with N = 30 among the rounds). Headless Chromium on the
+same cores would measure the browser, not the server: this client costs little CPU.
+Everything is bounded: connections on loopback only, a timeout per page, and the server
+is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.Element_pb2 import Element
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+REPO = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"  # loopback only
+# (label, URL path (Streamlit's page name: the file name under pages/), query string)
+PAGES = (
+    ("home", "", "lang=en"),
+    ("architecture", "architecture", "lang=en&depth=50"),
+    ("feature_maps", "feature_maps", "lang=en&weights=shipped&file=resnet56_digits16.safetensors&image=digit_3"),
+    ("lab", "lab", "lang=en&preset=degradation"),
+)
+FAILED_RUN = {ForwardMsg.ScriptFinishedStatus.FINISHED_WITH_COMPILE_ERROR: "compile error"}
+
+
+@dataclass(frozen=True)
+class PageRun:
+    """One session's page view: seconds to the finished run, what went wrong (None: nothing), its headings."""
+
+    page: str
+    seconds: float
+    error: str | None
+    headings: tuple[str, ...] = ()
+
+
+def rerun_request(page_name: str, query: str, url: str) -> bytes:
+    """The first BackMsg a browser sends on a new session: run this page with this query string."""
+    msg = BackMsg()
+    state = msg.rerun_script
+    state.query_string = query
+    state.page_script_hash = ""  # unknown yet: the server resolves the page from its name
+    state.page_name = page_name
+    state.context_info.locale = "en-US"
+    state.context_info.timezone = "UTC"
+    state.context_info.url = url
+    return msg.SerializeToString()
+
+
+def new_element(msg: ForwardMsg) -> Element | None:
+    """The element this ForwardMsg draws, if it draws one."""
+    if msg.WhichOneof("type") == "delta" and msg.delta.WhichOneof("type") == "new_element":
+        return msg.delta.new_element
+    return None
+
+
+def exception_in(msg: ForwardMsg) -> str | None:
+    """The message of an exception element this ForwardMsg draws, if any."""
+    element = new_element(msg)
+    if element is not None and element.WhichOneof("type") == "exception":
+        return f"{element.exception.type}: {element.exception.message}"[:200]
+    return None
+
+
+async def open_page(port: int, label: str, page_name: str, query: str, timeout: float = 300.0) -> PageRun:
+    """Open one session on ``page_name?query`` and read it until its script run finishes."""
+    base = f"http://{HOST}:{port}"
+    start = time.perf_counter()
+    error: str | None = None
+    finished: float | None = None  # seconds to script_finished: closing the socket after it is not timed
+    headings: list[str] = []
+    try:
+        async with asyncio.timeout(timeout):
+            async with connect(f"ws://{HOST}:{port}/_stcore/stream", subprotocols=["streamlit"],
+                               origin=base, max_size=None, open_timeout=timeout,
+                               ping_interval=None) as ws:  # as the browser: no pings (a busy server answers late)
+                await ws.send(rerun_request(page_name, query, f"{base}/{page_name}?{query}"))
+                async for data in ws:
+                    msg = ForwardMsg()
+                    msg.ParseFromString(data)
+                    kind = msg.WhichOneof("type")
+                    error = error or exception_in(msg)
+                    if (element := new_element(msg)) is not None and element.WhichOneof("type") == "heading":
+                        headings.append(element.heading.body)
+                    if kind == "page_not_found":
+                        error = f"page not found: {page_name!r}"
+                        break
+                    if kind == "script_finished":
+                        status = msg.script_finished
+                        if status in FAILED_RUN:
+                            error = FAILED_RUN[status]
+                        # a run cut short for a rerun (st.rerun, a query-param change) goes on
+                        if status != ForwardMsg.ScriptFinishedStatus.FINISHED_EARLY_FOR_RERUN:
+                            finished = time.perf_counter() - start
+                            break
+                else:
+                    error = error or "connection closed before the run finished"
+    except TimeoutError:  # no answer in time, or (after the run finished) a slow close
+        if finished is None:
+            error = f"no finished run within {timeout:.0f} s"
+    except (OSError, ConnectionClosed) as exc:
+        if finished is None:
+            error = error or f"connection failed: {exc}"
+    return PageRun(label, time.perf_counter() - start if finished is None else finished, error, tuple(headings))
+
+
+async def crowd(port: int, n: int, timeout: float) -> list[PageRun]:
+    """N sessions opened at once, the pages taken in turn."""
+    return list(await asyncio.gather(*(open_page(port, *PAGES[i % len(PAGES)], timeout=timeout) for i in range(n))))
+
+
+def rss_bytes(pid: int, field: str = "VmRSS") -> int:
+    """A process's resident set (or ``VmHWM``, its peak so far) from /proc, in bytes; 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+class PeakRSS:
+    """Samples a process's RSS in a thread while in the ``with`` block; ``peak`` in bytes."""
+
+    def __init__(self, pid: int, every_s: float = 0.1) -> None:
+        self.pid, self.every_s, self.peak = pid, every_s, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_bytes(self.pid))
+            self._stop.wait(self.every_s)
+
+    def __enter__(self) -> PeakRSS:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_bytes(self.pid))
+
+
+def start_server(port: int, home: Path, log_path: Path, wait_s: float = 180.0) -> subprocess.Popen:
+    """``streamlit run app.py`` on loopback, returned once its health endpoint answers (bounded)."""
+    log = open(log_path, "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", HOST,
+         "--server.headless", "true", "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+        cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "RESNET_LAB_HOME": str(home)},
+    )
+    log.close()  # the child holds its own copy
+    deadline = time.monotonic() + wait_s
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited early:\n{log_path.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://{HOST}:{port}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            if time.monotonic() > deadline:
+                stop_server(proc)
+                raise RuntimeError(f"no answer on port {port} within {wait_s:.0f} s") from None
+            time.sleep(0.2)
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
+def p95(values: list[float]) -> float:
+    """Nearest-rank 95th percentile (of 10 values: the largest; of 30: the 29th)."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (from /proc/<pid>/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def last_tracebacks(log: str, n: int = 2, lines: int = 40) -> str:
+    """The last ``n`` Python tracebacks in a server log, at most ``lines`` lines each."""
+    parts = log.split("Traceback (most recent call last):")[1:]
+    return "\n".join("Traceback (most recent call last):" + "\n".join(p.splitlines()[:lines]) for p in parts[-n:]) or "(none)"
+
+
+async def rounds(port: int, pid: int, counts: list[int], warm: int, timeout: float) -> tuple[dict[int, float], bool]:
+    """Warm-up, then one round per N; prints the figures. Returns p95 by N, and whether any page failed."""
+    base = f"http://{HOST}:{port}"
+    failed = False
+    # One session stays open all along, as the teacher's tab does: when the last session
+    # closes, Streamlit drops its compiled page scripts, and every round would compile them again.
+    async with connect(f"ws://{HOST}:{port}/_stcore/stream", subprotocols=["streamlit"], origin=base,
+                       max_size=None, max_queue=None, ping_interval=None) as anchor:  # never read: buffer all
+        await anchor.send(rerun_request("", "lang=en", f"{base}/?lang=en"))
+        for _ in range(warm):  # builds the models, fills the caches, imports everything
+            for page in PAGES:
+                run = await open_page(port, *page, timeout=timeout)
+                failed = failed or run.error is not None
+                print(f"warm-up {run.page:<13} {run.seconds:6.2f} s{'  ERROR ' + run.error if run.error else ''}")
+        print(f"{'N':>4} {'median_s':>9} {'p95_s':>7} {'max_s':>7} {'errors':>6} {'server_cpu_s':>12} {'peak_rss_mb':>11}")
+        p95s: dict[int, float] = {}
+        for n in counts:
+            cpu0 = cpu_seconds(pid)
+            with PeakRSS(pid) as rss:
+                runs = await crowd(port, n, timeout)
+            times = [r.seconds for r in runs]
+            errors = [r for r in runs if r.error]
+            p95s[n] = p95(times)
+            print(f"{n:>4} {statistics.median(times):>9.2f} {p95s[n]:>7.2f} {max(times):>7.2f} {len(errors):>6}"
+                  f" {cpu_seconds(pid) - cpu0:>12.1f} {rss.peak / 2**20:>11.0f}")
+            for page, *_ in PAGES:
+                mine = sorted(r.seconds for r in runs if r.page == page)
+                if mine:
+                    print(f"     {page:<13} median {statistics.median(mine):6.2f} s  max {mine[-1]:6.2f} s  ({len(mine)} sessions)")
+            failed = failed or bool(errors)
+            for r in errors[:5]:
+                print(f"     error on {r.page}: {r.error}")
+    return p95s, failed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", default="10,30,60", help="comma-separated N, one round each")
+    parser.add_argument("--port", type=int, default=8713)
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds a page may take before it counts as an error")
+    parser.add_argument("--warm", type=int, default=2, help="warm-up passes over the pages (one session at a time)")
+    args = parser.parse_args()
+    counts = [int(n) for n in args.sessions.split(",")]
+    if not counts or min(counts) < 1:
+        parser.error("--sessions must list positive counts")
+
+    with open("/proc/loadavg") as f:
+        print(f"load average before: {' '.join(f.read().split()[:3])} on {os.cpu_count()} CPUs")
+    with tempfile.TemporaryDirectory(prefix="resnet_lab_load_") as tmp:
+        proc = start_server(args.port, Path(tmp) / "home", Path(tmp) / "server.log")
+        failed = True  # until the rounds say otherwise (the bench itself may fail)
+        try:
+            p95s, failed = asyncio.run(rounds(args.port, proc.pid, counts, args.warm, args.timeout))
+            print(f"server peak RSS over the whole bench (VmHWM): {rss_bytes(proc.pid, 'VmHWM') / 2**20:.0f} MB")
+        finally:
+            stop_server(proc)
+            if failed:  # the page shows a redacted message (client.showErrorDetails): the log has the traceback
+                print("server log, last tracebacks:\n" + last_tracebacks((Path(tmp) / "server.log").read_text()))
+    with open("/proc/loadavg") as f:
+        print(f"load average after: {' '.join(f.read().split()[:3])}")
+    if 30 in p95s:
+        print(f"sessions30_p95_s={p95s[30]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
