@@ -12,7 +12,8 @@ Architecture, Feature maps (a shipped model on a sample digit), Training lab (a 
 
 Per N it prints the median and p95 time from opening the socket to the finished page,
 the errors (a failed run, a timeout, or a page that shows an exception element), the
-server's CPU seconds and its peak RSS during that round (from /proc). The scripts of all
+server's CPU seconds, its child processes' (the lab's workers) and its peak RSS during that
+round (from /proc). The scripts of all
 sessions share one interpreter, so they finish together: the wall times follow the
 server's CPU seconds and whatever else the machine runs (the load average is printed
 before and after; compare versions side by side). The last line is
@@ -215,11 +216,38 @@ def p95(values: list[float]) -> float:
     return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
 
 
+def _stat(pid: int) -> list[str]:
+    """/proc/<pid>/stat's fields after the command name (field 3 on); [] once the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return []
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds a process has used so far (from /proc/<pid>/stat)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    fields = _stat(pid)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") if fields else 0.0  # utime, stime
+
+
+def children_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process's descendants (the lab's workers and tasks), live and finished."""
+    parents = {int(p): int(fields[1]) for p in os.listdir("/proc") if p.isdigit() and (fields := _stat(int(p)))}
+    live = [p for p in parents if p != pid and _descends(p, pid, parents)]
+    fields = _stat(pid)
+    done = (int(fields[13]) + int(fields[14])) if fields else 0  # cutime, cstime: children already waited for
+    return (done + sum(int(f[11]) + int(f[12]) for p in live if (f := _stat(p)))) / os.sysconf("SC_CLK_TCK")
+
+
+def _descends(pid: int, ancestor: int, parents: dict[int, int]) -> bool:
+    for _ in range(64):  # bounded walk up the process tree
+        pid = parents.get(pid, 0)
+        if pid == ancestor:
+            return True
+        if pid <= 1:
+            return False
+    return False
 
 
 def last_tracebacks(log: str, n: int = 2, lines: int = 40) -> str:
@@ -242,17 +270,17 @@ async def rounds(port: int, pid: int, counts: list[int], warm: int, timeout: flo
                 run = await open_page(port, *page, timeout=timeout)
                 failed = failed or run.error is not None
                 print(f"warm-up {run.page:<13} {run.seconds:6.2f} s{'  ERROR ' + run.error if run.error else ''}")
-        print(f"{'N':>4} {'median_s':>9} {'p95_s':>7} {'max_s':>7} {'errors':>6} {'server_cpu_s':>12} {'peak_rss_mb':>11}")
+        print(f"{'N':>4} {'median_s':>9} {'p95_s':>7} {'max_s':>7} {'errors':>6} {'server_cpu_s':>12} {'workers_cpu_s':>13} {'peak_rss_mb':>11}")
         p95s: dict[int, float] = {}
         for n in counts:
-            cpu0 = cpu_seconds(pid)
+            cpu0, workers0 = cpu_seconds(pid), children_cpu_seconds(pid)
             with PeakRSS(pid) as rss:
                 runs = await crowd(port, n, timeout)
             times = [r.seconds for r in runs]
             errors = [r for r in runs if r.error]
             p95s[n] = p95(times)
             print(f"{n:>4} {statistics.median(times):>9.2f} {p95s[n]:>7.2f} {max(times):>7.2f} {len(errors):>6}"
-                  f" {cpu_seconds(pid) - cpu0:>12.1f} {rss.peak / 2**20:>11.0f}")
+                  f" {cpu_seconds(pid) - cpu0:>12.1f} {children_cpu_seconds(pid) - workers0:>13.1f} {rss.peak / 2**20:>11.0f}")
             for page, *_ in PAGES:
                 mine = sorted(r.seconds for r in runs if r.page == page)
                 if mine:

@@ -18,11 +18,12 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-# Two small runs on the digits (nothing to download), one per stem; big enough that the
-# activations dominate Paddle's own allocations.
+# Small runs on the digits (nothing to download), both stems, a training-heavy and an
+# evaluation-heavy one; big enough that they dominate Paddle's own allocations.
 CONFIGS = (
     {"depth": 20, "width": 16, "image_size": 32, "batch_size": 256, "steps": 3, "eval_every": 3},
     {"depth": 18, "width": 32, "stem": "imagenet", "image_size": 128, "batch_size": 64, "steps": 3, "eval_every": 3},
+    {"depth": 20, "width": 16, "image_size": 64, "batch_size": 32, "steps": 3, "eval_every": 3},  # evaluation-heavy
 )
 
 CHILD = r"""

@@ -17,21 +17,31 @@ earlier runs), the preset submitted, waited for, each model's training throughpu
 final training loss, and last ``degradation_preset_wall_s=<seconds>`` (from starting the
 pool, worker start-up included, to the last run finishing).
 
-Measured on 2 cores (AMD EPYC, CPU family 26, AVX-512, KVM) under load from other processes (load
-average 15–22), per CPU second (wall figures were 2–5× lower and erratic), ResNet-56 as above:
+Measured on 2 cores (AMD EPYC, CPU family 26, AVX-512, KVM), one session (30 Nov, load
+average 15–18 from other processes, so per CPU second: wall figures were 2–5× lower and
+erratic), ResNet-56 as above, each row next to the torch twin's runs of that session:
 
-    eager loop (dygraph, Paddle's plain CPU conv)                        ≈ 250
-    eager with FLAGS_use_onednn / FLAGS_use_mkldnn (no oneDNN primitive
-      is created in eager mode; only noise moves)                        ≈ 250
-    static program, PIR executor                                         ≈ 255
-    static program, PIR executor, FLAGS_use_mkldnn (oneDNN for every op:
-      BN/ReLU grads fall back to reference kernels on mixed layouts)     ≈ 400
-    static NHWC, PIR, FLAGS_use_mkldnn                                   fails (broadcast error in a oneDNN kernel)
-    static NHWC, plain kernels                                           ≈ 240
-    legacy-IR static program, oneDNN for conv2d/conv2d_grad only (kept)  ≈ 1,000–1,170
-      … + oneDNN BN forward ≈ 990; + BN grad ≈ 545; + ReLU ≈ 790; + add ≈ 1,060
-      … + merged momentum, fused optimizer passes, in-place, serial executor: within noise
-    torch 2.14 eager, one thread (bench/torch_twin.py)                   ≈ 1,300–1,550
+    torch 2.14 eager, one thread (bench/torch_twin.py)                  1,281 / 1,347 / 1,548 / 1,457
+    torch eager, oneDNN off (--no-mkldnn)                                 571
+    Paddle eager loop (dygraph: Paddle's plain CPU conv, 96 % of a step)  239
+    eager with FLAGS_use_onednn=1 (eager mode creates no oneDNN
+      primitive; FLAGS_use_mkldnn likewise)                               247
+    static program, PIR executor (Paddle 3's default)                     255
+    the same with FLAGS_use_mkldnn (oneDNN for every op: BN/ReLU grads
+      fall back to oneDNN's reference kernels on mixed layouts)           407
+    static NHWC, PIR, plain kernels                                       256
+      (NHWC with FLAGS_use_mkldnn fails: a broadcast error in a oneDNN kernel)
+    legacy-IR static program, oneDNN for conv2d/conv2d_grad only (kept,
+      resnet.lab.fast_step)                                             1,090
+      … + oneDNN BatchNorm and its grad                                   564
+      … + oneDNN ReLU and its grad                                        816
+    Earlier runs, within noise of the kept row: + oneDNN BN forward only,
+    + oneDNN add, merged momentum, fused optimizer passes, in-place, the executor's
+    host-thread pool instead of serial runs.
+
+With less load (7), the same day: lab 1,344 per CPU second against torch's 1,777
+(0.76); wall 897 against 936; the preset's workers used 26.4 CPU seconds (so on an
+idle machine its wall time is ≥ 13.2 s: more while one worker trains the last run).
 """
 
 from __future__ import annotations

@@ -316,7 +316,7 @@ class _Channel:
 
 def _train_task(config: dict[str, Any], run_id: int, channel: Any, threads: int) -> dict[str, Any]:
     """A Ray task: train one run on a worker; metrics go to ``channel``; returns result + weights' files."""
-    os.environ["OMP_NUM_THREADS"] = str(threads)
+    jobs.limit_threads(threads)
     # Deferred on purpose: Paddle loads on the Ray worker, never in the app through this module.
     from .train import train
 

@@ -62,11 +62,17 @@ OPTION_LETTER: dict[str, str] = {"pad": "A", "conv": "B"}
 
 # What one training run (a worker process) may allocate for its model, beyond Paddle's own
 # ~0.5 GB: parameters, gradients, momentum and the activations of one batch (see
-# ``estimate_memory``). ``lab?depth=152&width=128&batch=1024&size=256`` would need ~800 GB.
-MEMORY_BUDGET_MB = 2048
-# Test images per forward pass when a run is evaluated (no gradients: only a few layers'
-# outputs are alive at once, but for up to this many images). ``resnet.lab.train`` uses it.
-EVAL_BATCH = 512
+# ``estimate_memory``). ``lab?depth=152&width=128&batch=1024&size=256`` would need ~1.7 TB.
+MEMORY_BUDGET_MB = 3072
+# Test images per forward pass when a run is evaluated (``resnet.lab.train``, ``fast_step``).
+# The static program keeps every layer's output of the pass alive: at 512 images an
+# evaluation of ResNet-20 on 64 px photos held ~6 GB, more than any training step.
+EVAL_BATCH = 64
+# What the training engine (``resnet.lab.fast_step``'s static program) holds per value
+# ``estimate_memory`` counts, for a training step and an evaluation together (outputs,
+# their gradients, oneDNN's reordered copies): ≤ 2×, from peak RSS measured by
+# bench/train_memory.py (3 configurations: measured / estimated 0.74–1.01).
+HOLDS = 2.0
 # Image channels and (at most) classes of each data set, for the estimate: an image
 # folder's class count is only known once it is read; its classifier is a small part.
 DATASET_SHAPES = {"digits": (1, 10), "folder": (3, 1000), "ichallenge_pm": (3, 2)}
@@ -254,35 +260,35 @@ class MemoryEstimate:
 
     parameters: int  # weights and biases (BatchNorm's running statistics included)
     activations: int  # values the forward pass of one batch keeps for the backward pass
-    evaluation: int  # values alive at once when EVAL_BATCH test images go through (no gradients)
+    evaluation: int  # the same for EVAL_BATCH test images (an evaluation pass)
 
     @property
     def megabytes(self) -> int:
-        """Parameters ×3 (the weights, their gradients, SGD's momentum) plus the larger of a
-        training step's activations and an evaluation's, 4 bytes each (they never overlap)."""
-        return math.ceil(4 * (3 * self.parameters + max(self.activations, self.evaluation)) / 2**20)
+        """Parameters ×3 (the weights, their gradients, SGD's momentum), plus what a training
+        step and an evaluation hold (both stay in the program's scope), 4 bytes a value."""
+        held = 3 * self.parameters + HOLDS * (self.activations + self.evaluation)
+        return math.ceil(4 * held / 2**20)
 
 
 def estimate_memory(config: TrainConfig) -> MemoryEstimate:
     """The memory a run of ``config`` needs, from its architecture's shapes alone (no Paddle).
 
-    Counts what Paddle's dygraph keeps until the backward pass: per conv + BatchNorm its
-    two outputs, per ReLU, sum and λ·s(x) one tensor of the block's output shape
-    ([N, C, H, W] each, N = batch_size). An evaluation keeps nothing, but holds about three
-    outputs of the widest layer (conv, BN, ReLU) for EVAL_BATCH images. The bench
-    ``bench/train_memory.py`` checks the estimate against measured peak RSS.
+    Counts the tensors a forward pass leaves for the backward one: per conv + BatchNorm
+    its two outputs, per ReLU, sum and λ·s(x) one tensor of the block's output shape
+    ([N, C, H, W] each, N = batch_size); an evaluation the same for EVAL_BATCH images.
+    ``HOLDS`` turns those counts into what the engine holds; ``bench/train_memory.py``
+    checks the estimate against measured peak RSS.
     """
     in_channels, num_classes = DATASET_SHAPES[config.dataset]
     block, per_stage = STAGES[config.depth]
     expansion = 4 if block == "bottleneck" else 1
     n, side = config.batch_size, config.image_size
-    params, acts, widest = 0, 0, in_channels * side * side  # widest: the largest output of one image
+    params, acts = 0, 0
 
     def conv_bn(c_in: int, c_out: int, k: int, out_side: int, relu: bool) -> None:
-        nonlocal params, acts, widest
+        nonlocal params, acts
         params += c_in * c_out * k * k + 4 * c_out  # weights; BN's γ, β, running mean and variance
         acts += (2 + relu) * n * c_out * out_side * out_side
-        widest = max(widest, c_out * out_side * out_side)
 
     if config.stem == "imagenet":
         side = (side - 1) // 2 + 1  # 7×7/2 conv, padding 3
@@ -315,7 +321,7 @@ def estimate_memory(config: TrainConfig) -> MemoryEstimate:
             c_in, side = c_out, out_side
     params += c_in * num_classes + num_classes
     acts += n * (c_in + num_classes) + n * in_channels * config.image_size**2  # pooled, logits, the batch
-    return MemoryEstimate(params, acts, 3 * widest * EVAL_BATCH)
+    return MemoryEstimate(params, acts, acts // n * EVAL_BATCH)  # every count above is n × per image
 
 
 def memory_problem(config: TrainConfig) -> Problem | None:

@@ -8,7 +8,7 @@ program. The PIR executor (Paddle 3's default) turns oneDNN on for every op or n
 its oneDNN BatchNorm/ReLU gradients get the conv's blocked layout next to a channels-last
 forward and fall back to reference kernels (≈ 1.6× eager). A legacy-IR program honours a
 per-op ``use_mkldnn``: oneDNN for ``conv2d``/``conv2d_grad`` only, Paddle's own kernels for
-the rest, ≈ 4× eager.
+the rest, ≈ 4.5× eager.
 
 ``StaticStep`` builds that program from the same ``ResNet`` class (so the ops and the
 parameter names are the dygraph model's), starts from the dygraph model's weights, and
