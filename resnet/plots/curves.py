@@ -25,7 +25,7 @@ from pathlib import Path
 from ..lab.config import chance_loss, config_key
 from ..lab.store import RunInfo
 from .cache import by_value, shared_figure
-from .style import Text, run_colour
+from .style import Text, plain, run_colour
 
 if TYPE_CHECKING:  # for the annotation only: the session module loads Paddle, these figures need none
     from ..lab.session import ChanceLevel, RunSignals
@@ -347,7 +347,7 @@ def run_title(run: RunInfo, t: Text) -> str:
 
 def legend_name(run: RunInfo, t: Text) -> str:
     """Legend text: the data set, reference runs say so, live runs carry their id, warnings follow."""
-    name = f"{run.label} · {data_set_name(run.config, t)}"
+    name = f"{run.label} · {plain(data_set_name(run.config, t))}"  # a folder's name is the user's
     name += f" · {t('lab.ref')}" if run.source == "reference" else f" · {t('lab.source.live')} #{run.id}"
     if run.status == "diverged":
         name += " ⚠ " + t("lab.flag_diverged")

@@ -18,7 +18,7 @@ from ..inference.features import (
     Analysis, BlockView, ChannelPanel, Comparison, Prediction, class_activation_map, color_limit, top_k,
 )
 from .cache import shared_figure
-from .style import BLUE, GREY, HIGHLIGHT, STAGE_COLORS, VERMILLION, Text, shape_text, short_name
+from .style import BLUE, GREY, HIGHLIGHT, STAGE_COLORS, VERMILLION, Text, plain, shape_text, short_name
 
 PALE = 0.1  # on the shared scale, a block whose largest |value| is below this fraction of it looks pale: say why
 DENSE_ROW = 8  # blocks per stage above which the overview drops the shapes under its markers
@@ -296,8 +296,9 @@ def top5_figure(analysis: Analysis, t: Text, ablated: Analysis | None = None, k:
     otherwise be read as numbers and thinned out.
     """
     preds = top_k(analysis, k)
-    labels = [class_name(p, t) for p in preds][::-1]  # most probable on top
-    hover = [p.label or t("fm.class_n", i=p.index) for p in preds][::-1]
+    # Class names may come from a user's folders: shown as text, never as Plotly's HTML.
+    labels = [plain(class_name(p, t)) for p in preds][::-1]  # most probable on top
+    hover = [plain(p.label or t("fm.class_n", i=p.index)) for p in preds][::-1]
     fig = go.Figure(go.Bar(x=[p.prob for p in preds][::-1], y=labels, orientation="h", name=t("fm.fig.original"),
                            hovertext=hover, hovertemplate="%{hovertext}<br>%{x:.1%}<extra></extra>",
                            marker_color=BLUE))
@@ -332,7 +333,7 @@ def cam_figure(analysis: Analysis, display: Image.Image, t: Text, cls: int | Non
     fig.add_trace(go.Heatmap(z=cam, x0=cell / 2 - 0.5, dx=cell, y0=cell / 2 - 0.5, dy=cell, zsmooth="best",
                              zmin=0.0, zmax=1.0, colorscale="Jet", opacity=opacity, showscale=False,
                              hovertemplate="%{z:.2f}<extra></extra>"))
-    fig.update_layout(title=dict(text=t("fm.fig.cam_title", label=class_name(pred, t), prob=f"{pred.prob:.1%}"),
+    fig.update_layout(title=dict(text=t("fm.fig.cam_title", label=plain(class_name(pred, t)), prob=f"{pred.prob:.1%}"),
                                  font=dict(size=13)),
                       height=380, margin=dict(l=0, r=0, t=40, b=0))
     fig.update_xaxes(visible=False)

@@ -8,6 +8,7 @@ also differ by dash (``dash``), so they stay apart on a washed-out projector or 
 
 from __future__ import annotations
 
+import html
 from typing import Any, Callable, Sequence
 
 import plotly.graph_objects as go
@@ -132,6 +133,12 @@ def dash(i: int) -> str:
 def marker(i: int) -> str:
     """The i-th marker symbol (Plotly ``marker.symbol``), for curves drawn with markers."""
     return _MARKERS[i % len(_MARKERS)]
+
+
+def plain(text: str) -> str:
+    """``text`` shown as itself in a Plotly label: Plotly reads a subset of HTML there
+    (``<a href>``, ``<b>``, ``<br>``), so names users choose (folders, classes) are escaped."""
+    return html.escape(text, quote=False)
 
 
 def short_name(block: str) -> str:

@@ -113,3 +113,17 @@ def test_the_helpers():
     assert hide_paths("cannot open /home/t/.resnet_lab/runs.sqlite3: disk full (see https://x.org/a/b)") == \
         "cannot open runs.sqlite3: disk full (see https://x.org/a/b)"
     assert safe_reason(OSError(2, "No such file", "/srv/data/cats")) == r"\[Errno 2\] No such file\: 'cats'"
+
+
+def test_a_hostile_folder_name_is_text_in_chart_legends_too(tmp_path):
+    """Plotly reads a subset of HTML in labels (<a href>, <b>): a folder's name is escaped there."""
+    from resnet.lab.config import TrainConfig
+    from resnet.lab.store import RunStore
+    from resnet.plots.curves import legend_name
+
+    folder = tmp_path / '<a href="x">win'  # a folder's name cannot hold "/"
+    folder.mkdir()
+    store = RunStore(tmp_path / "runs.sqlite")
+    run_id, _ = store.enqueue(TrainConfig(dataset="folder", data_dir=str(folder), image_size=32))
+    name = legend_name(store.get_run(run_id), lambda key, **v: key)
+    assert '&lt;a href="x"&gt;win' in name and "<a" not in name
