@@ -327,7 +327,10 @@ def queue(runs: list[RunInfo]) -> None:
         return
     st.subheader(t("lab.queue", n=len(active)))
     for run in active:
-        text_col, button_col = st.columns([6, 1], vertical_alignment="center")
+        # A row keyed by its run: a run that moved from "queued" to "training" is the same
+        # row redrawn (never a leftover beside a new one), and its Cancel button stays put
+        # between redraws, so a click lands.
+        text_col, button_col = st.container(key=f"queue_row_{run.id}").columns([6, 1], vertical_alignment="center")
         with text_col:
             if run.status == "queued":
                 st.progress(0.0, text=t("lab.queued", id=run.id, label=md_escape(run.label), pos=lab.store.queue_position(run.id) or "?"))
@@ -372,11 +375,9 @@ def live_view(view: dict[str, Any]) -> None:
         st.error(t("lab.store_error", reason=safe_reason(exc)), icon="🛑")
         return
     # Two fixed slots: the queue's rows come and go without moving the charts (which
-    # would redraw them from scratch and lose the reader's zoom). The queue's slot is an
-    # st.empty: each redraw first clears it whole, so a row left over from the last redraw
-    # (a run that moved from "queued" to "training") never shows beside its new row.
-    queue_box, charts_box = st.empty(), st.container()
-    with queue_box.container():
+    # would redraw them from scratch and lose the reader's zoom).
+    queue_box, charts_box = st.container(), st.container()
+    with queue_box:
         queue(runs)
     with charts_box:
         charts(chosen, runs, metrics, view)

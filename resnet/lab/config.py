@@ -89,7 +89,7 @@ MESSAGES = {
     "unknown": "unknown training setting(s): {names}",
     "batch_vs_data": "batch_size {batch} exceeds the {n} training images",
     "data": "the data folder cannot be used: {reason}",
-    "memory": "this run would need about {need_mb:,} MB for its model and one batch; the limit is {budget_mb:,} MB "
+    "memory": "this run would need about {need_mb} MB for its model and one batch; the limit is {budget_mb} MB "
               "(a smaller batch, image size, width or depth fits)",
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
@@ -22,7 +23,9 @@ def test_two_sessions_at_once_finish_home_and_architecture_without_an_exception(
     async def both() -> list:
         return await asyncio.gather(open_page(port, *pages["home"], timeout=240), open_page(port, *pages["architecture"], timeout=240))
 
-    home, architecture = asyncio.run(both())
+    # In a thread of its own: the browser tests' Playwright keeps an event loop on this one.
+    with ThreadPoolExecutor(1) as thread:
+        home, architecture = thread.submit(asyncio.run, both()).result()
     texts = catalog("en")
     assert home.error is None and architecture.error is None, (home.error, architecture.error)
     assert texts["why.title"] in home.headings
