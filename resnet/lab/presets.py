@@ -37,9 +37,9 @@ from .jobs import JobPool
 from .store import RunStore
 
 REFERENCE_DIR = ASSETS / "reference_runs"
-# Degradation: the gap (final training loss plain-56 2.21 vs plain-20 0.16) is clear by
-# step 100, and 120 steps keep the whole preset under a minute on 2 cores. With shortcuts
-# both depths end near zero (ResNet-56 0.057, ResNet-20 0.085, single-batch values), but
+# Degradation: the gap (final training loss plain-56 2.21 vs plain-20 0.29) is clear by
+# step 100, and 120 steps keep the whole preset at ~12 s on 2 cores. With shortcuts
+# both depths end far below plain-56 (ResNet-56 0.18, ResNet-20 0.002, single-batch values), but
 # ResNet-56 starts higher (step-1 loss 6.0 vs 3.7: option A's identity shortcuts add up,
 # nothing resets the scale) and its last 20 steps average above ResNet-20's. The paper's
 # "deeper ResNet ends lower" (Fig. 6: 64k iterations on CIFAR-10) needs a task the
@@ -53,7 +53,7 @@ BASE = TrainConfig(dataset="digits", batch_size=64, lr=0.1, warmup_steps=20, ste
 # image's loss is at most 64 and 58 = 64 × 58 of 64 images wrong; the uncapped
 # cross-entropy of that batch is ≈ 9·10⁷ (tests/lab/test_train.py checks the cap). 200 steps
 # give the stuck-at-chance check its 50 steps of rest, and λ = 0.5 room to show it learns
-# only slowly (final 1.32, against 0.009 for λ = 1 and 2.04 for λ = 0).
+# only slowly (final 1.27, against 0.20 for λ = 1 and 2.23 for λ = 0).
 LAMBDA_BASE = replace(BASE, steps=200, eval_every=25)
 
 

@@ -93,7 +93,14 @@ def test_presets_show_reference_curves_at_once():
     assert all(n == 200 for n in names.values())
     notes = [a["text"] for a in spec["layout"]["annotations"]]
     # the λ = 2 failure at a glance: where it blew up (loss 58–64, capped: see presets.LAMBDA_BASE) and where it settled
-    assert "▲ blew up to loss 64 (step 4),<br>○ back at chance level from step 43, and stuck there" in notes
+    # (the numbers are the shipped run's: its peak, and the step after its last loss ≥ 3·ln 10)
+    exploded = next(r for r in refs if r.label == "ResNet-56 A λ=2")
+    losses = store.metrics(exploded.id)["train_loss"]
+    peak = max(losses)
+    settled = curves.stuck_from(losses, math.log(10)) + 1
+    assert peak > 20 * math.log(10) and 10 < settled < 150
+    assert (f"▲ blew up to loss {peak:.0f} (step {losses.index(peak) + 1}),<br>"
+            f"○ back at chance level from step {settled}, and stuck there") in notes
     assert notes.count("chance level ln 10 = 2.30 (digits)") == 1
     marks = [d for d in spec["data"] if d.get("mode") == "markers" and d.get("marker", {}).get("color") == curves.DIVERGED_COLOR]
     assert len(marks) == 1 and marks[0]["marker"]["symbol"] == ["triangle-up", "circle-open"]
