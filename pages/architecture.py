@@ -185,8 +185,10 @@ def layer_table(rows: list[anatomy.LayerRow], depth: int, batch: int, size: int)
     st.subheader(t("arch.table"))
     frame = pd.DataFrame([r.as_dict() for r in rows])
     f1, f2, f3 = st.columns([2, 2, 3])
-    stages = f1.multiselect(t("arch.filter_stage"), list(dict.fromkeys(frame["stage"])), format_func=lambda s: stage_name(t, s), key="filter_stage")
-    kinds = f2.multiselect(t("arch.filter_kind"), list(dict.fromkeys(frame["kind"])), format_func=lambda k: t("kind." + k), key="filter_kind")
+    stages = f1.multiselect(t("arch.filter_stage"), list(dict.fromkeys(frame["stage"])), format_func=lambda s: stage_name(t, s), key="filter_stage",
+                            placeholder=t("arch.choose"))
+    kinds = f2.multiselect(t("arch.filter_kind"), list(dict.fromkeys(frame["kind"])), format_func=lambda k: t("kind." + k), key="filter_kind",
+                           placeholder=t("arch.choose"))
     needle = f3.text_input(t("arch.filter_name"), key="filter_name", max_chars=60)
     shown = frame
     if stages:

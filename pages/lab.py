@@ -327,10 +327,7 @@ def queue(runs: list[RunInfo]) -> None:
         return
     st.subheader(t("lab.queue", n=len(active)))
     for run in active:
-        # A row keyed by its run: a run that moved from "queued" to "training" is the same
-        # row redrawn (never a leftover beside a new one), and its Cancel button stays put
-        # between redraws, so a click lands.
-        text_col, button_col = st.container(key=f"queue_row_{run.id}").columns([6, 1], vertical_alignment="center")
+        text_col, button_col = st.columns([6, 1], vertical_alignment="center")
         with text_col:
             if run.status == "queued":
                 st.progress(0.0, text=t("lab.queued", id=run.id, label=md_escape(run.label), pos=lab.store.queue_position(run.id) or "?"))

@@ -47,8 +47,8 @@ REFERENCE_DIR = ASSETS / "reference_runs"
 # lower: 300 steps, lr 0.05 or 0.02, a 60-step warm-up. So the page claims only that
 # depth stops hurting with shortcuts.
 BASE = TrainConfig(dataset="digits", batch_size=64, lr=0.1, warmup_steps=20, steps=120, eval_every=20, seed=0)
-# λ = 2 (option A) has exploded at initialisation: step-1 loss 58, ~40 steps there, at
-# chance (ln 10) from about step 60. The 58 is a cap, not the value: Paddle's softmax
+# λ = 2 (option A) has exploded at initialisation: step-1 loss 58, ~50 steps there, at
+# chance (ln 10) from step 51. The 58 is a cap, not the value: Paddle's softmax
 # clips shifted logits at −64 (ValueClip, paddle/phi/kernels/funcs/softmax_impl.h), so an
 # image's loss is at most 64 and 58 = 64 × 58 of 64 images wrong; the uncapped
 # cross-entropy of that batch is ≈ 9·10⁷ (tests/lab/test_train.py checks the cap). 200 steps

@@ -82,6 +82,8 @@ def for_room(fig: go.Figure, scale: float) -> go.Figure:
     """
     size = (fig.layout.font.size or FONT_SIZE) * scale
     fig.update_layout(font=dict(size=size, color=fig.layout.font.color or TEXT), legend_font_size=size)
+    if fig.layout.title.text:  # Streamlit's chart theme gives titles a fixed size of their own
+        fig.update_layout(title_font_size=size * 1.25)
     axis_text = dict(tickfont_size=size, tickfont_color=TEXT, title_font_size=size, title_font_color=TEXT)
     fig.for_each_xaxis(lambda axis: axis.update(**axis_text))
     fig.for_each_yaxis(lambda axis: axis.update(**axis_text))
