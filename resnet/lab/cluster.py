@@ -30,12 +30,12 @@ import threading
 import time
 from pathlib import Path
 from functools import lru_cache
-from typing import Any, Iterable, NamedTuple
+from typing import Any, NamedTuple
 
 from ..paths import REPO_ROOT
 from . import jobs
 from .config import StepMetrics, TrainConfig, TrainResult
-from .store import ACTIVE, RunInfo, RunStore, StoreError, store_path
+from .store import RunStore, StoreError, store_path
 
 ENV_RAY_ADDRESS = "RESNET_LAB_RAY_ADDRESS"
 ENV_RAY_FALLBACK = "RESNET_LAB_RAY_FALLBACK"  # "local": use local workers when the cluster is unreachable
@@ -89,7 +89,7 @@ def close_pools() -> None:
         pool.shutdown()
 
 
-class RayPool:
+class RayPool(jobs.QueuedPool):
     """Runs of one store trained as Ray tasks; the same methods as ``jobs.JobPool``."""
 
     def __init__(self, store: RunStore | str | Path | None = None, *, address: str, threads: int = 1) -> None:
@@ -163,31 +163,6 @@ class RayPool:
         """Queue ``config`` in the store (deduplicated); the dispatcher starts it on the cluster."""
         self.start()
         return jobs.Submitted(*self.store.enqueue(config))
-
-    def submit_many(self, configs: Iterable[TrainConfig]) -> list[jobs.Submitted]:
-        """Queue several configs, costliest first (as ``JobPool.submit_many``); their runs in the given order."""
-        configs = list(configs)
-        order = sorted(range(len(configs)), key=lambda i: -jobs.relative_cost(configs[i]))
-        submitted = {i: self.submit(configs[i]) for i in order}
-        return [submitted[i] for i in range(len(configs))]
-
-    def cancel(self, run_id: int) -> str:
-        return self.store.request_cancel(run_id)
-
-    def queue_position(self, run_id: int) -> int | None:
-        return self.store.queue_position(run_id)
-
-    def wait(self, run_ids: Iterable[int], timeout: float) -> list[RunInfo]:
-        """Poll until none of ``run_ids`` is queued or running; ``TimeoutError`` after ``timeout`` s."""
-        run_ids = list(run_ids)
-        deadline = time.monotonic() + timeout
-        while True:
-            runs = [self.store.get_run(r) for r in run_ids]
-            if all(r.status not in ACTIVE for r in runs):
-                return runs
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"runs still active after {timeout:g} s: {[r.id for r in runs if r.status in ACTIVE]}")
-            time.sleep(0.1)
 
     # -- the dispatcher (a thread of the app) -----------------------------------------
 

@@ -60,7 +60,50 @@ class Submitted(NamedTuple):
     created: bool
 
 
-class JobPool:
+class QueuedPool:
+    """What every pool does through its store alone: submit several, cancel, queue position, wait.
+
+    A pool (``JobPool`` here, ``resnet.lab.cluster.RayPool`` on a Ray cluster) has a ``store``
+    and its own ``submit``, which queues one configuration and sees that it gets trained.
+    """
+
+    store: RunStore
+
+    def submit(self, config: TrainConfig) -> Submitted:
+        raise NotImplementedError
+
+    def submit_many(self, configs: Iterable[TrainConfig]) -> list[Submitted]:
+        """Queue several configs; their runs in the given order.
+
+        The costliest are queued first so the workers finish a comparison together
+        (with FIFO order, two small runs first leave one worker alone on a big one).
+        """
+        configs = list(configs)
+        order = sorted(range(len(configs)), key=lambda i: -relative_cost(configs[i]))
+        submitted = {i: self.submit(configs[i]) for i in order}
+        return [submitted[i] for i in range(len(configs))]
+
+    def cancel(self, run_id: int) -> str:
+        """Cancel a queued or running run; the resulting status."""
+        return self.store.request_cancel(run_id)
+
+    def queue_position(self, run_id: int) -> int | None:
+        return self.store.queue_position(run_id)
+
+    def wait(self, run_ids: Iterable[int], timeout: float) -> list[RunInfo]:
+        """Poll until none of ``run_ids`` is queued or running; ``TimeoutError`` after ``timeout`` s."""
+        run_ids = list(run_ids)
+        deadline = time.monotonic() + timeout
+        while True:
+            runs = [self.store.get_run(r) for r in run_ids]
+            if all(r.status not in ACTIVE for r in runs):
+                return runs
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"runs still active after {timeout:g} s: {[r.id for r in runs if r.status in ACTIVE]}")
+            time.sleep(0.1)
+
+
+class JobPool(QueuedPool):
     """Worker processes (spawn context) training queued runs from one store."""
 
     def __init__(
@@ -191,36 +234,6 @@ class JobPool:
         if submitted.created:
             self._wake.release()
         return submitted
-
-    def submit_many(self, configs: Iterable[TrainConfig]) -> list[Submitted]:
-        """Queue several configs; their runs in the given order.
-
-        The costliest are queued first so the workers finish a comparison together
-        (with FIFO order, two small runs first leave one worker alone on a big one).
-        """
-        configs = list(configs)
-        order = sorted(range(len(configs)), key=lambda i: -relative_cost(configs[i]))
-        submitted = {i: self.submit(configs[i]) for i in order}
-        return [submitted[i] for i in range(len(configs))]
-
-    def cancel(self, run_id: int) -> str:
-        """Cancel a queued or running run; the resulting status."""
-        return self.store.request_cancel(run_id)
-
-    def queue_position(self, run_id: int) -> int | None:
-        return self.store.queue_position(run_id)
-
-    def wait(self, run_ids: Iterable[int], timeout: float) -> list[RunInfo]:
-        """Poll until none of ``run_ids`` is queued or running; ``TimeoutError`` after ``timeout`` s."""
-        run_ids = list(run_ids)
-        deadline = time.monotonic() + timeout
-        while True:
-            runs = [self.store.get_run(r) for r in run_ids]
-            if all(r.status not in ACTIVE for r in runs):
-                return runs
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"runs still active after {timeout:g} s: {[r.id for r in runs if r.status in ACTIVE]}")
-            time.sleep(0.1)
 
 
 def trained_dir(store_path: str | Path) -> Path:
