@@ -33,12 +33,9 @@ def signals_at_init(progress: Progress, should_stop: ShouldStop, key: str) -> di
 
     Built with the run's own seed: the very weights it started from.
     """
-    ensure_dygraph()
-    config = TrainConfig.from_dict(json.loads(key))
-    data = load_dataset(config.dataset, image_size=config.image_size, data_dir=config.data_dir)
-    progress(0.3)
-    if should_stop():
+    if (loaded := _config_and_data(key, progress, should_stop)) is None:
         return {}
+    config, data = loaded
     model = build_model(config, data)
     progress(0.6)
     model.train()
@@ -51,12 +48,9 @@ def signals_trained(progress: Progress, should_stop: ShouldStop, path: str, key:
 
     ``path``: the run's saved weights; ``key``: its config_key (which data set to feed).
     """
-    ensure_dygraph()
-    config = TrainConfig.from_dict(json.loads(key))
-    data = load_dataset(config.dataset, image_size=config.image_size, data_dir=config.data_dir)
-    progress(0.3)
-    if should_stop():
+    if (loaded := _config_and_data(key, progress, should_stop)) is None:
         return {}
+    _, data = loaded
     model = load_trained(path).model  # private: measuring in train mode moves BatchNorm's statistics
     progress(0.5)
     x, labels = _first_images(data)
@@ -65,6 +59,15 @@ def signals_trained(progress: Progress, should_stop: ShouldStop, path: str, key:
     model.train()
     return {"signals": [asdict(s) for s in diagnostics.measure_signal(model, x, labels)],
             "response_std": [[name, value] for name, value in stds]}
+
+
+def _config_and_data(key: str, progress: Progress, should_stop: ShouldStop) -> tuple[TrainConfig, Dataset] | None:
+    """The run's configuration (``key``: its config_key) and data set, in dygraph; None when cancelled."""
+    ensure_dygraph()
+    config = TrainConfig.from_dict(json.loads(key))
+    data = load_dataset(config.dataset, image_size=config.image_size, data_dir=config.data_dir)
+    progress(0.3)
+    return None if should_stop() else (config, data)
 
 
 def _first_images(data: Dataset) -> tuple[paddle.Tensor, paddle.Tensor]:
