@@ -15,14 +15,6 @@ from tests.helpers import open_page
 HUGE = dict(depth="152", width="128", batch="1024", size="256", steps="20000")
 
 
-@pytest.fixture(autouse=True)
-def no_stray_workers():
-    before = set(jobs.started_pools())
-    yield
-    for path in set(jobs.started_pools()) - before:
-        jobs.close_pool(path)
-
-
 @pytest.mark.parametrize(("lang", "words"), [("en", f"one run may use at most {MEMORY_BUDGET_MB} MB"),
                                              ("zh", f"每次训练最多可用 {MEMORY_BUDGET_MB} MB")])
 def test_a_run_over_the_memory_budget_is_refused_before_it_is_queued(lang, words):

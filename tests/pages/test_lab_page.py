@@ -27,15 +27,6 @@ TINY = dict(depth="20", width="4", batch="16", steps="6", eval="3", warmup="0", 
 DEADLINE_S = 90
 
 
-@pytest.fixture(autouse=True)
-def no_stray_workers():
-    """Shut down every pool a test started (the page starts one on its first submit)."""
-    before = set(jobs.started_pools())
-    yield
-    for path in set(jobs.started_pools()) - before:
-        jobs.close_pool(path)
-
-
 def open_lab(**params: str) -> AppTest:
     return open_page("pages/lab.py", timeout=120, **{"lang": "en", **params})
 
