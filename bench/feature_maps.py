@@ -26,19 +26,16 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.server import HOST, free_port, start_server, stop_server  # noqa: E402
 from resnet.inference import features  # noqa: E402
 from resnet.plots import features as feature_plots  # noqa: E402
 from resnet.inference.images import SAMPLES_DIR, load_image, sample  # noqa: E402
@@ -163,36 +160,6 @@ HREFS = """() => { const plots = document.querySelectorAll('.js-plotly-plot');
     return [1, 2].map(i => { const img = plots[i] && plots[i].querySelector('.hm image'); return img && img.getAttribute('href'); }); }"""
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(home: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    log = open(home / "server.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.headless", "true", "--server.fileWatcherType", "none"],
-        cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "RESNET_LAB_HOME": str(home)},
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited: {(home / 'server.log').read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return proc, url
-        except OSError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise
-            time.sleep(0.2)
-
-
 def browser_times(rounds: int) -> tuple[list[float], list[float]]:
     """Seconds from choosing a sample to every map redrawn: (fresh images, cached images)."""
     from playwright.sync_api import expect, sync_playwright
@@ -201,7 +168,8 @@ def browser_times(rounds: int) -> tuple[list[float], list[float]]:
 
     fresh, cached = [], []
     with tempfile.TemporaryDirectory(prefix="bench_fm_") as tmp:
-        proc, url = start_server(Path(tmp))
+        port = free_port()
+        proc, url = start_server(port, Path(tmp), Path(tmp) / "server.log", wait_s=120), f"http://{HOST}:{port}"
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -230,11 +198,7 @@ def browser_times(rounds: int) -> tuple[list[float], list[float]]:
                         choose(name, cached)
                 browser.close()
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_server(proc)
     return fresh, cached
 
 

@@ -1,0 +1,53 @@
+"""The benches' Streamlit server: ``streamlit run app.py`` on loopback, on a temp data home."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"  # loopback only
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def start_server(port: int, home: Path, log_path: Path, wait_s: float = 180.0) -> subprocess.Popen:
+    """``streamlit run app.py`` on loopback, returned once its health endpoint answers (bounded)."""
+    log = open(log_path, "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", HOST,
+         "--server.headless", "true", "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+        cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "RESNET_LAB_HOME": str(home)},
+    )
+    log.close()  # the child holds its own copy
+    deadline = time.monotonic() + wait_s
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited early:\n{log_path.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://{HOST}:{port}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            if time.monotonic() > deadline:
+                stop_server(proc)
+                raise RuntimeError(f"no answer on port {port} within {wait_s:.0f} s") from None
+            time.sleep(0.2)
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=30)
