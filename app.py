@@ -12,18 +12,26 @@ import math
 import numpy as np
 import streamlit as st
 
-from pages.common.ui import chart, classroom, link, page_setup, setting_slider, show_url_notices, sync_url, url_choice, url_int
-from resnet.model.spec import DOWNSAMPLES, LAMBDA_RANGE
-from resnet.plots import lesson as lesson_plots
+from pages.common.ui import (
+    chart, classroom, link, page_setup, safe_reason, setting_slider, show_url_notices, sync_url, url_choice, url_int,
+)
+from resnet.inference.signals import predicted_growth
 from resnet.lab import surfaces
+from resnet.inference.lesion_record import LesionStudy
+from resnet.lab.analyses import at_init
+from resnet.lab import stored_lesions
+from resnet.lab.store import Artifact, StoreError, store_address
+from resnet.model.spec import DOWNSAMPLES, LAMBDA_RANGE
+from resnet.plots import ablation as ablation_plots
+from resnet.plots import lesson as lesson_plots
 from resnet.plots import landscape as landscape_plots
 from resnet.plots.style import PLAIN, lambda_colour
 
 t = page_setup("why.title")
 
 DEPTH_RANGE = (1, 110)
-MEASURE_DEPTHS = (20, 56)
-MEASURED_VARIANTS = (("identity", 1.0), ("none", 1.0), ("scaled", 0.5), ("scaled", 2.0))
+MEASURE_DEPTHS = at_init.DEPTHS
+LIVE_S = 1.0  # the measured section looks at its task this often while it computes
 FP32 = np.finfo(np.float32)
 
 
@@ -91,18 +99,6 @@ def reading_values(measured: list[tuple[str, float, list]]) -> dict[str, str]:
     }
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def measured_signals(depth: int, scale: float, downsample: str) -> list[tuple[str, float, list]]:
-    """(shortcut, λ, per-block forward RMS and ∂L/∂x) at initialisation, standard variants + λ."""
-    from resnet.inference import diagnostics  # only when asked, as lesson_numbers
-
-    variants = dict.fromkeys([*MEASURED_VARIANTS, ("scaled", scale)])
-    # the same data for every variant, and the same weights for every layer they share:
-    # measure_at_init draws them with init_parameters, seeded by parameter name, as training does
-    return [(shortcut, lam, diagnostics.measure_at_init(depth, shortcut, lam, downsample=downsample))
-            for shortcut, lam in variants]
-
-
 def degradation() -> None:
     st.header(t("why.degradation"))
     st.markdown(t("why.degradation_body"))
@@ -167,17 +163,65 @@ def why_not_2x() -> list[str]:
     downsample = r2.radio(t("why.measure_downsample"), DOWNSAMPLES, horizontal=True,
                           format_func=lambda d: t(f"why.downsample.{d}"), key=url_choice("downsample", DOWNSAMPLES, DOWNSAMPLES[0]))
     show_url_notices(t)
-    try:
-        with st.spinner(t("why.measuring")):
-            measured = measured_signals(measure_depth, round(scale, 2), downsample)
-    except MemoryError:  # five ResNet-56 are built in this (server) process
-        st.error(t("error.memory"), icon="🛑")
+    chosen = {"depth": measure_depth, "scale": round(scale, 2), "downsample": downsample}
+    try:  # started when the section is shown: a class sees the figures without a click, and one
+        # measurement (cached in the run store) serves every visitor with these settings
+        artifact = begin_measurement(chosen)
+    except StoreError as exc:
+        st.error(t("why.measure_store", reason=safe_reason(exc)), icon="🛑")
         return ["lam", "L", "net", "downsample"]
+    # polls while it computes (or may be asked again); a finished measurement is drawn once
+    st.fragment(run_every=None if artifact.status == "done" else LIVE_S)(measured_figures)(chosen)
+    return ["lam", "L", "net", "downsample"]
+
+
+def begin_measurement(chosen: dict) -> Artifact:
+    """The measurement of these settings, started in a task process if it is not stored; this session's
+    previous one, if it still computes, is cancelled (a λ slider let go five times queues one task, not five)."""
+    address = store_address()
+    previous = st.session_state.get("_why_measuring")
+    if previous is not None and previous != chosen:
+        at_init.cancel(address, **previous)
+    st.session_state["_why_measuring"] = chosen
+    return at_init.start(address, **chosen)
+
+
+def measure_again(chosen: dict) -> None:
+    try:
+        at_init.restart(store_address(), **chosen)
+    except StoreError:  # the fragment says so at its next look
+        pass
+
+
+def cancel_measurement(chosen: dict) -> None:
+    try:
+        at_init.cancel(store_address(), **chosen)
+    except StoreError:
+        pass
+
+
+def measured_figures(chosen: dict) -> None:
+    """The measured signal and gradient per block; while a task process measures them, its progress and Cancel."""
+    try:
+        artifact = at_init.start(store_address(), **chosen)  # as stored: a failed or cancelled one is not started again
+    except StoreError as exc:
+        st.error(t("why.measure_store", reason=safe_reason(exc)), icon="🛑")
+        return
+    if artifact.status == "running":
+        bar, button = st.columns([6, 1], vertical_alignment="center")
+        bar.progress(artifact.progress, text=t("why.measuring"))
+        button.button(t("why.measure_cancel"), key="why_measure_cancel", icon="⏹️", on_click=cancel_measurement, args=(chosen,))
+        return
+    if artifact.status != "done" or not artifact.payload:
+        st.warning(t("why.measure_cancelled") if artifact.status == "cancelled"
+                   else t("why.measure_failed", reason=safe_reason(artifact.error or artifact.status)), icon="⚠️")
+        st.button(t("why.measure_again"), key="why_measure_again", icon="🔁", on_click=measure_again, args=(chosen,))
+        return
+    measure_depth, downsample = chosen["depth"], chosen["downsample"]
+    measured = at_init.measured(artifact.payload)
     runs = {t("why.variant_none") if shortcut == "none" else f"λ = {lam:g}": signals for shortcut, lam, signals in measured}
     colours = {t("why.variant_none") if shortcut == "none" else f"λ = {lam:g}": PLAIN if shortcut == "none" else lambda_colour(lam)
                for shortcut, lam, _ in measured}
-    from resnet.inference.diagnostics import predicted_growth  # Paddle is loaded by now
-
     forward, backward = predicted_growth(measured[-1][2])  # ∏λ for the chosen λ (the last variant)
     label = t("why.prediction", lam=f"{measured[-1][1]:g}")
     g1, g2 = st.columns(2)
@@ -195,14 +239,34 @@ def why_not_2x() -> list[str]:
     st.caption(t(f"why.prediction_note.{downsample}"))
     values = reading_values(measured)
     st.markdown(t("why.measured_reading", stage_starts=t(f"why.stage_starts.{downsample}", **values), depth=measure_depth, **values))
-    return ["lam", "L", "net", "downsample"]
+
+
+@st.cache_data(show_spinner=False)
+def shipped_lesion_studies() -> dict[str, LesionStudy]:
+    """The lesion studies stored with the shipped digits nets (``python -m resnet.lab shipped --lesion-only``)."""
+    return stored_lesions.stored_lesion_studies()
 
 
 def intuition() -> None:
+    """The course's intuition, Veit et al.'s finding, and what the shipped lesion studies measured (phrased by their intervals)."""
     st.header(t("why.q2"))
     st.markdown(t("why.q2_body"))
-    link("pages/feature_maps.py", t("why.link_ablation"), weights="shipped", file="resnet56_digits16.safetensors",
-         image="digit_3", ablate="drop", drop="layer2.4")  # a block whose deletion costs ~0 pp (lesion_studies.json)
+    if not (studies := shipped_lesion_studies()):
+        return
+    lines = "\n".join(f"- {ablation_plots.study_reading(s, t)}" for s in studies.values())
+    st.markdown(t("why.q2_measured", n=" / ".join(sorted({str(s.test_images) for s in studies.values()}))) + "\n\n" + lines)
+    # two deletions from the first study (the Feature maps page's default ResNet), chosen by the data, on the digit
+    # that page opens on: the one the study is surest changes nothing, and the costliest
+    key, study = next(iter(studies.items()))
+    drops = []
+    if (harmless := study.harmless()) is not None:
+        drops.append((harmless.name, t("why.link_ablation", block=harmless.name, label=study.label)))
+    worst = next(v for v in study.verdicts() if v.block == study.worst)
+    drops.append((worst.block.name, t("why.link_ablation_worst", block=worst.block.name, label=study.label,
+                                      delta=100 * worst.delta.value)))
+    for block, text in drops:
+        link("pages/feature_maps.py", text, weights="shipped", file=f"{key}.safetensors", image="digit_3", ablate="drop",
+             drop=block)
 
 
 def bottleneck() -> None:

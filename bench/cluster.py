@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from resnet.lab import cluster  # noqa: E402
-from resnet.lab.jobs import JobPool  # noqa: E402
+from resnet.lab.pools import JobPool  # noqa: E402
 from resnet.lab.presets import PRESETS  # noqa: E402
 
 

@@ -7,8 +7,9 @@ the same). One request = load and check the upload, preprocess, one forward pass
 every block's maps, the analysis, and the page's figures (overview, top-16 channel grid,
 x / F(x) / shortcut / out panel, ‖F(x)‖/‖x‖ chart, top-5, CAM) serialised as Streamlit
 sends them. The ablation (drop one block: a second forward + comparison figures) is
-timed on its own. With ``resnet/fastpath.py`` present the request is timed again with
-its ``fast_forward_features`` (ablations always run in dygraph there).
+timed on its own. The request is timed again with the fast path's ``fast_forward_features``
+(ablations always run in dygraph there), and as the page makes it: the maps computed by the
+inference service (``resnet.lab.service``) and sent back to the server.
 
 Then the browser: the real server (``streamlit run app.py``) driven in Debian's headless
 Chromium through Playwright. Per round, one seed's model is warmed up (page load with the
@@ -75,6 +76,19 @@ def ablation(lab, data: bytes) -> list[str]:
     return [fig.to_json() for fig in figures]
 
 
+def service_time(data: bytes, repeat: int) -> float:
+    """Median seconds of the page's request for one image's maps from the inference service (warm model)."""
+    from resnet.inference.explore import ModelSpec
+    from resnet.lab import service
+
+    spec = ModelSpec("random", depth=50, seed=0)
+    prepared = preprocess(load_image(data).image, random_model(50, seed=0).preprocess)
+    median, _ = median_time(lambda: service.call("resnet.inference.served:maps", key=spec.key, timeout=600, spec=spec,
+                                                 array=prepared.array), repeat)
+    service.pool().stop()
+    return median
+
+
 def median_time(fn, repeat: int) -> tuple[float, list[float]]:
     fn()  # warm: first-call allocations, oneDNN kernel choice, program export
     times = []
@@ -122,9 +136,12 @@ def main() -> None:
             fast, times = median_time(lambda: request(lab, data, fastpath.fast_forward_features), args.repeat)
             print(f"  {'request → all figures (fast path)':<34} {fast * 1000:8.1f} ms   runs: "
                   + " ".join(f"{x * 1000:.0f}" for x in times))
+    served = service_time(data, args.repeat)
+    print(f"  {'maps through the inference service':<34} {served * 1000:8.1f} ms   (fast path, warm; the analysis pickled back)")
     print(f"feature_maps_core_warm_s={core:.3f}")
     if fast is not None:
         print(f"feature_maps_core_fast_warm_s={fast:.3f}")
+    print(f"feature_maps_service_warm_s={served:.3f}")
     if not args.no_browser:
         fresh, cached = browser_times(args.rounds)
         print("Browser (Chromium, real server): choosing an image → all maps drawn, warm")

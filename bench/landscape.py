@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from resnet.lab.jobs import limit_threads  # noqa: E402  (no Paddle yet)
+from resnet.lab.procs import limit_threads  # noqa: E402  (no Paddle yet)
 from resnet.lab.tasks import TASK_THREADS  # noqa: E402
 
 limit_threads(TASK_THREADS)  # before Paddle is imported, as in a task process

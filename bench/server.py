@@ -1,11 +1,16 @@
-"""The benches' Streamlit server: ``streamlit run app.py`` on loopback, on a temp data home."""
+"""The benches' Streamlit server: the README's start command on loopback, on a temp data home.
+
+``serve_command`` is what ``bash .ci/start-app`` runs after its set-up (not the script itself:
+its set-up asks pip for upgrades), with only the port and the address given: every other
+setting, the file watcher off included, comes from ``.streamlit/config.toml``, so a bench
+measures the server a user starts.
+"""
 
 from __future__ import annotations
 
 import os
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -20,14 +25,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def serve_command(port: int) -> list[str]:
+    """``.ci/start-app``'s ``exec`` line with ``PORT=port`` and ``--server.address HOST`` as its extra arguments."""
+    return [str(REPO / ".venv" / "bin" / "streamlit"), "run", "app.py", "--server.port", str(port),
+            "--server.address", HOST]
+
+
 def start_server(port: int, home: Path, log_path: Path, wait_s: float = 180.0) -> subprocess.Popen:
-    """``streamlit run app.py`` on loopback, returned once its health endpoint answers (bounded)."""
+    """``serve_command(port)`` in the repository, returned once its health endpoint answers (bounded)."""
     log = open(log_path, "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", HOST,
-         "--server.headless", "true", "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
-        cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "RESNET_LAB_HOME": str(home)},
-    )
+    proc = subprocess.Popen(serve_command(port), cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, "RESNET_LAB_HOME": str(home)})
     log.close()  # the child holds its own copy
     deadline = time.monotonic() + wait_s
     while True:

@@ -61,7 +61,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from resnet.lab.config import StepMetrics  # noqa: E402
 from resnet.lab.data import load_digits  # noqa: E402
-from resnet.lab.jobs import JobPool  # noqa: E402
+from resnet.lab.pools import JobPool  # noqa: E402
 from resnet.lab.presets import BASE, PRESETS  # noqa: E402
 from resnet.lab.train import ENGINES, train  # noqa: E402
 

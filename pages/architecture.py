@@ -1,4 +1,5 @@
-"""Architecture: a real Paddle ResNet built live, layer by layer."""
+"""Architecture: a real Paddle ResNet, layer by layer: its layers and shapes here (no weights), the
+forward pass that checks the table in the inference service."""
 
 from __future__ import annotations
 
@@ -7,31 +8,34 @@ import inspect
 import pandas as pd
 import streamlit as st
 
-from pages.common.ui import (chart, classroom, count_columns, metric_columns, page_setup, select_on_click, show_url_notices, stage_name, sync_url,
-                             url_choice, url_int)
+from pages.common.ui import (chart, classroom, count_columns, metric_columns, page_setup, safe_reason, select_on_click, show_url_notices,
+                             stage_name, sync_url, url_choice, url_int)
 
 t = page_setup("arch.title")
 
 from resnet.inference import anatomy  # noqa: E402  (imports paddle: after the sidebar is up)
 from resnet.inference import cost  # noqa: E402
 from resnet.inference import lesson_map  # noqa: E402
+from resnet.lab import service  # noqa: E402
 from resnet.model import network  # noqa: E402
+from resnet.model.modes import ensure_dygraph, shapes_only  # noqa: E402
 from resnet.plots import architecture as architecture_plots  # noqa: E402
 
-network.ensure_dygraph()  # this run's thread (see ensure_dygraph)
+ensure_dygraph()  # this run's thread reads Paddle layers' shapes (see ensure_dygraph)
 
 DEPTHS = network.IMAGENET_DEPTHS
 SIZE_RANGE = (32, 512)
 BATCH_RANGE = (1, 256)
 PLOTLY = {"displayModeBar": False}
+CHECK_TIMEOUT_S = 120.0  # a fresh ResNet-152 at 512 px, built and run once, on a busy machine
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)  # keyed on ?depth=: a ResNet-152 is ~240 MB
+@st.cache_resource(show_spinner=False, max_entries=5)  # keyed on ?depth=
 def shared_model(depth: int) -> network.ResNet:
-    """One read-only model per depth for every session."""
-    net = network.resnet(depth)
-    net.eval()
-    return net
+    """One read-only model per depth for every session: the real layers with their shapes, and no
+    weights (``shapes_only``): the table, the counts and the structure read them; nothing runs it here."""
+    with shapes_only():
+        return network.resnet(depth)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)  # keyed on URL values (?depth=&batch=&size=)
@@ -41,9 +45,8 @@ def table_rows(depth: int, batch: int, size: int) -> list[anatomy.LayerRow]:
 
 @st.cache_data(show_spinner=False, max_entries=16)  # keyed on URL values
 def forward_check(depth: int, size: int) -> list[str]:
-    """Cross-check the table with a real forward pass (batch 1) on a private model."""
-    net = network.resnet(depth)  # private: the check hooks layers, the shared model stays clean
-    return anatomy.cross_check(net, anatomy.model_rows(net, 1, size))
+    """Cross-check the table with a real forward pass (batch 1) of a fresh ResNet, in the inference service."""
+    return service.call("resnet.inference.served:table_check", timeout=CHECK_TIMEOUT_S, depth=depth, size=size)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)  # keyed on a block class's name
@@ -92,8 +95,11 @@ def totals(net: network.ResNet, rows: list[anatomy.LayerRow], depth: int, size: 
     try:
         with st.spinner(t("arch.checking")):
             problems = forward_check(depth, size)
-    except MemoryError:  # a private ResNet-152 at 512 px while other sessions hold theirs
+    except MemoryError:  # a ResNet-152 at 512 px in the inference service
         st.error(t("error.memory"), icon="🛑")
+        return
+    except service.ServiceError as exc:  # a timeout, a service process that died: the table stands, unchecked
+        st.error(t("arch.check_unavailable", reason=safe_reason(exc)), icon="🚫")
         return
     if problems:
         m5.metric(t("arch.check"), "✗")
@@ -233,7 +239,7 @@ try:
     with st.spinner(t("arch.building", depth=depth)):
         net = shared_model(depth)
         rows = table_rows(depth, batch, size)
-except MemoryError:  # the model is built in this (server) process
+except MemoryError:  # even without weights, a model's layers take memory in this (server) process
     st.error(t("error.memory"), icon="🛑")
     st.stop()
 summary = anatomy.block_summary(rows)

@@ -11,15 +11,17 @@ from pages.common.ui import (chart, classroom, count_columns, metric_columns, pa
 t = page_setup("cost.title")
 
 from resnet.inference import cost  # noqa: E402  (imports paddle: after the sidebar is up)
+from resnet.lab import service  # noqa: E402
+from resnet.model.modes import ensure_dygraph  # noqa: E402
 from resnet.plots import cost as cost_plots  # noqa: E402
-from resnet.model import ensure_dygraph  # noqa: E402
 
-ensure_dygraph()  # this run's thread (see ensure_dygraph)
+ensure_dygraph()  # this run's thread counts shapes on Paddle layers (see ensure_dygraph)
 
 PAPER_50 = cost.PAPER_GMACS["ResNet-50"]
 SIZE_RANGE = cost.IMAGE_SIZE_RANGE
 BATCH_RANGE = cost.BATCH_RANGE
 WIDTHS = (16, 32, 64, 128, 256, 512)  # the inner width of a stage: ResNet-50's are 64 … 512
+MEASURE_TIMEOUT_S = 600.0  # a ResNet-152 at 512 px, batch 16, 21 repeats each way, with its fast path's export
 
 
 def giga(macs: int) -> str:
@@ -224,10 +226,12 @@ def measured(depth: int, size: int) -> None:
     if st.button(t("cost.measure", depth=depth, size=size), type="primary"):
         bar = st.progress(0.0, text=t("cost.step.build"))
         try:
-            result = cost.measure_latency(depth, measure_batch, size, repeats=repeats,
-                                          progress=lambda f, step: bar.progress(min(f, 1.0), text=t("cost.step." + step)))
+            # in the inference service, which keeps the fast path of these weights for the next measurement
+            result = service.call("resnet.inference.served:latency", key=f"latency:{depth}", timeout=MEASURE_TIMEOUT_S,
+                                  progress=lambda f, step: bar.progress(min(f, 1.0), text=t("cost.step." + step)),
+                                  depth=depth, batch=measure_batch, size=size, repeats=repeats)
             st.session_state["latency"] = result
-        except MemoryError:  # the model is built and run in this (server) process
+        except MemoryError:  # the model did not fit in the inference service's memory
             st.error(t("error.memory"), icon="🛑")
         except (ValueError, RuntimeError, OSError) as error:
             st.error(t("cost.measure_failed", error=safe_reason(error)))

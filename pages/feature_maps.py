@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -18,43 +18,35 @@ from pages.common.ui import (
 t = page_setup("fm.title")
 
 from resnet.inference import explore, features, images  # noqa: E402  (Paddle: after the sidebar)
-from resnet.inference.explore import FILE_SOURCES, STEM, UPLOAD, UPLOAD_TYPES, Shown  # noqa: E402
-from resnet.model import network, preprocess, weights  # noqa: E402
+from resnet.inference.explore import FILE_SOURCES, STEM, UPLOAD, UPLOAD_TYPES, ModelInfo, ModelSpec, Shown  # noqa: E402
+from resnet.model import preprocess, weights  # noqa: E402
+from resnet.model.spec import IMAGENET_DEPTHS  # noqa: E402
 from resnet.plots import ablation as ablation_plots, features as feature_plots  # noqa: E402
-from resnet.lab import shipped  # noqa: E402
-from resnet.lab.jobs import trained_dir  # noqa: E402  (where the lab's workers save finished runs)
-from resnet.lab.store import store_path  # noqa: E402
-
-network.ensure_dygraph()  # this run's thread (see ensure_dygraph)
+from resnet.lab import service, shipped  # noqa: E402
+from resnet.lab.analyses import lesion as live_lesion  # noqa: E402
+from resnet.lab.store import Artifact, StoreError, store_address  # noqa: E402
+from resnet.paths import trained_dir  # noqa: E402  (where the lab's workers save finished runs)
 
 _log = logging.getLogger(__name__)
 
 SOURCES = ("shipped", "random", "official", "local", "trained")
-DEPTHS = network.IMAGENET_DEPTHS
+DEPTHS = IMAGENET_DEPTHS
 SEED_RANGE = (0, 9999)
 K_RANGE = (4, 64)
 ABLATIONS = ("none", "shortcuts", "drop")
 PLOTLY = {"displayModeBar": False}
+SERVED = "resnet.inference.served:"  # the service's targets: models are built and run there, never here
+LOAD_TIMEOUT_S = 180.0  # loading weights: an official ResNet-152 checked key by key on a busy machine
+MAPS_TIMEOUT_S = 180.0  # every block's maps; the first of a model exports its fast path (ResNet-152: a minute)
 
 
-# -- shared, read-only resources: one model per weights, the sample photos, the analyses --
+# -- shared, read-only resources: the weights (in the inference service), the sample photos, the analyses --
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
-def random_lab(depth: int, seed: int) -> weights.LabModel:
-    return weights.random_model(depth, seed)
-
-
-@st.cache_resource(show_spinner=False, max_entries=2)
-def official_lab(depth: int) -> weights.LabModel:
-    """Only called once the file is on disk (downloaded on request, see ``official_weights``)."""
-    return weights.official_model(depth)
-
-
-@st.cache_resource(show_spinner=False, max_entries=3)
-def file_lab(path: str, stamp: tuple[int, int]) -> weights.LabModel:
-    """A safetensors file (+ sidecar); ``stamp`` (mtime, size) reloads it when it changes."""
-    return weights.load_trained(path)
+@st.cache_resource(show_spinner=False, max_entries=8)
+def model_info(key: str, _spec: ModelSpec) -> ModelInfo:
+    """The weights ``_spec`` names (``key``), loaded in the inference service, which keeps them for the maps."""
+    return service.call(SERVED + "model_info", key=key, timeout=LOAD_TIMEOUT_S, spec=_spec)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -65,17 +57,18 @@ def sample_shown(name: str, spec: preprocess.Preprocess) -> Shown:
 
 @st.cache_resource(show_spinner=False)
 def lesion_board() -> shipped.LesionBoard:
-    """Every session's lesion studies: stored with the shipped models, or measured here on request."""
+    """The lesion studies stored with the shipped models (reread when a file changes), for every session."""
     return shipped.LesionBoard()
 
 
 @st.cache_resource(show_spinner=False, max_entries=6)  # ResNet-50 at 224: ~65 MB of maps per entry
 def analysis_for(
-    model_key: str, image_key: str, drop: tuple[str, ...], shortcuts_off: bool, _lab: weights.LabModel, _array: np.ndarray,
+    model_key: str, image_key: str, drop: tuple[str, ...], shortcuts_off: bool, _spec: ModelSpec, _array: np.ndarray,
 ) -> tuple[features.Analysis, float]:
-    """Every block's maps for one (weights, image, ablation), shared by all sessions (read-only)."""
-    network.ensure_dygraph()  # cached functions run in the calling script's thread
-    return explore.analyse(_lab.model, _array, labels=_lab.classes, drop_blocks=drop, shortcuts_off=shortcuts_off)
+    """Every block's maps for one (weights, image, ablation), computed by the inference service and
+    shared by all sessions (read-only)."""
+    return service.call(SERVED + "maps", key=model_key, timeout=MAPS_TIMEOUT_S, spec=_spec, array=_array, drop=drop,
+                        shortcuts_off=shortcuts_off)
 
 
 # -- the page's sections, top to bottom ---------------------------------------------------
@@ -112,14 +105,15 @@ def refuse(problem: str) -> None:
     st.error(problem, icon="🚫")
 
 
-def loaded(load: Callable[[], weights.LabModel], what: str, spinning: str) -> weights.LabModel | None:
-    """``load()`` under a ``spinning`` spinner, or None with the reason shown: weights that do not fit, a disk error…"""
+def loaded(spec: ModelSpec, what: str, spinning: str) -> tuple[ModelInfo, str, Path | None] | None:
+    """The weights ``spec`` names, loaded under a ``spinning`` spinner, with their cache key and file; or None
+    with the reason shown: weights that do not fit, a disk error, a service that could not answer…"""
     try:
         with st.spinner(spinning):
-            return load()
+            return model_info(spec.key, spec), spec.key, None if spec.path is None or spec.kind != "file" else Path(spec.path)
     except weights.WeightsError as exc:
         refuse(explore.error_text(safe_error(exc), t))
-    except MemoryError:  # the model is built in this (server) process
+    except MemoryError:  # the inference service ran out of memory building it
         refuse(t("error.memory"))
     except Exception as exc:  # a file removed meanwhile, a disk error: never a traceback
         _log.warning("loading %s failed", what, exc_info=True)
@@ -127,21 +121,20 @@ def loaded(load: Callable[[], weights.LabModel], what: str, spinning: str) -> we
     return None
 
 
-def file_weights(source: str, column: Any) -> tuple[weights.LabModel, str, Path] | None:
+def file_weights(source: str, column: Any) -> tuple[ModelInfo, str, Path | None] | None:
     """A shipped model, a file from the operator's folder or one of the lab's trained runs; its cache key and file."""
     try:
-        files = shipped.weight_files(source, trained_dir(store_path()))
+        files = shipped.weight_files(source, trained_dir())
     except weights.WeightsError as exc:
         return refuse(explore.error_text(safe_error(exc), t))
     names, labels = [p.name for p in files], {p.name: shipped.file_option(p, t) for p in files}
     name = column.selectbox(t("fm.file"), names, key=url_choice("file", names, names[0]), format_func=labels.get)
     path = next(p for p in files if p.name == name)
-    stamp = explore.file_stamp(path)
-    lab = loaded(lambda: file_lab(str(path), stamp), name, t("fm.loading_file", name=md_escape(name)))
-    return None if lab is None else (lab, f"file:{path}:{stamp[0]}:{stamp[1]}", path)
+    spec = ModelSpec("file", path=str(path), stamp=explore.file_stamp(path))
+    return loaded(spec, name, t("fm.loading_file", name=md_escape(name)))
 
 
-def official_weights(depth: int, column: Any) -> tuple[weights.LabModel, str, None] | None:
+def official_weights(depth: int, column: Any) -> tuple[ModelInfo, str, Path | None] | None:
     """The official ImageNet weights, downloaded only when asked, and their cache key."""
     target = weights.official_file(depth)
     if (state := weights.official_state(depth)) != "ready":  # missing or damaged: no network until asked
@@ -159,22 +152,19 @@ def official_weights(depth: int, column: Any) -> tuple[weights.LabModel, str, No
         except weights.WeightsError as exc:
             bar.empty()
             return refuse(explore.error_text(safe_error(exc), t))
-    lab = loaded(lambda: official_lab(depth), f"ResNet-{depth}", t("fm.loading_official", depth=depth))
-    return None if lab is None else (lab, f"official:{depth}", None)
+    return loaded(ModelSpec("official", depth=depth, path=str(target)), f"ResNet-{depth}", t("fm.loading_official", depth=depth))
 
 
-def model_in(source: str, depth: int | None, column: Any) -> tuple[weights.LabModel, str, Path | None] | None:
+def model_in(source: str, depth: int | None, column: Any) -> tuple[ModelInfo, str, Path | None] | None:
     """The chosen weights as a model, its cache key and its file; None (with the reason shown) if there are none."""
     if source == "random":
         seed = int(column.number_input(t("fm.seed"), *SEED_RANGE, key=url_int("seed", *SEED_RANGE, 0), help=t("fm.seed_help")))
-        lab = loaded(lambda: random_lab(depth, seed), f"ResNet-{depth}", t("fm.building", depth=depth))  # MemoryError too
-        model = None if lab is None else (lab, f"random:{depth}:{seed}", None)
+        model = loaded(ModelSpec("random", depth=depth, seed=seed), f"ResNet-{depth}", t("fm.building", depth=depth))
     else:
         model = file_weights(source, column) if source in FILE_SOURCES else official_weights(depth, column)
     if model is None:
         return None
     show_url_notices(t)
-    network.ensure_dygraph()
     st.caption(explore.model_caption(replace(model[0], source=md_escape(model[0].source)), t))  # a file's name
     return model
 
@@ -276,7 +266,7 @@ def ratios(analysis: features.Analysis) -> None:
         st.warning(dead, icon="⚠️")
 
 
-def predictions(analysis: features.Analysis, lab: weights.LabModel, shown: Shown, untrained: bool) -> None:
+def predictions(analysis: features.Analysis, lab: ModelInfo, shown: Shown, untrained: bool) -> None:
     """The top classes (all ten digits) and where the network looked (trained weights with class names only)."""
     st.header(t("fm.predictions"))
     if untrained:  # random weights: say that the net knows nothing yet, and what to pick instead
@@ -295,7 +285,7 @@ def predictions(analysis: features.Analysis, lab: weights.LabModel, shown: Shown
     st.caption(t("fm.cam_help"))
 
 
-def ablation(analysis: features.Analysis, lab: weights.LabModel, model_key: str, shown: Shown,
+def ablation(analysis: features.Analysis, lab: ModelInfo, model_key: str, shown: Shown,
              block: str, channel: int, mode: str, untrained: bool) -> None:
     """Drop a block or every shortcut at inference, on the same weights, and see what changes."""
     st.header(t("fm.ablation"))
@@ -314,9 +304,12 @@ def ablation(analysis: features.Analysis, lab: weights.LabModel, model_key: str,
         return
     try:
         with st.spinner(t("fm.computing_ablation")):
-            ablated, _ = analysis_for(model_key, shown.key, drop, ablate == "shortcuts", lab, shown.prepared.array)
-    except MemoryError:  # a second set of every block's maps, in this (server) process
+            ablated, _ = analysis_for(model_key, shown.key, drop, ablate == "shortcuts", lab.spec, shown.prepared.array)
+    except MemoryError:  # a second set of every block's maps, in the inference service
         st.error(t("error.memory"), icon="🛑")
+        return
+    except service.ServiceError as exc:  # a timeout, a service process that died
+        st.error(t("fm.error.other", reason=safe_reason(exc)), icon="🚫")
         return
     comparison = features.compare(analysis, ablated)
     what = t("fm.ablate.shortcuts") if ablate == "shortcuts" else t("fm.dropped_block", name=drop[0])
@@ -345,46 +338,100 @@ def ablation(analysis: features.Analysis, lab: weights.LabModel, model_key: str,
               key="fm_panel_ablated", config=PLOTLY)
 
 
-def measure(board: shipped.LesionBoard, files: list[Path]) -> str | None:
-    """Measure the files' lesion studies under one progress bar; the reason if one cannot be."""
-    bar = st.progress(0.0, text=t("fm.veit.computing"))
+LESION_LIVE_S = 1.0  # the lesion section looks at its task processes this often while they measure
+
+
+def start_lesions(files: list[Path]) -> None:
+    """Measure the files' lesion studies live, in task processes: anew, even those measured, failed or cancelled."""
     try:
-        board.measure_all(files, lambda path: file_lab(str(path), explore.file_stamp(path)),
-                          lambda fraction, label: bar.progress(fraction, text=f"{md_escape(label)}: {t('fm.veit.computing')}"))
-    except MemoryError:  # the models are run in this (server) process
-        return t("error.memory")
-    except (ValueError, OSError) as exc:  # no test split to measure on (a data folder gone…)
-        return t("fm.veit.no_test_data", reason=safe_reason(exc))
-    finally:
-        bar.empty()
+        address = store_address()
+        for path in files:
+            live_lesion.restart(address, path)
+    except (StoreError, OSError):  # a store that cannot be written, a file gone: the section says so when it reads
+        pass
 
 
-def veit(lab: weights.LabModel, source: str, file: Path | None) -> None:
-    """Veit et al. (2016) measured: delete blocks of the trained nets, test them again."""
+def cancel_lesions(files: list[Path]) -> None:
+    try:
+        address = store_address()
+        for path in files:
+            live_lesion.cancel(address, path)
+    except (StoreError, OSError):
+        pass
+
+
+def live_lesions(files: list[Path]) -> dict[Path, Artifact | None]:
+    """Each file's live measurement as the run store holds it (None: never asked for). ``StoreError``, ``OSError``."""
+    address = store_address()
+    return {path: live_lesion.read(address, path) for path in files}
+
+
+def veit(lab: ModelInfo, source: str, file: Path | None) -> None:
+    """Veit et al. (2016) measured: delete blocks of the trained nets, test them again.
+
+    The shipped models' studies are stored with them; "Recompute live" (and a lab model's own
+    study) is measured in task processes, the section showing progress and Cancel meanwhile.
+    """
     st.header(t("fm.veit.title"))
     st.markdown(t("fm.veit.paper"))
     board, ours = lesion_board(), shipped.shipped_models()
     own = file if source != "shipped" and file is not None else None
-    b1, b2, problem = *st.columns(2), None
-    if ours and not all(map(board.is_live, ours)):
-        if b1.button(t("fm.veit.recompute" if board.stored() else "fm.veit.measure_shipped"), key="veit_recompute"):
-            problem = measure(board, ours)
-    if own is not None and board.study(own) is None:
-        if "train_config" not in lab.meta:  # not from the lab: no record of the data it was tested on
-            b2.caption(t("fm.veit.no_test_data", reason=t("fm.veit.no_run", label=md_escape(shipped.lab_label(lab)))))
-        elif b2.button(t("fm.veit.measure", label=md_escape(shipped.lab_label(lab))), key="veit_measure"):
-            problem = measure(board, [own])
-    if problem:
-        st.warning(problem, icon="⚠️")
-    if not (studies := [s for path in [*ours, own] if path is not None and (s := board.study(path)) is not None]):
+    measurable = own is not None and "train_config" in lab.meta  # a lab run's file: its test images are known
+    try:
+        live = live_lesions([*ours, *([own] if measurable else [])])
+    except (StoreError, OSError) as exc:
+        st.warning(t("fm.veit.store", reason=safe_reason(exc)), icon="⚠️")
+        live = {}
+    ours_live = [live.get(path) for path in ours]
+    # the actions: one row, its slots always drawn (the fragment below keeps its place)
+    b1, b2 = st.columns(2)
+    if ours and not any(a is not None and a.status == "running" for a in ours_live):
+        measured = all(a is not None and a.status == "done" for a in ours_live)
+        label = "fm.veit.measure_again" if measured else "fm.veit.recompute" if board.stored() else "fm.veit.measure_shipped"
+        b1.button(t(label), key="veit_recompute", type="tertiary" if measured else "secondary", on_click=start_lesions,
+                  args=(ours,), help=t("fm.veit.recompute_help"))
+    if own is not None and not measurable:  # not from the lab: no record of the data it was tested on
+        b2.caption(t("fm.veit.no_test_data", reason=t("fm.veit.no_run", label=md_escape(lab.label))))
+    elif measurable and (live.get(own) is None or live[own].status in ("failed", "cancelled")):
+        b2.button(t("fm.veit.measure", label=md_escape(lab.label)), key="veit_measure", on_click=start_lesions, args=([own],))
+    running = any(a is not None and a.status == "running" for a in live.values())
+    st.fragment(run_every=LESION_LIVE_S if running else None)(lesion_results)(board, ours, own if measurable else None, lab.label)
+
+
+def lesion_results(board: shipped.LesionBoard, ours: list[Path], own: Path | None, own_label: str) -> None:
+    """Progress and Cancel while task processes measure; then (or meanwhile, the stored ones) the studies' charts."""
+    try:
+        live = live_lesions([*ours, *([own] if own is not None else [])])
+    except (StoreError, OSError):
+        live = {}  # said above the fragment
+    groups = [("veit_cancel", ours, None), ("veit_cancel_own", [own] if own is not None else [], own_label)]
+    for key, files, label in groups:
+        artifacts = [live.get(path) for path in files]
+        if not any(a is not None and a.status == "running" for a in artifacts):
+            continue
+        done = sum(a.progress if a is not None else 0.0 for a in artifacts) / len(artifacts)
+        bar, button = st.columns([6, 1], vertical_alignment="center")
+        text = t("fm.veit.computing") if label is None else f"{md_escape(label)}: {t('fm.veit.computing')}"
+        bar.progress(min(1.0, done), text=text)
+        button.button(t("fm.veit.cancel"), key=key, icon="⏹️", on_click=cancel_lesions, args=(files,))
+    for path, artifact in live.items():
+        if artifact is not None and artifact.status == "failed":
+            st.warning(t("fm.veit.failed", label=md_escape(path.stem), reason=safe_reason(artifact.error or "")), icon="⚠️")
+    if any(live.get(path) is not None and live[path].status == "cancelled" for path in live):
+        st.caption(t("fm.veit.cancelled"))
+    found = {path: s for path in [*ours, own] if path is not None and (s := board.study(path, live.get(path))) is not None}
+    if not (studies := list(found.values())):
         st.info(t("fm.veit.not_measured"))
         return
     st.markdown(t("fm.veit.how", n=" / ".join(sorted({str(s.test_images) for s in studies}))))
-    st.caption(t("fm.veit.live" if all(map(board.is_live, ours)) else "fm.veit.stored"))
+    ours_done = bool(ours) and all(live.get(p) is not None and live[p].status == "done" for p in ours)
+    st.caption(t("fm.veit.live" if ours_done else "fm.veit.stored"))
     for name, figure, reading in ablation_plots.lesion_charts(studies, t):
         st.plotly_chart(figure, key=f"fm_veit_{name}", config=PLOTLY)
         st.markdown(reading)
-    st.markdown(t("fm.veit.why_some_hurt"))
+    # the explanation is about a residual net: the default shipped ResNet's study, phrased by its intervals
+    if (resnet_study := next((s for path, s in found.items() if path.stem == shipped.DEFAULT_KEY), None)) is not None:
+        st.markdown(ablation_plots.why_some_hurt(resnet_study, t))
 
 
 def finish() -> None:
@@ -414,11 +461,13 @@ def page() -> None:
         return
     try:
         with st.spinner(t("fm.computing")):
-            analysis, seconds = analysis_for(model_key, shown.key, (), False, lab, shown.prepared.array)
-    except MemoryError:  # every block's maps of one image, in this (server) process
+            analysis, seconds = analysis_for(model_key, shown.key, (), False, lab.spec, shown.prepared.array)
+    except MemoryError:  # every block's maps of one image, in the inference service
         return refuse(t("error.memory"))
+    except service.ServiceError as exc:  # a timeout, a service process that died
+        return refuse(t("fm.error.other", reason=safe_reason(exc)))
     block_key = overview(analysis, seconds, explore.fast_path_takes(shown.prepared.array))
-    block, channel, mode = selected_block(analysis, block_key, lab.model.config.stem)
+    block, channel, mode = selected_block(analysis, block_key, lab.config.stem)
     ratios(analysis)
     predictions(analysis, lab, shown, untrained=source == "random")
     ablation(analysis, lab, model_key, shown, block, channel, mode, untrained=source == "random")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 ENV_HOME = "RESNET_LAB_HOME"
@@ -30,3 +31,22 @@ def operator_dir(env_var: str) -> Path | None:
 ENV_DATA_DIR = "RESNET_LAB_DATA_DIR"  # the operator's folder of image data sets (one subfolder each)
 RUN_STORE_FILE = "runs.sqlite"  # data_home()/runs.sqlite: the lab's run store
 TRAINED_SUBDIR = "trained"  # next to the run store: finished runs' final weights (data_home()/trained)
+
+
+def run_store_file() -> Path:
+    """The default run store's file, ``data_home()/runs.sqlite`` (unless ``$RESNET_LAB_DB_URL`` names a database)."""
+    return data_home() / RUN_STORE_FILE
+
+
+def trained_dir(store_address: str | Path | None = None) -> Path:
+    """Where finished runs' weights go: next to a SQLite store's file; for the default store or a
+    database (a ``…://`` URL), ``data_home()/trained``, where the Feature maps page lists them."""
+    if store_address is None or "://" in str(store_address):
+        return data_home() / TRAINED_SUBDIR
+    return Path(store_address).parent / TRAINED_SUBDIR
+
+
+def trained_weights_path(store_address: str | Path | None, run_id: int, label: str) -> Path:
+    """A finished run's weights file: ``<trained_dir>/run<id>_<label>.safetensors`` (λ spelled ``lambda``)."""
+    slug = re.sub(r"[^A-Za-z0-9.-]+", "_", label.replace("λ=", "lambda")).strip("_")
+    return trained_dir(store_address) / f"run{run_id}_{slug}.safetensors"

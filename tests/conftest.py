@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from bench.server import HOST, free_port, start_server, stop_server
+from resnet.lab import pools, tasks
+
 CHROMIUM = "/usr/bin/chromium"
 # No background warm-up in the pages and servers the tests start (resnet.prepare.background):
 # it would export models into whichever test's data dir is current. Its own tests turn it on.
@@ -31,45 +28,29 @@ def isolated_home(tmp_path, monkeypatch):
     return home
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@pytest.fixture(autouse=True)
+def no_stray_processes(monkeypatch):
+    """No worker or task process outlives the test that started it: each test has its own
+    registry of pools (``pools.pool_for``), shut down after it, and a task dispatcher the
+    test started is shut down too (one a module's fixture set up is that fixture's)."""
+    monkeypatch.setattr(pools, "_POOLS", {})
+    dispatcher = tasks._DISPATCHER
+    yield
+    pools.shutdown_pools()
+    if tasks._DISPATCHER is not dispatcher:
+        tasks.shutdown_dispatcher()
 
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
-    """``streamlit run app.py`` on a free loopback port; yields its base URL."""
-    port = _free_port()
+    """The app as ``bash .ci/start-app`` serves it (``bench.server``) on a free loopback port; yields its base URL."""
     home = tmp_path_factory.mktemp("server_home")
-    log = open(home / "server.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none"],
-        cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "RESNET_LAB_HOME": str(home)},
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    port = free_port()
+    proc = start_server(port, home, home / "server.log", wait_s=120)
     try:
-        while True:  # poll the health endpoint until the server answers (bounded)
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited early: {(home / 'server.log').read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        yield url
+        yield f"http://{HOST}:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        stop_server(proc)
 
 
 @pytest.fixture(scope="session")

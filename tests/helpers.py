@@ -11,6 +11,8 @@ from typing import Callable, Iterator
 
 from streamlit.testing.v1 import AppTest
 
+from resnet.lab import pools
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -38,6 +40,12 @@ def poll(condition: Callable[[], object], what: str, timeout: float = 60, interv
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(interval)
     return value
+
+
+def started_pools() -> set[str]:
+    """The addresses of the stores whose pool ``pools.pool_for`` started in this test (tests/conftest.py
+    gives every test its own registry)."""
+    return set(pools._POOLS)
 
 
 class Served:

@@ -1,6 +1,6 @@
 """The package's layering, read from the source with ``ast``: imports only go down.
 
-    paths, i18n, errors, system  <  model  <  inference  <  lab  <  plots
+    paths, i18n, errors, system, stats  <  model  <  inference  <  lab  <  plots
 
 The lab measures and ablates its runs with the inference layer's instruments
 (diagnostics, ablation); inference never imports the lab. Nothing imports
@@ -23,7 +23,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "resnet"
 
-LAYERS = {"paths": 0, "i18n": 0, "errors": 0, "system": 0, "model": 1, "inference": 2, "lab": 3, "plots": 4,
+LAYERS = {"paths": 0, "i18n": 0, "errors": 0, "system": 0, "stats": 0, "papers": 0, "model": 1, "inference": 2, "lab": 3, "plots": 4,
           "prepare": 5}  # prepare: getting ready for class, on top of model, inference and lab
 # (importer, imported): why this resnet module is imported inside a function.
 ALLOWED_LATE = {
@@ -31,8 +31,8 @@ ALLOWED_LATE = {
         "the package re-exports the network's names lazily (module __getattr__), so that"
         " resnet.model.preprocess and resnet.inference.images load without Paddle"
     ),
-    ("resnet.lab.jobs", "resnet.lab.train"): (
-        "jobs runs in the app process, which never loads Paddle; only the worker process"
+    ("resnet.lab.worker", "resnet.lab.train"): (
+        "worker is imported by the app process (its pool spawns it), which never loads Paddle; only the worker process"
         " imports train, after setting OMP_NUM_THREADS, which Paddle reads when first imported"
     ),
     ("resnet.lab.cluster", "resnet.lab.train"): (
@@ -43,9 +43,13 @@ ALLOWED_LATE = {
     ("resnet.lab.__main__", "resnet.lab.presets"): "CLI dispatch: only the chosen command is loaded",
     ("resnet.lab.__main__", "resnet.lab.shipped"): "CLI dispatch: only the chosen command is loaded",
     ("resnet.lab.__main__", "resnet.lab.landscape"): "CLI dispatch: only the chosen command is loaded",
-    ("resnet.prepare.background", "resnet.prepare.tasks"): (
-        "every page starts the server's warm-up (page_setup); Paddle loads in the warm-up thread,"
-        " so pages that need no Paddle never wait for its import"
+    ("resnet.lab.analyses.lesion", "resnet.lab.shipped"): (
+        "an analysis module holds its client, which the server runs without Paddle, and its task"
+        " target, which loads the computation in the task process only"
+    ),
+    ("resnet.lab.analyses.at_init", "resnet.inference.diagnostics"): (
+        "an analysis module holds its client, which the server runs without Paddle, and its task"
+        " target, which loads the computation in the task process only"
     ),
 }
 
@@ -54,8 +58,10 @@ ALLOWED_LATE = {
 PADDLE_FREE = (
     "resnet.paths", "resnet.errors", "resnet.i18n", "resnet.system", "resnet.model.spec", "resnet.model.preprocess",
     "resnet.inference.images",
-    "resnet.plots.architecture", "resnet.lab.config", "resnet.lab.store", "resnet.lab.jobs", "resnet.lab.cluster", "resnet.lab.tasks", "resnet.lab.presets", "resnet.lab.surfaces",
-    "resnet.prepare.background",
+    "resnet.plots.architecture", "resnet.lab.config", "resnet.lab.store", "resnet.lab.procs", "resnet.lab.queued", "resnet.lab.pools", "resnet.lab.worker", "resnet.lab.cluster", "resnet.lab.tasks", "resnet.lab.presets", "resnet.lab.seeds", "resnet.lab.surfaces",
+    "resnet.lab.analyses", "resnet.lab.analyses.lesion", "resnet.lab.analyses.at_init", "resnet.lab.analyses.signals", "resnet.inference.signals",
+    "resnet.lab.session", "resnet.plots.curves", "resnet.plots.landscape",  # the Training lab page's core (it builds no model)
+    "resnet.prepare.background", "resnet.stats", "resnet.papers",
 )
 
 

@@ -30,7 +30,7 @@ from streamlit.errors import StreamlitPageNotFoundError
 
 from resnet.i18n import LANGS, Translator, lang_from_locale
 from resnet.prepare.background import start_warm_up
-from resnet.lab import cluster, jobs
+from resnet.lab import pools
 from resnet.lab.store import StoreError
 from resnet.plots.style import CLASSROOM_SCALE, for_room
 
@@ -217,7 +217,7 @@ def resume_runs() -> bool:
     Whether it started them. A store that cannot be used stays quiet here: the Training lab says why.
     """
     try:
-        return jobs.runs_waiting() and bool(cluster.pool_for())
+        return pools.runs_waiting() and bool(pools.pool_for())
     except StoreError:
         return False
 
@@ -225,7 +225,7 @@ def resume_runs() -> bool:
 @st.cache_resource(show_spinner=False)
 def warm_up() -> Future[list[Any]]:
     """Once per server process, from its first page run: Feature maps' slow first steps
-    (Paddle's import, the fast path's export and predictors) start in a background thread."""
+    (Paddle's import, the models, the fast path's export and predictors) start in the inference service."""
     return start_warm_up()
 
 

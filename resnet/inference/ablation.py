@@ -32,6 +32,12 @@ gradients) on a held-out test split, in batches of ``EVAL_BATCH`` images. A dele
 only recomputes the blocks from its first deleted block on: everything before is shared
 with the undeleted pass of the same batch.
 
+This module is the definition, in dygraph, on the model itself. The app measures the same
+study on compiled programs (``resnet.lab.lesion``, in a task process), tested equal to this.
+What is measured is which test images each deletion set gets right (``outcomes``); a study
+keeps those of the intact net and of every single deletion (``resnet.inference.lesion_record``),
+so each deletion's change of accuracy has its paired interval.
+
 The random sets are nested: each trial draws one random order of the blocks and deletes
 its first k, for every k. Each set is still k distinct blocks drawn uniformly, but the
 trials' curves are comparable from one k to the next (common random numbers). With
@@ -44,20 +50,18 @@ once and stays, and the mean falls steadily with k (measured on that net: 98 % a
 
 from __future__ import annotations
 
-import statistics
-from dataclasses import asdict, dataclass
-from typing import Any, Callable, Iterable, Mapping, NamedTuple, Protocol, Sequence
+from typing import Iterable, Protocol, Sequence
 
 import numpy as np
 import paddle
 
-from ..model.network import ResidualBlock, ResNet, ensure_dygraph, eval_mode, subsample_pad
+from ..model.modes import ensure_dygraph, eval_mode
+from ..model.network import ResidualBlock, ResNet, subsample_pad
+from .lesion_record import BlockDeletion, LesionStudy, RandomDeletions, pack, study_record
 
 EVAL_BATCH = 128  # test images per forward pass: measured a little faster than 512 on 2 cores
 KS = range(1, 11)  # k blocks deleted at random: the smooth rise of Veit et al. Fig. 3(b)
-# Random deletion sets per k (nested, see above). Cost, measured on 2 shared cores: the whole
-# study of ResNet-56 at 16×16 on 359 test images (1 + 27 + 50 sets) 55–75 s, of plain-20 ≈ 7 s.
-TRIALS = 5
+TRIALS = 5  # random deletion sets per k (nested, see above); bench/lesion.py times a whole study
 SEED = 0
 
 
@@ -69,62 +73,6 @@ class HeldOutSplit(Protocol):
 
     @property
     def y_test(self) -> np.ndarray: ...  # [N] integer class labels
-
-
-class BlockDeletion(NamedTuple):
-    """Test accuracy with one block deleted."""
-
-    name: str  # "layer2.0"
-    downsampling: bool  # the block changes the shape (first block of a later stage)
-    accuracy: float  # 0…1
-
-
-@dataclass(frozen=True)
-class RandomDeletions:
-    """Test accuracy with ``k`` blocks deleted, over ``trials`` random sets of k blocks."""
-
-    k: int
-    mean: float
-    min: float
-    max: float
-    trials: int
-
-
-@dataclass(frozen=True)
-class LesionStudy:
-    """Veit et al.'s lesion study of one trained model, as the figures draw it."""
-
-    label: str  # "ResNet-56", "plain-20"
-    baseline: float  # accuracy with nothing deleted
-    chance: float  # 1 / number of classes
-    blocks: list[BlockDeletion]
-    random: list[RandomDeletions]
-    test_images: int  # how many held-out images every accuracy is measured on
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON values (``from_dict`` reads them back)."""
-        return {**asdict(self), "blocks": [b._asdict() for b in self.blocks]}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "LesionStudy":
-        """The study ``to_dict`` wrote; ``KeyError``/``TypeError`` if a field is missing or wrong."""
-        return cls(
-            label=str(data["label"]), baseline=float(data["baseline"]), chance=float(data["chance"]),
-            blocks=[BlockDeletion(str(b["name"]), bool(b["downsampling"]), float(b["accuracy"])) for b in data["blocks"]],
-            random=[RandomDeletions(int(r["k"]), float(r["mean"]), float(r["min"]), float(r["max"]), int(r["trials"]))
-                    for r in data["random"]],
-            test_images=int(data["test_images"]),
-        )
-
-    @property
-    def typical_drop(self) -> float:
-        """Median accuracy lost (baseline − accuracy) over the single-block deletions."""
-        return statistics.median(self.baseline - b.accuracy for b in self.blocks)
-
-    @property
-    def worst(self) -> BlockDeletion:
-        """The single deletion that costs the most accuracy."""
-        return min(self.blocks, key=lambda b: b.accuracy)
 
 
 def is_downsampling(block: ResidualBlock) -> bool:
@@ -139,16 +87,9 @@ def deleted_output(block: ResidualBlock, x: paddle.Tensor) -> paddle.Tensor:
     return subsample_pad(x, block.stride, block.c_out)  # plain: no block at all (x, or its option-A reshape)
 
 
-Progress = Callable[[int, int], None]  # (deletion sets measured, in total)
-
-
-def accuracies(
-    model: ResNet, data: HeldOutSplit, deletions: Sequence[Iterable[str]], progress: Progress | None = None
-) -> list[float]:
-    """Test accuracy (0…1) with each set of named blocks deleted; an empty set deletes nothing.
-
-    ``progress`` is called after every set on every batch of test images.
-    """
+def outcomes(model: ResNet, data: HeldOutSplit, deletions: Sequence[Iterable[str]]) -> np.ndarray:
+    """Which test images each set of named blocks deleted still gets right: [sets, N] bool, in test-set order;
+    an empty set deletes nothing."""
     blocks = model.named_blocks()
     index = {name: i for i, (name, _) in enumerate(blocks)}
     sets = [frozenset(d) for d in deletions]
@@ -157,8 +98,7 @@ def accuracies(
     x_all, y_all = np.asarray(data.x_test), np.asarray(data.y_test)
     if len(y_all) == 0:
         raise ValueError("the test split is empty")
-    correct = np.zeros(len(sets), dtype=np.int64)
-    total, done = len(sets) * -(-len(y_all) // EVAL_BATCH), 0
+    right = np.zeros((len(sets), len(y_all)), dtype=bool)
     ensure_dygraph()
     with eval_mode(model), paddle.no_grad():
         for start in range(0, len(y_all), EVAL_BATCH):
@@ -175,11 +115,14 @@ def accuracies(
                 for name, block in blocks[first:]:
                     h = deleted_output(block, h) if name in deleted else block(h)
                 logits = model.forward_head(h)[0]  # [N, num_classes]
-                correct[s] += int((logits.argmax(axis=1).numpy() == y).sum())
-                done += 1
-                if progress is not None:
-                    progress(done, total)
-    return (correct / len(y_all)).tolist()
+                right[s, start : start + len(y)] = logits.argmax(axis=1).numpy() == y
+    return right
+
+
+def accuracies(model: ResNet, data: HeldOutSplit, deletions: Sequence[Iterable[str]]) -> list[float]:
+    """Test accuracy (0…1) with each set of named blocks deleted: ``outcomes``' share of images right."""
+    right = outcomes(model, data, deletions)
+    return (right.sum(axis=1) / right.shape[1]).tolist()
 
 
 def accuracy(model: ResNet, data: HeldOutSplit) -> float:
@@ -190,13 +133,12 @@ def accuracy(model: ResNet, data: HeldOutSplit) -> float:
 def delete_each_block(model: ResNet, data: HeldOutSplit) -> list[BlockDeletion]:
     """Test accuracy after deleting each single block, in network order (Veit et al. Fig. 3a)."""
     blocks = model.named_blocks()
-    accs = accuracies(model, data, [{name} for name, _ in blocks])
-    return [BlockDeletion(name, is_downsampling(block), acc) for (name, block), acc in zip(blocks, accs)]
+    right = outcomes(model, data, [{name} for name, _ in blocks])
+    return [BlockDeletion(name, is_downsampling(block), float(r.sum() / len(r)), pack(r)) for (name, block), r in zip(blocks, right)]
 
 
 def delete_random_blocks(
     model: ResNet, data: HeldOutSplit, ks: Iterable[int] = KS, trials: int = TRIALS, seed: int = SEED,
-    progress: Progress | None = None,
 ) -> list[RandomDeletions]:
     """Accuracy after deleting k random blocks, ``trials`` sets per k (Veit et al. Fig. 3b).
 
@@ -204,33 +146,38 @@ def delete_random_blocks(
     of the blocks (nested, see the module docstring); the sets depend only on ``seed``, the
     block count and ``ks``. A k larger than the number of blocks is left out.
     """
-    ks, sets = _random_sets([name for name, _ in model.named_blocks()], ks, trials, seed)
-    return _summarise(ks, trials, accuracies(model, data, sets, progress))
+    ks, sets = random_sets([name for name, _ in model.named_blocks()], ks, trials, seed)
+    return _summarise(ks, trials, accuracies(model, data, sets))
 
 
 def lesion_study(
     model: ResNet, data: HeldOutSplit, label: str, *, ks: Iterable[int] = KS, trials: int = TRIALS, seed: int = SEED,
-    progress: Progress | None = None,
 ) -> LesionStudy:
     """Both of Veit et al.'s measurements for one model, in one pass over the test split.
 
     Same numbers as ``accuracy``, ``delete_each_block`` and ``delete_random_blocks``.
     """
+    ks, sets = study_sets(model, ks, trials, seed)
+    return study_from(model, label, ks, trials, outcomes(model, data, sets))
+
+
+def study_sets(model: ResNet, ks: Iterable[int], trials: int, seed: int) -> tuple[list[int], list[list[str]]]:
+    """A lesion study's deletion sets in order: nothing, each block alone (network order), then the random sets k by k;
+    and the usable ks."""
+    names = [name for name, _ in model.named_blocks()]
+    ks, randoms = random_sets(names, ks, trials, seed)
+    return ks, [[]] + [[name] for name in names] + randoms
+
+
+def study_from(model: ResNet, label: str, ks: list[int], trials: int, right: np.ndarray) -> LesionStudy:
+    """The study whose ``study_sets`` gave these per-image outcomes ([sets, N] bool), in the same order."""
     blocks = model.named_blocks()
-    ks, random_sets = _random_sets([name for name, _ in blocks], ks, trials, seed)
-    accs = accuracies(model, data, [()] + [{name} for name, _ in blocks] + random_sets, progress)
-    singles = accs[1 : 1 + len(blocks)]
-    return LesionStudy(
-        label=label,
-        baseline=accs[0],
-        chance=1.0 / model.config.num_classes,
-        blocks=[BlockDeletion(name, is_downsampling(block), a) for (name, block), a in zip(blocks, singles)],
-        random=_summarise(ks, trials, accs[1 + len(blocks) :]),
-        test_images=len(data.y_test),
-    )
+    accs = right.sum(axis=1) / right.shape[1]
+    return study_record(label, 1.0 / model.config.num_classes, [(name, is_downsampling(block)) for name, block in blocks],
+                        right[: 1 + len(blocks)], _summarise(ks, trials, accs[1 + len(blocks) :].tolist()))
 
 
-def _random_sets(names: list[str], ks: Iterable[int], trials: int, seed: int) -> tuple[list[int], list[list[str]]]:
+def random_sets(names: list[str], ks: Iterable[int], trials: int, seed: int) -> tuple[list[int], list[list[str]]]:
     """The usable ks (1 ≤ k ≤ blocks) and ``trials`` sets of k distinct names for each, k by k.
 
     Trial j's set for k is the first k names of its random order ``orders[j]``.
@@ -249,6 +196,7 @@ def _summarise(ks: list[int], trials: int, accs: list[float]) -> list[RandomDele
 
 
 __all__ = [
-    "HeldOutSplit", "Progress", "BlockDeletion", "RandomDeletions", "LesionStudy", "is_downsampling", "deleted_output",
-    "accuracies", "accuracy", "delete_each_block", "delete_random_blocks", "lesion_study",
+    "HeldOutSplit", "BlockDeletion", "RandomDeletions", "LesionStudy", "is_downsampling", "deleted_output",
+    "outcomes", "accuracies", "accuracy", "delete_each_block", "delete_random_blocks", "lesion_study", "study_sets", "study_from",
+    "random_sets",
 ]

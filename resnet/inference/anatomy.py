@@ -21,7 +21,8 @@ from typing import Any, Iterable
 import paddle
 from paddle import nn
 
-from ..model.network import MIN_IMAGE_SIZE, ResNet, block_stage, eval_mode, resnet
+from ..model.modes import eval_mode
+from ..model.network import MIN_IMAGE_SIZE, ResNet, block_stage, resnet
 
 Shape = tuple[int, ...]
 

@@ -19,8 +19,7 @@ import math
 import os
 import statistics
 import time
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, TypeVar
 
 import paddle
 from paddle import nn
@@ -28,8 +27,8 @@ from paddle.vision.models import vgg16, vgg19
 
 from .anatomy import LayerRow, block_summary, check_int, group_rows, layer_row, model_rows, totals
 from .fastpath import BATCH_RANGE, IMAGE_SIZE_RANGE, fast_forward_features, fast_model
-from ..model.network import (BUILD_LOCK, STAGES, BasicBlock, BottleneckBlock, ResNet, ResNetConfig, ensure_dygraph,
-                             eval_mode, resnet)
+from ..model.modes import ensure_dygraph, eval_mode, shapes_only
+from ..model.network import STAGES, BasicBlock, BottleneckBlock, ResNet, ResNetConfig, resnet
 
 KERNELS = ("1×1", "3×3", "7×7", "fc")
 RESNET_DEPTHS = (18, 34, 50, 101, 152)
@@ -59,12 +58,18 @@ def _check(batch: int, image_size: int) -> None:
     check_int("image_size", image_size, *IMAGE_SIZE_RANGE)
 
 
-@contextmanager
-def _shapes_only() -> Iterator[None]:
-    """``paddle.LazyGuard``, which needs dygraph mode: a Streamlit thread may start in static mode."""
+T = TypeVar("T")
+
+
+def _without_weights(build: Callable[[], T]) -> T:
+    """``build()`` under ``shapes_only``, this thread left in dygraph mode, where the layers are then read.
+
+    The guard gives the thread back in the mode it found it, and a Streamlit script thread
+    may start in static mode, where reading a layer's parameters fails (PIR value sets).
+    """
     ensure_dygraph()
-    with BUILD_LOCK, paddle.LazyGuard():  # process-wide: no other thread may build a model meanwhile
-        yield
+    with shapes_only():
+        return build()
 
 
 def _check_depth(depth: int, allowed: tuple[int, ...]) -> None:
@@ -81,8 +86,7 @@ def resnet_rows(depth: int = 50, batch: int = 1, image_size: int = 224, **model_
     """``anatomy.model_rows`` of a ResNet built without weights (shapes only)."""
     _check_depth(depth, tuple(STAGES))
     _check(batch, image_size)
-    with _shapes_only():
-        model = resnet(depth, **model_kwargs)
+    model = _without_weights(lambda: resnet(depth, **model_kwargs))
     return model_rows(model, batch, image_size)
 
 
@@ -94,8 +98,7 @@ def vgg_rows(depth: int = 16, batch: int = 1, image_size: int = 224) -> list[Lay
     """
     _check_depth(depth, VGG_DEPTHS)
     _check(batch, image_size)
-    with _shapes_only():
-        model = (vgg16 if depth == 16 else vgg19)(pretrained=False)
+    model = _without_weights(lambda: (vgg16 if depth == 16 else vgg19)(pretrained=False))
     rows: list[LayerRow] = []
     shape: tuple[int, ...] = (batch, 3, image_size, image_size)
     stage = 1
@@ -349,12 +352,11 @@ def bottleneck_vs_basic(width: int = 64, image_size: int = 56, batch: int = 1) -
     check_int("batch", batch, *BATCH_RANGE)
     config = ResNetConfig()
     wide = 4 * width
-    with _shapes_only():
-        variants = [
-            ("bottleneck", BottleneckBlock(wide, width, 1, config), (wide, width, wide)),
-            ("basic, same in/out", BasicBlock(wide, wide, 1, config), (wide, wide, wide)),
-            ("basic, inner width", BasicBlock(width, width, 1, config), (width, width, width)),
-        ]
+    variants = _without_weights(lambda: [
+        ("bottleneck", BottleneckBlock(wide, width, 1, config), (wide, width, wide)),
+        ("basic, same in/out", BasicBlock(wide, wide, 1, config), (wide, wide, wide)),
+        ("basic, inner width", BasicBlock(width, width, 1, config), (width, width, width)),
+    ])
     result = []
     for label, block, channels in variants:
         shape: tuple[int, ...] = (batch, channels[0], image_size, image_size)

@@ -9,6 +9,10 @@
 allows it (not the shipped digits models' 16×16: dygraph, a few ms) and falls back to
 dygraph if that fails: the fast path is an optimisation, never a reason to fail. The page
 caches these results; they are read-only.
+
+The page itself builds and runs no model: it names the weights by a ``ModelSpec`` and the
+inference service (``resnet.inference.served``) loads them, answers with a ``ModelInfo``
+(the model without its network) and computes the analyses.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from PIL import Image
 
 from ..i18n import Translator
 from ..model import preprocess, weights
-from ..model.network import ResNet, ensure_dygraph
+from ..model.modes import ensure_dygraph
+from ..model.network import ResNet, ResNetConfig
 from . import features, images
 from .fastpath import IMAGE_SIZE_RANGE as FAST_SIZES, fast_forward_features
 
@@ -43,6 +48,54 @@ DISPLAY_SIDE = 768  # an upload is shown at most this many pixels wide or high
 OFFICIAL_MB = {18: 45, 34: 83, 50: 98, 101: 171, 152: 230}
 TOP_K = 5  # classes the predictions show of a large label set (ImageNet's 1000)
 ALL_CLASSES_UP_TO = 10  # a label set this small is shown whole: the digits' 0–9, each on the axis
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Weights as the page names them: the inference service builds or loads them (``served``).
+
+    ``kind``: "random" (``depth``, ``seed``), "official" (``depth``; ``path`` is its file, so
+    another data folder is another model) or "file" (``path`` and its ``file_stamp``).
+    """
+
+    kind: str
+    depth: int | None = None
+    seed: int | None = None
+    path: str | None = None
+    stamp: tuple[int, int] | None = None
+
+    @property
+    def key(self) -> str:
+        """Names the weights in the caches (the server's analyses, the service's models)."""
+        if self.kind == "random":
+            return f"random:{self.depth}:{self.seed}"
+        if self.kind == "official":
+            return f"official:{self.depth}:{self.path}"
+        stamp = self.stamp or (0, 0)
+        return f"file:{self.path}:{stamp[0]}:{stamp[1]}"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A loaded model as the page shows and feeds it, without the network (that stays in the service)."""
+
+    spec: ModelSpec
+    config: ResNetConfig
+    kind: str  # "random" | "official" | "trained"
+    source: str  # for people: "seed 0", a URL, a file name
+    preprocess: preprocess.Preprocess
+    classes: tuple[str, ...] | None  # class names by index; None for random weights
+    meta: dict[str, Any]  # the sidecar JSON of a trained model ({} otherwise)
+
+    @classmethod
+    def of(cls, spec: ModelSpec, lab: weights.LabModel) -> ModelInfo:
+        return cls(spec, lab.model.config, lab.kind, lab.source, lab.preprocess, lab.classes, lab.meta)
+
+    @property
+    def label(self) -> str:
+        """As charts name it: its run's label ("ResNet-56"), else its architecture."""
+        label = self.meta.get("label")
+        return label if isinstance(label, str) and label else weights.model_label(self.config)
 
 
 @dataclass(frozen=True)
@@ -230,10 +283,10 @@ def file_label(path: Path) -> str:
 # -- the page's texts, from the results above ------------------------------------------
 
 
-def model_caption(lab: weights.LabModel, t: Translator) -> str:
+def model_caption(info: ModelInfo, t: Translator) -> str:
     """The loaded model in one line: architecture, classes, where it came from, the input it takes."""
-    config, spec = lab.model.config, lab.preprocess
-    return t("fm.model_info", model=weights.model_label(config), classes=config.num_classes, source=lab.source,
+    config, spec = info.config, info.preprocess
+    return t("fm.model_info", model=weights.model_label(config), classes=config.num_classes, source=info.source,
              size=spec.crop, channels=spec.channels)
 
 

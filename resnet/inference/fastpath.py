@@ -50,7 +50,8 @@ import paddle
 from paddle import inference, nn
 from paddle.static import InputSpec
 
-from ..model.network import BUILD_LOCK, MIN_IMAGE_SIZE, BlockTrace, Features, ResNet, ensure_dygraph, eval_mode
+from ..model.modes import at_rest, ensure_dygraph, eval_mode, exporting
+from ..model.network import MIN_IMAGE_SIZE, BlockTrace, Features, ResNet
 from ..paths import PROGRAM_SUBDIR, data_home
 from ..system import usable_cores as cpu_threads  # the predictor's threads: every core we may use
 
@@ -238,9 +239,8 @@ def _export(model: ResNet, key: dict[str, Any], program_dir: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{program_dir.name}-", dir=root))
     try:
-        # eval mode: the program must use BatchNorm's running statistics; BUILD_LOCK: to_static
-        # creates parameters too, which a LazyGuard in another thread would leave empty
-        with eval_mode(model), BUILD_LOCK:
+        # eval mode: the program must use BatchNorm's running statistics
+        with exporting(), eval_mode(model):
             spec = [InputSpec([None, model.config.in_channels, None, None], "float32", "x")]
             paddle.jit.save(paddle.jit.to_static(_Exported(model), input_spec=spec, full_graph=True), str(tmp / "model"))
         (tmp / "key.json").write_text(json.dumps(key, indent=1, sort_keys=True))
@@ -274,7 +274,8 @@ def _predictor(program_dir: Path, threads: int) -> tuple[inference.Predictor, bo
     config.switch_ir_optim(True)  # the passes that fold BN into convs and fuse ops
     # (enable_memory_optim is left off: with PIR programs it makes create_predictor fail)
     config.disable_glog_info()
-    predictor = inference.create_predictor(config)
+    with at_rest():  # its executor is set up from process-wide flags
+        predictor = inference.create_predictor(config)
     return predictor, config.onednn_enabled()
 
 

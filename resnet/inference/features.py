@@ -40,7 +40,8 @@ import numpy as np
 import paddle
 from PIL import Image
 
-from ..model.network import Features, ResidualBlock, ResNet, block_stage, ensure_dygraph
+from ..model.modes import ensure_dygraph
+from ..model.network import Features, ResidualBlock, ResNet, block_stage
 
 ForwardFeatures = Callable[..., Features]  # (model, x, *, drop_blocks, shortcuts_off) -> Features
 

@@ -1,1 +1,1 @@
-"""The training lab: train variants side by side (config, data, train, store, jobs, presets, session)."""
+"""The training lab: train variants side by side (config, data, train, store, pools and workers, presets, session)."""

@@ -1,8 +1,8 @@
 """The lab's runs on a Ray cluster: the stand-in for the local worker pool when one machine is not enough.
 
 With ``RESNET_LAB_RAY_ADDRESS`` set (``auto``, ``ray://head:10001``, or ``local`` for a
-cluster of this machine's cores started in-process) ``pool_for`` hands the page a
-``RayPool`` instead of ``resnet.lab.jobs.JobPool``. Nothing the user sees changes:
+cluster of this machine's cores started in-process) ``resnet.lab.pools.pool_for`` hands
+the page a ``RayPool`` instead of a ``resnet.lab.pools.JobPool``. Nothing the user sees changes:
 
 - the app keeps the run store; submitting queues a run there, deduplicated as before;
 - a dispatcher thread in the app claims queued runs and starts each as a Ray task (one CPU,
@@ -11,7 +11,7 @@ cluster of this machine's cores started in-process) ``pool_for`` hands the page 
   copies them into the store every ``POLL_S``, heartbeats the run's lease and passes
   cancel requests back (the task asks at every flush);
 - the task returns its result and its final weights' files, which the app writes where
-  a local worker would have (``jobs.trained_weights_path``), for the Feature maps page;
+  a local worker would have (``resnet.paths.trained_weights_path``), for the Feature maps page;
 - a Ray worker or node that dies mid-run: the run is "interrupted", its curve kept; the
   app dying: Ray ends the driver's tasks and the store's lease marks its runs interrupted.
 
@@ -32,10 +32,12 @@ from pathlib import Path
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from ..paths import REPO_ROOT
-from . import jobs
+from ..paths import REPO_ROOT, trained_weights_path
 from .config import StepMetrics, TrainConfig, TrainResult
-from .store import RunStore, StoreError, store_path
+from .procs import limit_threads
+from .queued import QueuedPool, Submitted
+from .store import RunStore, StoreError
+from .worker import FLUSH_S
 
 ENV_RAY_ADDRESS = "RESNET_LAB_RAY_ADDRESS"
 ENV_RAY_FALLBACK = "RESNET_LAB_RAY_FALLBACK"  # "local": use local workers when the cluster is unreachable
@@ -57,40 +59,8 @@ def ray_address() -> str | None:
     return os.environ.get(ENV_RAY_ADDRESS) or None
 
 
-_POOLS: dict[Path, "RayPool"] = {}
-_POOLS_LOCK = threading.Lock()
-
-
-def pool_for(path: str | Path | None = None) -> "jobs.JobPool | RayPool":
-    """The process-wide pool of a store: on the Ray cluster when one is configured, else local workers."""
-    address = ray_address()
-    if address is None:
-        return jobs.get_pool(path)
-    key = store_path(path).resolve()
-    with _POOLS_LOCK:
-        pool = _POOLS.get(key)
-        if pool is None:
-            pool = _POOLS[key] = RayPool(key, address=address)
-    try:
-        return pool.start()
-    except ClusterUnavailable:
-        if os.environ.get(ENV_RAY_FALLBACK) == "local":
-            _log.warning("Ray cluster %s unreachable: training on local workers", address)
-            return jobs.get_pool(path)
-        raise
-
-
-def close_pools() -> None:
-    """Stop every Ray pool of this process (tests; the app's exit)."""
-    with _POOLS_LOCK:
-        pools = list(_POOLS.values())
-        _POOLS.clear()
-    for pool in pools:
-        pool.shutdown()
-
-
-class RayPool(jobs.QueuedPool):
-    """Runs of one store trained as Ray tasks; the same methods as ``jobs.JobPool``."""
+class RayPool(QueuedPool):
+    """Runs of one store trained as Ray tasks; the same methods as ``resnet.lab.pools.JobPool``."""
 
     def __init__(self, store: RunStore | str | Path | None = None, *, address: str, threads: int = 1) -> None:
         self.store = store if isinstance(store, RunStore) else RunStore(store)
@@ -139,9 +109,9 @@ class RayPool(jobs.QueuedPool):
         self._stop.set()
         if self._dispatcher is not None:
             self._dispatcher.join(timeout)
-        ray = _ray()
         for ref, run_id in list(self._tasks.items()):
-            ray.cancel(ref, force=True)
+            if _ray().is_initialized():  # at exit Ray's own handler may have disconnected first: its tasks end with it
+                _ray().cancel(ref, force=True)
             self.store.fail_run(run_id, "the app stopped while it trained", status="interrupted")
         self._tasks.clear()
         self._dispatcher = None
@@ -153,16 +123,12 @@ class RayPool(jobs.QueuedPool):
             return []
         return sorted(_ray().get(self._channel.pids.remote()).values())
 
-    def task_pids(self) -> dict[int, int]:
-        """Run id → PID of the Ray worker process training it."""
-        return dict(_ray().get(self._channel.pids.remote())) if self._channel is not None else {}
+    # -- runs (as a JobPool) ---------------------------------------------------------
 
-    # -- runs (as JobPool) ------------------------------------------------------------
-
-    def submit(self, config: TrainConfig) -> jobs.Submitted:
+    def submit(self, config: TrainConfig) -> Submitted:
         """Queue ``config`` in the store (deduplicated); the dispatcher starts it on the cluster."""
         self.start()
-        return jobs.Submitted(*self.store.enqueue(config))
+        return Submitted(*self.store.enqueue(config))
 
     # -- the dispatcher (a thread of the app) -----------------------------------------
 
@@ -221,7 +187,7 @@ class RayPool(jobs.QueuedPool):
             return
         result = TrainResult(**{**outcome["result"], "skipped_files": tuple(outcome["result"]["skipped_files"])})
         if outcome["files"]:
-            target = jobs.trained_weights_path(self.store.path, run_id, self._run_labels.get(run_id, "run"))
+            target = trained_weights_path(self.store.address, run_id, self._run_labels.get(run_id, "run"))
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 for suffix, data in outcome["files"].items():
@@ -291,7 +257,7 @@ class _Channel:
 
 def _train_task(config: dict[str, Any], run_id: int, channel: Any, threads: int) -> dict[str, Any]:
     """A Ray task: train one run on a worker; metrics go to ``channel``; returns result + weights' files."""
-    jobs.limit_threads(threads)
+    limit_threads(threads)
     # Deferred on purpose: Paddle loads on the Ray worker, never in the app through this module.
     from .train import train
 
@@ -316,7 +282,7 @@ class _TaskReporter:
 
     def on_step(self, m: StepMetrics) -> None:
         self.pending.append((m.step, m.wall_s, m.train_loss, m.test_loss, m.test_acc))
-        if m.step == 1 or m.test_loss is not None or time.monotonic() - self.last_flush >= jobs.FLUSH_S:
+        if m.step == 1 or m.test_loss is not None or time.monotonic() - self.last_flush >= FLUSH_S:
             self.flush()
 
     def flush(self) -> None:

@@ -380,6 +380,30 @@ class TrainResult:
     diverged_step: int | None = None
     skipped_files: tuple[str, ...] = field(default_factory=tuple)
     weights: str | None = None  # the saved final weights (safetensors), when asked for and done
+    # Which test images the evaluation behind final_test_acc got right (``pack_correct``), and
+    # how many there are: two runs on the same test images compare image by image
+    # (``resnet.stats.paired_difference``), and the accuracy gets its Wilson interval.
+    final_test_correct: str | None = None
+    test_images: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def pack_correct(right: Sequence[bool]) -> str:
+    """Per-image outcomes (True: classified right), in test-set order, as hex: bit i of the
+    string is image i, most significant bit first (``numpy.packbits``' order), zero-padded to
+    whole bytes. 359 digit test images take 90 characters."""
+    bits = bytearray((len(right) + 7) // 8)
+    for i, ok in enumerate(right):
+        if ok:
+            bits[i >> 3] |= 0x80 >> (i & 7)
+    return bits.hex()
+
+
+def unpack_correct(text: str, n: int) -> list[bool]:
+    """``pack_correct``'s outcomes of ``n`` images back; ``ValueError`` if ``text`` is not that long."""
+    data = bytes.fromhex(text)
+    if len(data) != (n + 7) // 8:
+        raise ValueError(f"{len(data)} bytes of outcomes do not hold {n} images")
+    return [bool(data[i >> 3] & (0x80 >> (i & 7))) for i in range(n)]

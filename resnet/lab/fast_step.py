@@ -18,37 +18,17 @@ The program lives in its own scope: runs in one process never share a variable.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Iterator
-
 import numpy as np
 import paddle
 from paddle import nn
-from paddle.pir_utils import OldIrGuard
 
+from ..model.modes import legacy_static
 from ..model.network import ResNet
 from .config import EVAL_BATCH, TrainConfig
 from .data import Dataset
 
 # The ops that run on oneDNN (legacy op types); the rest stay on Paddle's CPU kernels.
 ONEDNN_OPS = frozenset({"conv2d", "conv2d_grad"})
-
-
-@contextmanager
-def _legacy_static() -> Iterator[None]:
-    """This thread in static mode on the legacy IR, ops run one after another on this thread.
-
-    Paddle's executor otherwise spreads independent ops over a pool of host threads: a
-    worker is meant to use one core (``resnet.lab.jobs``), and the pool bought nothing
-    measurable on one.
-    """
-    serial = paddle.get_flags("FLAGS_new_executor_serial_run")["FLAGS_new_executor_serial_run"]
-    paddle.set_flags({"FLAGS_new_executor_serial_run": True})
-    try:
-        with OldIrGuard():
-            yield
-    finally:
-        paddle.set_flags({"FLAGS_new_executor_serial_run": serial})
 
 
 class _LoopRate(paddle.optimizer.lr.LRScheduler):
@@ -62,16 +42,16 @@ class StaticStep:
     """One run's training step, evaluation and weights, as a legacy-IR static program.
 
     Single process only (data-parallel runs use the eager loop). Every call switches this
-    thread to the legacy IR and static mode and back (``OldIrGuard``), so the process stays
-    in dygraph between steps; the guard also flips process-wide flags, so two threads must
-    not build or run Paddle programs while a step runs.
+    thread to the legacy IR and static mode and back (``modes.legacy_static``), so the
+    process stays in dygraph between steps; the guard flips process-wide switches, so it
+    holds the modes lock: another thread's guard waits for the step to end.
     """
 
     def __init__(self, model: ResNet, config: TrainConfig, data: Dataset) -> None:
         self.model = model
         self.scope = paddle.static.Scope()
         self.place = paddle.CPUPlace()
-        with _legacy_static(), paddle.utils.unique_name.guard():
+        with legacy_static(), paddle.utils.unique_name.guard():
             main, startup = paddle.static.Program(), paddle.static.Program()
             with paddle.static.program_guard(main, startup):
                 shape = [None, data.in_channels, data.image_size, data.image_size]
@@ -115,23 +95,28 @@ class StaticStep:
     def __call__(self, x: np.ndarray, y: np.ndarray, lr: float) -> float:
         """One SGD step on images ``x`` [N, C, H, W], labels ``y`` [N]; the batch's mean loss."""
         self.rate.last_lr = lr  # the executor writes it into the program's rate variable
-        with _legacy_static():
+        with legacy_static():
             (loss,) = self.exe.run(self.main, feed={"x": x, "y": y}, fetch_list=self.fetch_train, scope=self.scope)
         return float(loss)
 
     def evaluate(self, data: Dataset) -> tuple[float, float]:
         """``resnet.lab.train.evaluate`` on the program's current weights: (mean cross-entropy, accuracy)."""
-        total_loss, correct = 0.0, 0
-        with _legacy_static():
+        loss, right = self.evaluate_each(data)
+        return loss, int(right.sum()) / len(right)
+
+    def evaluate_each(self, data: Dataset) -> tuple[float, np.ndarray]:
+        """``resnet.lab.train.evaluate_each`` on the program's current weights: (mean cross-entropy,
+        which test images it gets right: bool [n], test-set order)."""
+        total_loss, right = 0.0, []
+        with legacy_static():
             for start in range(0, len(data.y_test), EVAL_BATCH):
                 y = data.y_test[start : start + EVAL_BATCH]
                 feed = {"x": data.x_test[start : start + EVAL_BATCH], "y": y}
                 mean_loss, logits = self.exe.run(self.test_program, feed=feed, fetch_list=self.fetch_test,
                                                  scope=self.scope)
                 total_loss += float(mean_loss) * len(y)
-                correct += int((logits.argmax(axis=1) == y).sum())  # logits [N, classes]
-        n = len(data.y_test)
-        return total_loss / n, correct / n
+                right.append(logits.argmax(axis=1) == y)  # logits [N, classes]
+        return total_loss / len(data.y_test), np.concatenate(right)
 
     def write_back(self) -> None:
         """Copy the program's weights and BatchNorm statistics into the dygraph model."""

@@ -28,11 +28,13 @@ points only the weight tensors change, nothing is rebuilt (bench/landscape.py me
 against the dygraph forward). BatchNorm is folded into the conv before it: in inference
 mode it is a per-channel affine map, conv(x, w)·s + (β − μ·s) = conv(x, w·s) + (β − μ·s)
 with s = γ/√(σ² + ε), so a layer is one conv and one add instead of a conv and a BN.
+``FedProgram`` does this for any layer (a whole net here; one block for the lesion study,
+``resnet.lab.lesion``); ``LossProgram`` is a whole net's with its loss.
 
 In the app the computations run in task processes (``resnet.lab.tasks``): ``surface_task``
 and ``interpolation_task`` are their targets, started and cached in the run store by
-``resnet.lab.surfaces`` (which also holds the settings, keys and payload formats, without
-Paddle). The Degradation preset's ResNet-56 and plain-56 ship precomputed (``SHIPPED_FILE``):
+``resnet.lab.surfaces`` (their analyses' clients, which also hold the settings, keys and
+payload formats, without Paddle). The Degradation preset's ResNet-56 and plain-56 ship precomputed (``SHIPPED_FILE``):
 
     python -m resnet.lab landscape      # trains both, then their 21×21 surfaces and curves (timing: see ``make_shipped``)
 """
@@ -45,17 +47,17 @@ import math
 import tempfile
 import time
 import zlib
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import paddle
 from paddle import nn
 from paddle.static import InputSpec
 
-from ..model.network import ResNet, ensure_dygraph
+from ..model.modes import ensure_dygraph, exporting, onednn_static
+from ..model.network import ResNet
 from ..model.weights import load_trained
 from .config import TrainConfig
 from .data import Dataset, load_dataset
@@ -64,12 +66,10 @@ from .surfaces import (
     FORMAT, INTERPOLATION, SHIPPED_CONFIGS, SHIPPED_FILE, SHIPPED_SIZE, SUBSET_SIZE, SURFACE, T_RANGE, T_STEPS, Grid,
     edge_mean, rounded,
 )
+from .tasks import Progress, ShouldStop
 from .train import build_model, train
 
 SUBSET_SEED = 0  # which training images: the same subset for every run and every seed of directions
-
-Progress = Callable[[float], None]
-ShouldStop = Callable[[], bool]
 
 
 @dataclass(frozen=True)
@@ -159,23 +159,23 @@ class _AddShift(nn.Layer):
 
 
 class _Exported(nn.Layer):
-    """The layer handed to ``paddle.jit.to_static``: logits of images and weights, both inputs."""
+    """The layer handed to ``paddle.jit.to_static``: ``layer``'s output for an input and its weights, both inputs."""
 
-    def __init__(self, program: LossProgram, model: ResNet) -> None:
+    def __init__(self, program: FedProgram, layer: nn.Layer) -> None:
         super().__init__()
         self.program = program
-        self.model = model
+        self.layer = layer
 
     def forward(self, x: paddle.Tensor, weights: list[paddle.Tensor]) -> paddle.Tensor:
-        return _traced_logits(self.program, self.model, x, weights)
+        return _traced_forward(self.program, self.layer, x, weights)
 
 
 @paddle.jit.not_to_static
-def _traced_logits(program: LossProgram, model: ResNet, x: Any, weights: list[Any]) -> Any:
+def _traced_forward(program: FedProgram, root: nn.Layer, x: Any, weights: list[Any]) -> Any:
     # Plain Python on static values: each conv and the fc read their weights from the
-    # inputs, each BN is replaced by its folded shift, then the model's own forward runs
+    # inputs, each BN is replaced by its folded shift, then the layer's own forward runs
     # (the network is not written twice). Everything is put back afterwards.
-    layers = dict(model.named_sublayers(include_self=True))
+    layers = dict(root.named_sublayers(include_self=True))
     inputs = dict(zip(program.input_names, weights, strict=True))
     saved_params, saved_layers = [], []
     try:
@@ -189,7 +189,7 @@ def _traced_logits(program: LossProgram, model: ResNet, x: Any, weights: list[An
             parent = layers[parent_name]
             saved_layers.append((parent, leaf, parent._sub_layers[leaf]))
             parent._sub_layers[leaf] = _AddShift(inputs[f"{conv_name}.shift"])
-        return model(x)
+        return root(x)
     finally:
         for layer, key, value in saved_params:
             layer._parameters[key] = value
@@ -197,93 +197,95 @@ def _traced_logits(program: LossProgram, model: ResNet, x: Any, weights: list[An
             parent._sub_layers[leaf] = layer
 
 
-@contextmanager
-def _static() -> Iterator[None]:
-    """Static mode with oneDNN kernels (≈ 10× Paddle's plain CPU convs here) in this block, then as before."""
-    flag = "FLAGS_use_mkldnn"
-    before = paddle.get_flags([flag])[flag]
-    paddle.set_flags({flag: True})
-    paddle.enable_static()
-    try:
-        yield
-    finally:
-        paddle.disable_static()
-        paddle.set_flags({flag: before})
-
-
-def _folds(model: ResNet) -> list[tuple[str, str]]:
+def _folds(layer: nn.Layer) -> list[tuple[str, str]]:
     """(conv, BN) name pairs: every BatchNorm2D normalises the conv created just before it.
 
     True of every net ``resnet.model.network`` builds (stem conv1/bn1, convK/bnK in a block,
     downsample.0/downsample.1); checked here by channel count and the conv's missing bias.
     """
     pairs, last_conv = [], None
-    for name, layer in model.named_sublayers():
-        if isinstance(layer, nn.Conv2D):
-            last_conv = (name, layer)
-        elif isinstance(layer, nn.BatchNorm2D):
-            if last_conv is None or last_conv[1].bias is not None or last_conv[1].weight.shape[0] != layer.weight.shape[0]:
+    for name, sub in layer.named_sublayers():
+        if isinstance(sub, nn.Conv2D):
+            last_conv = (name, sub)
+        elif isinstance(sub, nn.BatchNorm2D):
+            if last_conv is None or last_conv[1].bias is not None or last_conv[1].weight.shape[0] != sub.weight.shape[0]:
                 raise ValueError(f"BatchNorm {name} does not follow a bias-free conv of its width: cannot fold it")
             pairs.append((last_conv[0], name))
             last_conv = None
     return pairs
 
 
-class LossProgram:
-    """Mean cross-entropy on a fixed subset of one architecture, for any of its state dicts.
+class FedProgram:
+    """A layer's forward (a whole net, or one block) as a static program whose inputs are its input and its weights.
 
-    Built once per architecture (≈ 1–2 s: trace, export, load); ``loss(state)`` then costs
-    one forward of the subset. BatchNorm in inference mode on ``state``'s running statistics.
+    Built once per architecture (≈ 1–2 s for a net: trace, export, load); ``run(x, inputs)``
+    then costs one forward, for any weights of that architecture. BatchNorm in inference
+    mode, folded into the conv before it: ``inputs`` are ``folded(state)``.
 
     Run by a static ``Executor`` with oneDNN kernels, not by the inference predictor: the
     predictor's oneDNN kernels cache a conv's reordered weights at the first run and would
     ignore every later weight input (measured: the same logits for any fc or conv weights).
     """
 
-    def __init__(self, model: ResNet, subset: Subset) -> None:
+    def __init__(self, layer: nn.Layer, input_shape: Sequence[int]) -> None:
+        """``input_shape``: one input's shape without the batch axis, e.g. [C, H, W]."""
         ensure_dygraph()
-        self.subset = subset
-        self.folds = _folds(model)
-        self.bn_eps = {bn: float(layer._epsilon) for bn, layer in model.named_sublayers() if isinstance(layer, nn.BatchNorm2D)}
+        self.folds = _folds(layer)
+        self.bn_eps = {bn: float(sub._epsilon) for bn, sub in layer.named_sublayers() if isinstance(sub, nn.BatchNorm2D)}
         folded_bn = {bn for _, bn in self.folds}
-        state = model.state_dict()
+        state = layer.state_dict()
         self.weight_inputs = [k for k in state if k.rpartition(".")[0] not in folded_bn]  # conv weights, fc weight and bias
         if any(not (k.endswith(".weight") or k.endswith(".bias")) for k in self.weight_inputs):
-            raise ValueError("only conv, BN and fc tensors can be evaluated by the loss program")
+            raise ValueError("only conv, BN and fc tensors can be fed to a compiled program")
         self.input_names = self.weight_inputs + [f"{conv}.shift" for conv, _ in self.folds]
         self.state_names = list(state)
         shapes = {k: list(v.shape) for k, v in state.items()} | {
             f"{conv}.shift": [int(state[f"{conv}.weight"].shape[0])] for conv, _ in self.folds
         }
-        spec = [InputSpec([None, *subset.x.shape[1:]], "float32", "x"),
+        spec = [InputSpec([None, *input_shape], "float32", "x"),
                 [InputSpec(shapes[k], "float32", f"w{i}") for i, k in enumerate(self.input_names)]]
         self._scope = paddle.static.Scope()
-        with tempfile.TemporaryDirectory(prefix="resnet_landscape_") as tmp:
-            paddle.jit.save(paddle.jit.to_static(_Exported(self, model), input_spec=spec, full_graph=True), f"{tmp}/model")
+        with tempfile.TemporaryDirectory(prefix="resnet_program_") as tmp:
+            with exporting():
+                paddle.jit.save(paddle.jit.to_static(_Exported(self, layer), input_spec=spec, full_graph=True), f"{tmp}/model")
             Path(f"{tmp}/model.pdiparams").touch()  # no parameters: every weight is an input
-            with _static(), paddle.static.scope_guard(self._scope):
+            with onednn_static(), paddle.static.scope_guard(self._scope):
                 self._executor = paddle.static.Executor(paddle.CPUPlace())
                 self._program, _, self._fetch = paddle.static.load_inference_model(f"{tmp}/model", self._executor)
-        ensure_dygraph()  # jit.save can leave this thread in static mode
-        self._feed = {"x": np.ascontiguousarray(subset.x, dtype=np.float32)}
 
     def folded(self, state: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """The program's inputs for ``state``: conv weights × s, shifts β − μ·s (s = γ/√(σ² + ε)), fc as is."""
+        """The program's inputs for ``state`` (the layer's state dict as arrays): conv weights × s,
+        shifts β − μ·s (s = γ/√(σ² + ε)), fc as is; float32, contiguous, by input name."""
+        if missing := set(self.state_names) - set(state):
+            raise KeyError(f"state lacks {sorted(missing)[:4]}")
         out = {k: state[k] for k in self.weight_inputs}
         for conv, bn in self.folds:
             s = state[f"{bn}.weight"] / np.sqrt(state[f"{bn}._variance"] + self.bn_eps[bn])  # [C_out]
             out[f"{conv}.weight"] = state[f"{conv}.weight"] * s[:, None, None, None]
             out[f"{conv}.shift"] = state[f"{bn}.bias"] - state[f"{bn}._mean"] * s
-        return out
+        return {name: np.ascontiguousarray(out[name], dtype=np.float32) for name in self.input_names}
+
+    def run(self, x: np.ndarray, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The layer's output for ``x`` [N, *input_shape] under ``inputs`` (``folded(state)``, edited or not)."""
+        feed = {"x": np.ascontiguousarray(x, dtype=np.float32)} | {f"w{i}": inputs[name] for i, name in enumerate(self.input_names)}
+        with onednn_static(), paddle.static.scope_guard(self._scope):
+            return self._executor.run(self._program, feed=feed, fetch_list=self._fetch)[0]
+
+
+class LossProgram:
+    """Mean cross-entropy on a fixed subset of one architecture, for any of its state dicts.
+
+    A ``FedProgram`` of the whole net; ``loss(state)`` costs one forward of the subset.
+    BatchNorm in inference mode on ``state``'s running statistics.
+    """
+
+    def __init__(self, model: ResNet, subset: Subset) -> None:
+        self.subset = subset
+        self.program = FedProgram(model, subset.x.shape[1:])
 
     def logits(self, state: Mapping[str, np.ndarray]) -> np.ndarray:
         """[N, classes] for the subset under ``state`` (a full state dict of the architecture)."""
-        if missing := set(self.state_names) - set(state):
-            raise KeyError(f"state lacks {sorted(missing)[:4]}")
-        folded = self.folded(state)
-        feed = self._feed | {f"w{i}": np.ascontiguousarray(folded[name], dtype=np.float32) for i, name in enumerate(self.input_names)}
-        with _static(), paddle.static.scope_guard(self._scope):
-            return self._executor.run(self._program, feed=feed, fetch_list=self._fetch)[0]
+        return self.program.run(self.subset.x, self.program.folded(state))
 
     def loss(self, state: Mapping[str, np.ndarray]) -> float:
         """Mean cross-entropy, float64 log-softmax (inf when a logit overflowed)."""
@@ -403,7 +405,7 @@ def interpolation_payload(label: str, ts: np.ndarray, losses: np.ndarray, n: int
 
 def surface_task(progress: Progress, should_stop: ShouldStop, *, weights: str, size: int,
                  seed: int = 0, n: int = SUBSET_SIZE) -> dict[str, Any]:
-    """Task target (``resnet.lab.tasks``): the surface around a finished run's final weights (a lab weights file)."""
+    """Task target (``resnet.lab.surfaces.SURFACES``): the surface around a finished run's final weights (a lab weights file)."""
     config, model, data = _run_models(weights)
     grid = Grid(size)
     surface = loss_surface(model, training_subset(data, n), grid, seed, progress, should_stop)
@@ -414,7 +416,7 @@ def surface_task(progress: Progress, should_stop: ShouldStop, *, weights: str, s
 
 def interpolation_task(progress: Progress, should_stop: ShouldStop, *, weights: str,
                        steps: int = T_STEPS, n: int = SUBSET_SIZE) -> dict[str, Any]:
-    """Task target: the loss from a run's initial weights (rebuilt from its config) to its final ones."""
+    """Task target (``resnet.lab.surfaces.CURVES``): the loss from a run's initial weights (rebuilt from its config) to its final ones."""
     config, model, data = _run_models(weights)
     ts = interpolation_ts(steps)
     losses = interpolate(build_model(config, data), model, training_subset(data, n), ts, progress, should_stop)

@@ -4,28 +4,27 @@ Targets of ``tasks.start_task``: each builds or loads a model, measures it on th
 DIAG_BATCH training images of the run's data set and returns a JSON-able payload,
 ``{"signals": [BlockSignal as a dict, …]}`` plus, for trained weights, Fig. 7's
 ``"response_std": [[layer, std], …]``. The server never imports this module: it reads
-the payloads from the store (``resnet.lab.session.Lab.block_signals``).
+the payloads from the store (``resnet.lab.session.Lab.block_signals``); their clients are
+``resnet.lab.analyses.signals``.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from typing import Any, Callable
+from typing import Any
 
 import paddle
 
 from ..inference import diagnostics
-from ..model.network import ensure_dygraph
+from ..model.modes import ensure_dygraph
 from ..model.weights import load_trained
 from .config import TrainConfig
 from .data import Dataset, load_dataset
+from .tasks import Progress, ShouldStop
 from .train import build_model
 
 DIAG_BATCH = 64  # images fed to the diagnostics (the first of the run's training set)
-
-Progress = Callable[[float], None]
-ShouldStop = Callable[[], bool]
 
 
 def signals_at_init(progress: Progress, should_stop: ShouldStop, key: str) -> dict[str, Any]:

@@ -8,6 +8,14 @@ The reference runs are trained by exactly the lab's code path (``JobPool`` → w
 ``import_reference_runs(store)`` so curves show the moment it opens. "Rerun live" is
 ``pool.submit_many(preset.configs)``: the same configurations as live runs.
 
+Seeds: one seed is an anecdote, so every variant is trained at each of ``REFERENCE_SEEDS``.
+A seed fixes the initial weights and the batch order; the variants of one seed share both
+(``resnet.lab.train``), so they differ only in the network. A file holds under ``runs`` the
+runs of ``preset.configs`` (seed 0: what ``reference_runs``, ``import_reference_runs`` and
+the pages read) and under ``other_seeds`` those of the other seeds; ``variant_runs`` groups
+them all by variant, for the summaries over seeds of ``resnet.lab.seeds`` (median and band,
+intervals, "k of n seeds").
+
 All presets train on digits (8×8) with the paper's optimiser (SGD, momentum 0.9,
 weight decay 1e-4, lr 0.1) and the CIFAR depths' default shortcuts, option A (He et al.
 2015, Sec. 4.2). The 20-step linear warm-up is our choice for short runs, not the
@@ -16,9 +24,9 @@ error fell below 80 % (about 400 iterations), then 0.1 (Sec. 4.2). Measured here
 it, ResNet-56 (option A) is still at a training loss ≈ 0.5 (81 % test accuracy) at step
 120, against ≈ 0.1 (94 %) with it: the short classroom runs would hide that it trains.
 
-Measured on the reference runs (``python -m resnet.lab reference``, 2 cores, ≈ 4 min):
-see the comments at ``BASE`` and ``LAMBDA_BASE``; tests/lab/test_presets.py checks the
-shipped files still show each preset's effect.
+Measured on the reference runs (``python -m resnet.lab reference``, five seeds; figures are
+"median [min, max]" over the seeds): see the comments at ``BASE`` and ``LAMBDA_BASE``;
+tests/lab/test_presets.py checks the shipped files still show each preset's effect.
 """
 
 from __future__ import annotations
@@ -30,31 +38,44 @@ import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, Iterable
 
 from ..paths import ASSETS, RUN_STORE_FILE
-from .config import TrainConfig
-from .jobs import JobPool
+from .config import TrainConfig, config_key
+from .pools import JobPool
 from .store import RunStore
 
 REFERENCE_DIR = ASSETS / "reference_runs"
-# Degradation: the gap (final training loss plain-56 2.21 vs plain-20 0.29) is clear by
-# step 100, and 120 steps keep the whole preset at ~12 s on 2 cores. With shortcuts
-# both depths end far below plain-56 (ResNet-56 0.18, ResNet-20 0.002, single-batch values), but
-# ResNet-56 starts higher (step-1 loss 6.0 vs 3.7: option A's identity shortcuts add up,
-# nothing resets the scale) and its last 20 steps average above ResNet-20's. The paper's
+# Degradation: the gap (final training loss plain-56 2.23 [2.20, 2.31] vs plain-20 0.11
+# [0.09, 0.14]) is clear by step 100, and 120 steps keep the runs short. With shortcuts
+# ResNet-20 ends at 0.004 [0.001, 0.011] and ResNet-56 at 0.09 [0.009, 2.1] (single-batch
+# values): ResNet-56 starts higher (step-1 loss 5.7 [5.4, 6.6] vs 3.6 [3.2, 4.0]: option A's
+# identity shortcuts add up, nothing resets the scale), its last 20 steps average above
+# ResNet-20's in every seed, and seed 1 has not left chance by step 120 (2.1). The paper's
 # "deeper ResNet ends lower" (Fig. 6: 64k iterations on CIFAR-10) needs a task the
 # 20-layer net cannot fit; it fits 1,438 digits. Tried, and none made ResNet-56's tail
 # lower: 300 steps, lr 0.05 or 0.02, a 60-step warm-up. So the page claims only that
 # depth stops hurting with shortcuts.
 BASE = TrainConfig(dataset="digits", batch_size=64, lr=0.1, warmup_steps=20, steps=120, eval_every=20, seed=0)
-# λ = 2 (option A) has exploded at initialisation: step-1 loss 58, ~50 steps there, at
-# chance (ln 10) from step 51. The 58 is a cap, not the value: Paddle's softmax
+# λ = 2 (option A) has exploded at initialisation: step-1 loss 58 (seed 0), 27 to 51 steps
+# up there, then at chance (ln 10). The 58 is a cap, not the value: Paddle's softmax
 # clips shifted logits at −64 (ValueClip, paddle/phi/kernels/funcs/softmax_impl.h), so an
 # image's loss is at most 64 and 58 = 64 × 58 of 64 images wrong; the uncapped
 # cross-entropy of that batch is ≈ 9·10⁷ (tests/lab/test_train.py checks the cap). 200 steps
 # give the stuck-at-chance check its 50 steps of rest, and λ = 0.5 room to show it learns
-# only slowly (final 1.27, against 0.20 for λ = 1 and 2.23 for λ = 0).
+# only slowly (final 1.52 [1.26, 1.61], against 0.03 [0.0005, 1.2] for λ = 1 and 2.18 [1.65,
+# 2.24] for λ = 0). Over five seeds λ = 2 sits at chance in three and diverges (the loss
+# leaves float32 within 5 steps) in two.
 LAMBDA_BASE = replace(BASE, steps=200, eval_every=25)
+# The seeds every variant of a preset ships with; the first is the presets' own (BASE.seed).
+REFERENCE_SEEDS = (0, 1, 2, 3, 4)
+
+
+def seeded(configs: Iterable[TrainConfig], seeds: Iterable[int]) -> tuple[TrainConfig, ...]:
+    """Every configuration at every seed, seed by seed: the variants of one seed start from the
+    same weights (for the parameters they share) and see the same batches."""
+    configs = tuple(configs)
+    return tuple(replace(config, seed=seed) for seed in seeds for config in configs)
 
 
 @dataclass(frozen=True)
@@ -62,7 +83,12 @@ class Preset:
     key: str
     title: str
     question: str  # what the preset answers, for the page's caption
-    configs: tuple[TrainConfig, ...]
+    configs: tuple[TrainConfig, ...]  # one per variant, seed 0
+
+    @property
+    def reference_configs(self) -> tuple[TrainConfig, ...]:
+        """What its reference file holds: every variant at every one of ``REFERENCE_SEEDS``."""
+        return seeded(self.configs, REFERENCE_SEEDS)
 
 
 PRESETS: dict[str, Preset] = {
@@ -98,10 +124,34 @@ def reference_path(key: str) -> Path:
     return REFERENCE_DIR / f"{key}.json"
 
 
-def reference_runs(key: str) -> list[dict] | None:
-    """The preset's shipped reference runs (the export format of ``RunStore.export_run``), or None without a file."""
+def _reference_file(key: str) -> dict[str, Any] | None:
     path = reference_path(key)
-    return json.loads(path.read_text(encoding="utf-8"))["runs"] if path.exists() else None
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def reference_runs(key: str) -> list[dict] | None:
+    """The preset's shipped reference runs of ``preset.configs`` (seed 0), one per variant (the
+    export format of ``RunStore.export_run``), or None without a file."""
+    payload = _reference_file(key)
+    return payload["runs"] if payload is not None else None
+
+
+def reference_seed_runs(key: str) -> list[dict] | None:
+    """Every seed's shipped reference runs of the preset (seed 0's first), or None without a file."""
+    payload = _reference_file(key)
+    return [*payload["runs"], *payload.get("other_seeds", [])] if payload is not None else None
+
+
+def variant_runs(key: str) -> dict[str, list[dict]] | None:
+    """The preset's shipped runs by variant (its label), in the preset's order; each variant's
+    runs ordered by seed. None without a file."""
+    runs = reference_seed_runs(key)
+    if runs is None:
+        return None
+    grouped: dict[str, list[dict]] = {config.label: [] for config in PRESETS[key].configs}
+    for run in sorted(runs, key=lambda r: r["config"]["seed"]):
+        grouped.setdefault(run["label"], []).append(run)
+    return grouped
 
 
 def import_reference_runs(store: RunStore, keys: list[str] | None = None) -> dict[str, list[int]]:
@@ -126,11 +176,13 @@ def _rounded(value: float | None, digits: int = 5) -> float | None:
 def _compact(run: dict) -> dict:
     run["metrics"] = {name: [_rounded(v) for v in values] for name, values in run["metrics"].items()}
     run["metrics"]["step"] = [int(s) for s in run["metrics"]["step"]]
+    # a diverged run's last loss is NaN or inf, which JSON has no word for: null, as in its curve
+    run["result"] = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in run["result"].items()}
     return run
 
 
 def make_reference_runs(keys: list[str], *, workers: int | None = None, out_dir: Path = REFERENCE_DIR) -> list[Path]:
-    """Train the presets through a fresh ``JobPool`` and write one JSON file per preset."""
+    """Train the presets at every reference seed through a fresh ``JobPool``; one JSON file per preset."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -139,15 +191,22 @@ def make_reference_runs(keys: list[str], *, workers: int | None = None, out_dir:
             for key in keys:
                 preset = PRESETS[key]
                 start = time.perf_counter()
-                run_ids = [run.run_id for run in pool.submit_many(preset.configs)]
-                runs = pool.wait(run_ids, timeout=3600)
-                for run in runs:
+                run_ids = [run.run_id for run in pool.submit_many(preset.reference_configs)]
+                for run in pool.wait(run_ids, timeout=6 * 3600):
                     loss = run.result["final_train_loss"] if run.result else None
-                    print(f"{key}: {run.label:16s} {run.status:9s} final train loss {loss}  stuck={run.stuck_at_chance}")
+                    print(f"{key}: {run.label:16s} seed {run.config['seed']}  {run.status:9s} final train loss {loss}  "
+                          f"stuck={run.stuck_at_chance}")
                 print(f"{key}: {time.perf_counter() - start:.1f} s")
-                payload = {"preset": key, "runs": [_compact(pool.store.export_run(r)) for r in run_ids]}
+                runs = [_compact(pool.store.export_run(r)) for r in run_ids]
+                shown = {config_key(c) for c in preset.configs}
+                payload = {
+                    "preset": key,
+                    "seeds": list(REFERENCE_SEEDS),
+                    "runs": [r for r in runs if config_key(r["config"]) in shown],
+                    "other_seeds": [r for r in runs if config_key(r["config"]) not in shown],
+                }
                 path = out_dir / f"{key}.json"
-                path.write_text(json.dumps(payload, separators=(",", ":")) + "\n")
+                path.write_text(json.dumps(payload, separators=(",", ":"), allow_nan=False) + "\n")
                 written.append(path)
         finally:
             pool.shutdown()

@@ -7,7 +7,7 @@
     block_signals(lab.store, runs)         # per-block diagnostics of the runs on the chart (computed in workers)
 
 λ from the page to the network: the form's value → ``Lab.submit`` → ``TrainConfig`` (the
-one check) → the store (canonical JSON) → a worker (``resnet.lab.jobs``) →
+one check) → the store (canonical JSON) → a worker (``resnet.lab.worker``) →
 ``resnet.lab.train.train`` → ``resnet.model.network``, where it is applied.
 
 Training happens in the workers only, and so does everything that builds or runs a
@@ -19,19 +19,21 @@ from __future__ import annotations
 
 import json
 import tempfile
+import threading
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..inference.diagnostics import BlockSignal
+from ..inference.signals import BlockSignal
 from ..paths import ENV_DATA_DIR, RUN_STORE_FILE, operator_dir
-from . import cluster, tasks
+from . import pools
+from .analyses import signals
 from .config import DATASETS, ConfigError, Problem, TrainConfig, batch_problem, chance_loss, config_key
 from .data import PM_CLASSES, Dataset, load_dataset
-from .jobs import Submitted
 from .presets import BASE, PRESETS, import_reference_runs
-from .store import ACTIVE, Artifact, RunInfo, RunStore, StoreError
+from .queued import Submitted
+from .store import ACTIVE, Artifact, RunInfo, RunStore, StoreError, store_address
 
 # The custom run's settings as the page's URL spells them: URL name → TrainConfig field.
 FORM_FIELDS = {
@@ -44,8 +46,6 @@ FORM_FIELDS = {
 # (its CIFAR nets, He et al. 2015 Sec. 4.2) spelled out, so the form shows which one.
 FORM_START = replace(BASE, scale=2.0, downsample="pad")
 MAX_DIAG = 6  # configurations measured at initialisation
-MEASURE = "resnet.lab.measure"  # the task targets that measure (imported by task processes only)
-SIGNALS_INIT, SIGNALS_TRAINED = "signals_init", "signals_trained"  # their artifacts' kinds
 
 
 class LabUnavailable(StoreError):
@@ -118,12 +118,12 @@ class Lab:
             if (problem := batch_problem(config.batch_size, len(data.y_train))) is not None:
                 return Submission(problems=(problem,))
             skipped = data.skipped
-        run_id, created = cluster.pool_for(self.store.path).submit(config)
+        run_id, created = pools.pool_for(self.store.address).submit(config)
         return Submission(run_id, created, self.store.get_run(run_id).status, config.label, skipped=skipped)
 
     def rerun_preset(self, key: str) -> list[Submitted]:
         """Queue a preset's configurations as live runs; identical runs already there are reused."""
-        return cluster.pool_for(self.store.path).submit_many(PRESETS[key].configs)
+        return pools.pool_for(self.store.address).submit_many(PRESETS[key].configs)
 
     def cancel(self, run_id: int) -> str:
         """Cancel a queued run now, a running one at its next step; the status it has then."""
@@ -133,14 +133,18 @@ class Lab:
 def open_lab() -> Lab:
     """The default run store with the reference runs imported, and workers for runs still queued.
 
-    A store that cannot be written falls back to a private, temporary view of the
-    reference runs (the curves still show, nothing can be trained) and says why;
-    ``LabUnavailable`` when not even that can be made.
+    Opened once per process and store (the schema check and the reference import are not
+    repeated on every page run); every session of the server shares it. A store that cannot
+    be written falls back to a private, temporary view of the reference runs (the curves
+    still show, nothing can be trained) and says why; that answer is not kept, so the next
+    call tries the store again. ``LabUnavailable`` when not even the view can be made.
     """
     try:
-        store = RunStore()
-        references, reference_problem = _import_references(store)
-        runs = store.list_runs()
+        address = store_address()
+        with _OPEN_LOCK:
+            if address not in _OPEN:
+                _OPEN[address] = _open(address)
+            return _OPEN[address]
     except StoreError as exc:
         try:
             view = _view_only_store()
@@ -148,10 +152,19 @@ def open_lab() -> Lab:
         except (StoreError, OSError) as view_exc:
             raise LabUnavailable(str(exc), str(view_exc)) from view_exc
         return Lab(view, references, str(exc), reference_problem)
+
+
+_OPEN: dict[str, Lab] = {}  # store address → its Lab, opened by this process
+_OPEN_LOCK = threading.Lock()  # sessions run in threads: one opens, the others wait for it
+
+
+def _open(address: str) -> Lab:
+    store = RunStore(address)
+    references, reference_problem = _import_references(store)
     lab = Lab(store, references, None, reference_problem)
-    if any(r.status in ACTIVE for r in runs):
+    if any(r.status in ACTIVE for r in store.list_runs()):
         try:  # runs queued before a restart (or by the CLI) need workers; dead workers' runs get marked
-            cluster.pool_for(store.path)
+            pools.pool_for(store.address)
         except StoreError as exc:
             lab.store_problem = str(exc)
     return lab
@@ -297,16 +310,14 @@ def block_signals(store: RunStore, runs: Sequence[RunInfo]) -> BlockReport:
         firsts.setdefault(config_key(run.config), run)
     report = BlockReport([], [], max(0, len(firsts) - MAX_DIAG))
     for key, run in list(firsts.items())[:MAX_DIAG]:
-        artifact = tasks.start_task(store.address, run.id, SIGNALS_INIT, key, f"{MEASURE}:signals_at_init", {"key": key},
-                                    retry_failed=False)
+        artifact = signals.SIGNALS_INIT.start(store.address, run.id, key, {"key": key})
         _file(report, run, False, artifact)
     for run in runs:
         path = trained_file(run)
         if path is None:
             continue
         key = json.dumps({"weights": path.name, "stamp": path.stat().st_mtime})  # new weights, new measurement
-        artifact = tasks.start_task(store.address, run.id, SIGNALS_TRAINED, key, f"{MEASURE}:signals_trained",
-                                    {"path": str(path), "key": config_key(run.config)}, retry_failed=False)
+        artifact = signals.SIGNALS_TRAINED.start(store.address, run.id, key, {"path": str(path), "key": config_key(run.config)})
         _file(report, run, True, artifact)
     return report
 

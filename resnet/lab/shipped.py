@@ -2,7 +2,7 @@
 
     python -m resnet.lab shipped                 # retrain both, rewrite assets/models and assets/samples/digits
     python -m resnet.lab shipped --only plain20_digits16
-    python -m resnet.lab shipped --lesion-only   # only re-measure the lesion studies (1–2 minutes)
+    python -m resnet.lab shipped --lesion-only   # only re-measure the lesion studies (bench/lesion.py times one)
 
 Two nets, trained by the lab's own loop (``resnet.lab.train.train``) with fixed seeds on
 scikit-learn's digits upscaled to 16×16, so their feature maps are legible (16×16, 8×8,
@@ -21,21 +21,22 @@ A few test-set digits are written as PNGs at the models' input size (``digit_<la
 so a sample fed through the model's preprocessing is exactly a test image.
 
 Then Veit et al.'s lesion study of every shipped model (``resnet.inference.ablation``) is
-measured by the same code the Feature maps page runs live, and written to
-``lesion_studies.json`` with the SHA-256 of the weights file it was measured on: a class
-sees the charts at once, and a study of weights that changed since is not used.
+measured by the same code the Feature maps page runs live (``resnet.lab.lesion``, in a task
+process there), and written to ``lesion_studies.json`` (``resnet.lab.stored_lesions``) with
+the per-image outcomes of the intact net and of each single deletion (each change of accuracy
+has its paired interval) and the SHA-256 of the weights file it was measured on: a class sees
+the charts at once, and a study of weights that changed since is not used.
 
 Hyperparameters: the lab's defaults (SGD, momentum 0.9, weight decay 1e-4, lr 0.1, batch
 64) with the presets' 20-step warm-up, 300 steps (≈ 13 epochs of the 1,438 training
 digits). Measured on 2 shared cores: ResNet-56 passes 97 % test accuracy by step 150 and
 ends at 98.1 % (≈ 150 s, ~136 images/s); plain-20 is at 94 % by step 150 and ends at
-97.8 % (≈ 50 s); the lesion studies take 60–80 s more. The whole command takes ≈ 5 minutes.
+97.8 % (≈ 50 s); then the lesion studies (bench/lesion.py times them). The whole command takes ≈ 5 minutes.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import tempfile
 import threading
@@ -47,17 +48,20 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 from PIL import Image
 
-from ..inference.ablation import LesionStudy, Progress, lesion_study
 from ..inference import explore
 from ..inference.explore import file_stamp
+from ..inference.lesion_record import LesionStudy
 from ..model.preprocess import Preprocess
 from ..model.weights import LabModel, WeightsError, load_state, load_trained, model_label, read_sidecar, save_trained
 from ..paths import ASSETS
 from .config import TrainConfig
 from .data import Dataset, load_dataset
+from .lesion import lesion_study
+from .store import Artifact
+from .stored_lesions import LESION_FILE, LESION_FORMAT, MODELS_DIR, file_digest, stored_lesion_studies
+from .tasks import Progress, ShouldStop
 from .train import evaluate, train
 
-MODELS_DIR = ASSETS / "models"
 DIGITS_DIR = ASSETS / "samples" / "digits"
 IMAGE_SIZE = 16
 BASE = TrainConfig(dataset="digits", image_size=IMAGE_SIZE, batch_size=64, lr=0.1, warmup_steps=20, steps=300,
@@ -70,8 +74,6 @@ SHIPPED: dict[str, TrainConfig] = {
 DEFAULT_KEY = "resnet56_digits16"
 DEFAULT_DIGIT = "digit_3"  # both shipped nets get it right, and the Why page's link opens on it
 STORAGE_DTYPE = np.float16
-LESION_FILE = "lesion_studies.json"
-LESION_FORMAT = "resnet-lab-lesion/1"
 DIGITS_CREDITS = """# Sample digits
 
 The first test-set image of each class of scikit-learn's digits (`sklearn.datasets.load_digits`,
@@ -101,11 +103,6 @@ def shipped_path(key: str, folder: Path = MODELS_DIR) -> Path:
 def shipped_models(folder: Path = MODELS_DIR) -> list[Path]:
     """The shipped models present on disk, in ``SHIPPED`` order (the default first)."""
     return [shipped_path(key, folder) for key in SHIPPED if shipped_path(key, folder).is_file()]
-
-
-def load_shipped(key: str = DEFAULT_KEY, folder: Path = MODELS_DIR) -> LabModel:
-    """A shipped model, ready (eval mode, float32)."""
-    return load_trained(shipped_path(key, folder))
 
 
 def weight_files(source: str, trained: Path, folder: Path = MODELS_DIR) -> list[Path]:
@@ -172,71 +169,41 @@ def lab_label(lab: LabModel) -> str:
     return label if isinstance(label, str) and label else model_label(lab.model.config)
 
 
-def measure_lesion(lab: LabModel, progress: Progress | None = None) -> LesionStudy:
-    """Veit et al.'s lesion study of a lab-trained model on the held-out split it was measured on.
+def measure_lesion(lab: LabModel, progress: Progress | None = None, should_stop: ShouldStop | None = None) -> LesionStudy | None:
+    """Veit et al.'s lesion study of a lab-trained model on the held-out split it was measured on; None if asked to stop.
 
     ``ValueError`` (from ``held_out_split``) when that split cannot be rebuilt.
     """
-    return lesion_study(lab.model, held_out_split(lab), lab_label(lab), progress=progress)
+    return lesion_study(lab.model, held_out_split(lab), lab_label(lab), progress=progress, should_stop=should_stop)
 
 
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file: which weights a stored lesion study was measured on."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+def measure_file(path: Path, progress: Progress | None = None, should_stop: ShouldStop | None = None) -> LesionStudy | None:
+    """``measure_lesion`` of a weights file (the lesion analysis's task target calls this)."""
+    return measure_lesion(load_trained(path), progress, should_stop)
 
 
-def write_lesion_studies(folder: Path = MODELS_DIR, progress: Progress | None = None) -> Path:
+def write_lesion_studies(folder: Path = MODELS_DIR) -> Path:
     """Measure every shipped model in ``folder`` and write ``LESION_FILE`` there."""
-    studies = {path.stem: {"sha256": file_digest(path), "study": measure_lesion(load_trained(path), progress).to_dict()}
-               for path in shipped_models(folder)}
+    studies = {}
+    for path in shipped_models(folder):
+        study = measure_file(path)
+        assert study is not None  # nothing asks it to stop
+        studies[path.stem] = {"sha256": file_digest(path), "study": study.to_dict()}
     out = folder / LESION_FILE
     document = {"format": LESION_FORMAT, "regenerate": "python -m resnet.lab shipped --lesion-only", "studies": studies}
     out.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
     return out
 
 
-def stored_lesion_studies(folder: Path = MODELS_DIR) -> dict[str, LesionStudy]:
-    """The stored studies (by model key) whose weights file is still the one they were measured on.
-
-    A missing or unreadable file gives {}; a study of weights changed since is left out.
-    """
-    try:
-        document = json.loads((folder / LESION_FILE).read_text(encoding="utf-8"))
-        entries = document["studies"] if document.get("format") == LESION_FORMAT else {}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return {}
-    studies = {}
-    for path in shipped_models(folder):
-        entry = entries.get(path.stem)
-        try:
-            if isinstance(entry, Mapping) and entry.get("sha256") == file_digest(path):
-                studies[path.stem] = LesionStudy.from_dict(entry["study"])
-        except (KeyError, TypeError, ValueError):
-            continue
-    return studies
-
-
 class LesionBoard:
-    """Lesion studies of weights files: the shipped models' as stored with them, any model's measured on request.
-
-    One board serves every session of the app (the page caches it): a study measured for
-    one visitor is there for all, the last ``keep`` of them. A study belongs to a file as
-    it is now, (path, mtime, size): a file rewritten is measured again.
+    """Lesion studies of weights files as the Feature maps page shows them: stored with the shipped
+    models, or measured live in a task process (``resnet.lab.analyses.lesion``: its artifacts).
     """
 
-    def __init__(self, folder: Path = MODELS_DIR, keep: int = 8) -> None:
-        self.folder, self.keep = folder, keep
-        self._live: dict[tuple[str, int, int], LesionStudy] = {}
+    def __init__(self, folder: Path = MODELS_DIR) -> None:
+        self.folder = folder
         self._stored: tuple[tuple, dict[str, LesionStudy]] = ((), {})
         self._lock = threading.Lock()
-
-    @staticmethod
-    def _key(path: Path) -> tuple[str, int, int]:
-        return (str(path), *file_stamp(path))
-
-    def is_live(self, path: Path) -> bool:
-        """Measured on this server (not read from the stored file)."""
-        return self._key(path) in self._live
 
     def stored(self) -> dict[str, LesionStudy]:
         """``stored_lesion_studies`` of the folder, reread when a file in it changes."""
@@ -247,30 +214,15 @@ class LesionBoard:
                 self._stored = stamps, stored_lesion_studies(self.folder)
             return self._stored[1]
 
-    def study(self, path: Path) -> LesionStudy | None:
-        """The file's study: measured here if it was, else the stored one of a shipped model, else None."""
-        live = self._live.get(self._key(path))
-        return live if live is not None or path.parent != self.folder else self.stored().get(path.stem)
-
-    def measure(self, path: Path, lab: LabModel, progress: Progress | None = None) -> LesionStudy:
-        """``measure_lesion`` of ``lab`` (loaded from ``path``), kept for everyone."""
-        study = measure_lesion(lab, progress)
-        with self._lock:
-            self._live[self._key(path)] = study
-            while len(self._live) > self.keep:
-                self._live.pop(next(iter(self._live)))  # the oldest
-        return study
-
-    def measure_all(self, paths: Sequence[Path], load: Callable[[Path], LabModel],
-                    progress: Callable[[float, str], None] | None = None) -> list[LesionStudy]:
-        """``measure`` each file, loaded by ``load``; ``progress(fraction of all, model label)`` as it goes."""
-        studies = []
-        for i, path in enumerate(paths):
-            lab = load(path)
-            label = lab_label(lab)
-            step = None if progress is None else (lambda done, total: progress((i + done / total) / len(paths), label))
-            studies.append(self.measure(path, lab, step))
-        return studies
+    def study(self, path: Path, live: Artifact | None) -> LesionStudy | None:
+        """The file's study: ``live`` (its measurement on this server) if it is done, else the stored one
+        of a shipped model, else None."""
+        if live is not None and live.status == "done" and live.payload:
+            try:
+                return LesionStudy.from_dict(live.payload)
+            except (KeyError, TypeError, ValueError):  # measured by an older version (no per-image outcomes)
+                pass
+        return self.stored().get(path.stem) if path.parent == self.folder else None
 
 
 def write_digit_samples(data: Dataset, folder: Path = DIGITS_DIR) -> list[Path]:
@@ -335,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", choices=list(SHIPPED), help="default: all")
     parser.add_argument("--out", type=Path, default=MODELS_DIR, help=f"default: {MODELS_DIR}")
     parser.add_argument("--samples", type=Path, default=DIGITS_DIR, help=f"default: {DIGITS_DIR}")
-    parser.add_argument("--lesion-only", action="store_true", help=f"only re-measure {LESION_FILE} (1–2 minutes)")
+    parser.add_argument("--lesion-only", action="store_true", help=f"only re-measure {LESION_FILE}")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     specs = {k: v for k, v in SHIPPED.items() if not args.only or k in args.only}

@@ -2,7 +2,9 @@
 
 The computation is ``resnet.lab.landscape`` (Li et al. 2018's filter-normalised surface,
 Goodfellow et al. 2015's interpolation); it runs in a task process (``resnet.lab.tasks``),
-never in the server. Here: the settings every variant of a comparison shares (subset,
+never in the server. This module is the landscapes' member of ``resnet.lab.analyses``:
+its client, without Paddle (the targets are ``resnet.lab.landscape``'s, which import the
+settings from here). Here: the settings every variant of a comparison shares (subset,
 grids, directions' seed), the cache keys, the shipped pair of the Degradation preset
 (``SHIPPED_FILE``, written by ``python -m resnet.lab landscape``), and the calls that start,
 read and cancel a computation for a finished run.
@@ -24,7 +26,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..paths import ASSETS
-from . import tasks
+from .analyses import Analysis
 from .config import TrainConfig
 from .presets import BASE
 from .store import Artifact
@@ -111,22 +113,25 @@ def shipped_for(config: Mapping[str, Any], path: Path = SHIPPED_FILE) -> dict[st
 
 
 SURFACE, INTERPOLATION = "landscape", "interpolation"  # the artifacts' kinds in the run store
-TARGETS = {SURFACE: "resnet.lab.landscape:surface_task", INTERPOLATION: "resnet.lab.landscape:interpolation_task"}
+SURFACES = Analysis(SURFACE, "resnet.lab.landscape:surface_task")
+CURVES = Analysis(INTERPOLATION, "resnet.lab.landscape:interpolation_task")
 
 
 def start_surface(store_path: str | Path, run_id: int, weights: Path, size: int, seed: int = 0) -> Artifact:
     """A finished run's surface: as cached, or now started in a task process (poll ``artifact``)."""
-    return tasks.start_task(store_path, run_id, SURFACE, surface_key(size, seed, SUBSET_SIZE), TARGETS[SURFACE],
-                            {"weights": str(weights), "size": size, "seed": seed, "n": SUBSET_SIZE}, retry_failed=False)
+    return SURFACES.start(store_path, run_id, surface_key(size, seed, SUBSET_SIZE),
+                          {"weights": str(weights), "size": size, "seed": seed, "n": SUBSET_SIZE})
 
 
 def start_interpolation(store_path: str | Path, run_id: int, weights: Path) -> Artifact:
     """A finished run's interpolation curve from its initial to its final weights, likewise."""
-    return tasks.start_task(store_path, run_id, INTERPOLATION, interpolation_key(T_STEPS, SUBSET_SIZE), TARGETS[INTERPOLATION],
-                            {"weights": str(weights), "steps": T_STEPS, "n": SUBSET_SIZE}, retry_failed=False)
+    return CURVES.start(store_path, run_id, interpolation_key(T_STEPS, SUBSET_SIZE),
+                        {"weights": str(weights), "steps": T_STEPS, "n": SUBSET_SIZE})
 
 
 def cancel(store_path: str | Path, run_id: int, kind: str, size: int, seed: int = 0) -> str | None:
     """Stop a surface (or, with ``kind=INTERPOLATION``, the curve) being computed; its status then."""
-    key = surface_key(size, seed, SUBSET_SIZE) if kind == SURFACE else interpolation_key(T_STEPS, SUBSET_SIZE)
-    return tasks.cancel_task(store_path, run_id, kind, key)
+    if kind == SURFACE:
+        return SURFACES.cancel(store_path, run_id, surface_key(size, seed, SUBSET_SIZE))
+    return CURVES.cancel(store_path, run_id, interpolation_key(T_STEPS, SUBSET_SIZE))
+

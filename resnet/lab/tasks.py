@@ -6,7 +6,10 @@ configuration, gigabytes. The server only asks for it and shows what the store h
 
     artifact = start_task(store.address, run_id, "signals_init", key, "resnet.lab.measure:signals_at_init", {"key": key})
     artifact.status, artifact.progress    # running 0.4 → done (payload) | failed (error) | cancelled
+    read_task(store.address, run_id, "signals_init", key)      # the same, without starting anything
     cancel_task(store.address, run_id, "signals_init", key)
+
+The pages call these through ``resnet.lab.analyses`` (one ``Analysis`` per kind of result).
 
 ``store.address`` is the store's file, or its PostgreSQL URL. A target is
 ``"module:function"`` with ``f(progress, should_stop, **kwargs) -> dict``: it calls
@@ -23,6 +26,7 @@ says why, with file names, never absolute paths.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import logging
 import multiprocessing as mp
@@ -37,7 +41,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..system import usable_cores
-from .jobs import clean_spawn, limit_threads, public_message
+from .procs import clean_spawn, ignore_ctrl_c, keep_sigterm_handler, limit_threads, public_message
 from .store import HEARTBEAT_S, LEASE_S, Artifact, RunStore, StoreError
 
 MAX_TASKS = usable_cores()  # task processes at once per server; the rest wait in line
@@ -47,7 +51,9 @@ IDLE_EXIT_S = 60.0  # a task process without work for this long leaves
 CHECK_S = 0.5  # a task asks the store "cancelled?" at most this often
 PROGRESS_S = 0.25  # …and writes its progress at most this often
 
-Target = Callable[..., dict[str, Any]]
+Progress = Callable[[float], None]  # a target's progress(fraction of its work done, 0..1)
+ShouldStop = Callable[[], bool]  # True once the target should return at once (a cancel, or the server went away)
+Target = Callable[..., dict[str, Any]]  # f(progress: Progress, should_stop: ShouldStop, **kwargs) -> JSON-able payload
 _log = logging.getLogger(__name__)
 
 
@@ -71,6 +77,16 @@ def start_task(
     artifact = store.artifact(run_id, kind, key)
     assert artifact is not None  # begun here or elsewhere: the row exists
     return artifact
+
+
+def read_task(store_path: str | Path, run_id: int, kind: str, key: str) -> Artifact | None:
+    """The artifact (run, kind, key) as the store holds it (any status), or None: nothing is started."""
+    return _store(str(store_path)).artifact(run_id, kind, key)
+
+
+def forget_task(store_path: str | Path, run_id: int, kind: str, key: str) -> None:
+    """Drop a finished artifact (done, failed or cancelled), so that the next ``start_task`` computes it again."""
+    _store(str(store_path)).forget_artifact(run_id, kind, key)
 
 
 def cancel_task(store_path: str | Path, run_id: int, kind: str, key: str) -> str | None:
@@ -122,6 +138,7 @@ class _Dispatcher:
 
     A task process computes one task after another (Paddle is imported once, not per
     task) and leaves after IDLE_EXIT_S without work, or after running out of memory.
+    ``shutdown`` ends the line: its thread and every task process.
     """
 
     def __init__(self, limit: int) -> None:
@@ -131,7 +148,36 @@ class _Dispatcher:
         self._waiting: deque[_Task] = deque()
         self._slots: list[_Slot] = []
         self._renewed = time.monotonic()
-        threading.Thread(target=self._loop, name="resnet-tasks", daemon=True).start()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="resnet-tasks", daemon=True)
+        self._thread.start()
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop the thread and end every task process now; what they computed or waited for is left to the next request.
+
+        A task may take minutes and checks for a stop only now and then, so its process
+        is terminated (SIGTERM: no handler there, it ends at once). Its artifact, and
+        those of the tasks still in line, stay "running" with their lease ended
+        (``RunStore.release_artifact``): the next ``start_task`` computes them anew.
+        """
+        with self._cond:
+            self._stop.set()
+            self._cond.notify_all()
+        self._thread.join(timeout)
+        with self._cond:
+            slots, left = list(self._slots), list(self._waiting)
+            self._slots.clear()
+            self._waiting.clear()
+        for slot in slots:
+            slot.proc.terminate()
+        for slot in slots:
+            slot.proc.join(timeout)
+            if slot.proc.is_alive():
+                slot.proc.kill()
+                slot.proc.join()
+            slot.conn.close()
+        for task in [s.task for s in slots if s.task is not None] + left:
+            _try_store(lambda: _store(task.store_path).release_artifact(task.run_id, task.kind, task.key))
 
     def submit(self, task: _Task) -> None:
         with self._cond:
@@ -153,7 +199,7 @@ class _Dispatcher:
             return sum(s.task is not None for s in self._slots), len(self._waiting)
 
     def _loop(self) -> None:
-        while True:
+        while not self._stop.is_set():
             try:
                 self._step()
             except Exception:  # never leave the line unserved; what failed is tried again next time
@@ -256,6 +302,19 @@ def _dispatcher() -> _Dispatcher:
         return _DISPATCHER
 
 
+def shutdown_dispatcher() -> None:
+    """End this process's line of task processes, if it started one (at exit; the tests, between tests)."""
+    global _DISPATCHER
+    with _DISPATCHER_LOCK:
+        dispatcher, _DISPATCHER = _DISPATCHER, None
+    if dispatcher is not None:
+        dispatcher.shutdown()
+
+
+atexit.register(shutdown_dispatcher)  # no task process outlives the server, and their artifacts are released
+keep_sigterm_handler()  # …also when SIGTERM stops it after Paddle's import
+
+
 # ---------------------------------------------------------------------------------
 # Inside a task process
 # ---------------------------------------------------------------------------------
@@ -263,6 +322,7 @@ def _dispatcher() -> _Dispatcher:
 
 def _task_worker(conn: Connection, threads: int) -> None:
     """Compute the tasks the dispatcher sends, one at a time, until told to leave or the server goes."""
+    ignore_ctrl_c()
     limit_threads(threads)  # before a target loads Paddle, which reads the limits on import
     while True:
         try:

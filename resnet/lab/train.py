@@ -11,11 +11,11 @@ launcher wants a script or an executable, so hand it the interpreter::
 
 (``batch_size`` is the global batch and must be divisible by the number of ranks; only
 rank 0 reports metrics and writes to ``--store``; BatchNorm statistics stay per rank.
-Tried by hand on 2 CPU processes (gloo); not part of the tests.)
+tests/lab/test_data_parallel.py runs it on 2 CPU processes (gloo).)
 
 How a step runs (``engine``): a single process trains with ``StaticStep``
-(``resnet.lab.fast_step``: a static program whose convolutions run on oneDNN, ≈ 4.5× the
-eager step's images/s on the lab's workload, 0.76× torch eager's; see bench/training.py); data-parallel runs
+(``resnet.lab.fast_step``: a static program whose convolutions run on oneDNN, faster than
+the eager step on the lab's workload; bench/training.py measures it); data-parallel runs
 use ``EagerStep``, the dygraph step, because ``paddle.DataParallel`` averages gradients
 only in dygraph. Both start from the model ``build_model`` made, and the trained weights
 end up in that model (same parameter names), which ``save_final_weights`` writes.
@@ -44,10 +44,13 @@ import paddle.distributed as dist
 from paddle import nn
 
 from ..model.init import init_parameters
-from ..model.network import ResNet, eval_mode, resnet
+from ..model.modes import eval_mode
+from ..model.network import ResNet, resnet
 from ..model.preprocess import Preprocess
 from ..model.weights import save_trained
-from .config import EVAL_BATCH, FIELD_TYPES, ConfigError, StepMetrics, TrainConfig, TrainResult, batch_problem, chance_loss
+from .config import (
+    EVAL_BATCH, FIELD_TYPES, ConfigError, StepMetrics, TrainConfig, TrainResult, batch_problem, chance_loss, pack_correct,
+)
 from .data import Dataset, load_dataset
 from .fast_step import StaticStep
 from .store import RunStore
@@ -120,18 +123,24 @@ def blew_up_then_stuck(train_losses: list[float], num_classes: int, window: int 
 # ---------------------------------------------------------------------------------
 
 
-def evaluate(model: nn.Layer, data: Dataset) -> tuple[float, float]:
-    """(mean cross-entropy, accuracy) on the test set, BatchNorm in inference mode."""
-    total_loss, correct = 0.0, 0
+def evaluate_each(model: nn.Layer, data: Dataset) -> tuple[float, np.ndarray]:
+    """(mean cross-entropy, which test images the net gets right: bool [n], test-set order),
+    BatchNorm in inference mode."""
+    total_loss, right = 0.0, []
     with eval_mode(model), paddle.no_grad():
         for start in range(0, len(data.y_test), EVAL_BATCH):
             x = paddle.to_tensor(data.x_test[start : start + EVAL_BATCH])
             y = paddle.to_tensor(data.y_test[start : start + EVAL_BATCH])
             logits = model(x)
             total_loss += float(nn.functional.cross_entropy(logits, y, reduction="sum"))
-            correct += int((logits.argmax(axis=1) == y).sum())
-    n = len(data.y_test)
-    return total_loss / n, correct / n
+            right.append((logits.argmax(axis=1) == y).numpy())
+    return total_loss / len(data.y_test), np.concatenate(right)
+
+
+def evaluate(model: nn.Layer, data: Dataset) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) on the test set, BatchNorm in inference mode."""
+    loss, right = evaluate_each(model, data)
+    return loss, int(right.sum()) / len(right)
 
 
 class EagerStep:
@@ -161,6 +170,9 @@ class EagerStep:
 
     def evaluate(self, data: Dataset) -> tuple[float, float]:
         return evaluate(self.model, data)
+
+    def evaluate_each(self, data: Dataset) -> tuple[float, np.ndarray]:
+        return evaluate_each(self.model, data)
 
     def write_back(self) -> None:
         """Nothing to copy: the dygraph model is the one trained."""
@@ -198,7 +210,7 @@ def train(
     report = on_step if rank == 0 else None
     batches = batch_indices(len(data.y_train), config.batch_size, config.seed)
     losses: list[float] = []
-    test_loss = test_acc = None
+    test_loss = test_acc = right = None
     status, diverged_step = "done", None
     train_s = 0.0
     start = time.perf_counter()
@@ -218,7 +230,8 @@ def train(
             break
         evaluate_now = step % config.eval_every == 0 or step == config.steps
         if evaluate_now:
-            test_loss, test_acc = stepper.evaluate(data)
+            test_loss, right = stepper.evaluate_each(data)
+            test_acc = int(right.sum()) / len(right)
         if report:
             metrics = (test_loss, test_acc) if evaluate_now else (None, None)
             report(StepMetrics(step, time.perf_counter() - start, value, *metrics))
@@ -242,6 +255,8 @@ def train(
         diverged_step=diverged_step,
         skipped_files=data.skipped,
         weights=weights,
+        final_test_correct=pack_correct(right) if right is not None else None,
+        test_images=len(right) if right is not None else None,
     )
 
 

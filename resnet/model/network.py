@@ -28,14 +28,13 @@ from __future__ import annotations
 
 import functools
 import math
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import paddle
 from paddle import nn
 
+from .modes import MODE_LOCK, ensure_dygraph, eval_mode  # the last two re-exported: pages import them from here
 # Without Paddle in spec.py, so resnet.lab.config can check a training configuration against them.
 from .spec import (
     CIFAR_DEPTHS, DOWNSAMPLES, IMAGENET_DEPTHS, SHORTCUTS, STAGES, STEMS, DownsampleKind, ShortcutMode, StemKind,
@@ -114,33 +113,6 @@ def validate(config: ResNetConfig) -> ResNetConfig:
     if config.depth in CIFAR_DEPTHS and config.stem != "small":
         raise ValueError(f"CIFAR depths {CIFAR_DEPTHS} use stem='small', got {config.stem!r}")
     return config
-
-
-def ensure_dygraph() -> None:
-    """Switch this thread to Paddle's eager (dygraph) mode.
-
-    Paddle keeps the mode per thread, and a thread started after ``import paddle`` in
-    another thread can come up in static mode: Streamlit runs every script in its own
-    thread, so pages call this before touching a model.
-    """
-    if not paddle.in_dynamic_mode():
-        paddle.disable_static()
-
-
-@contextmanager
-def eval_mode(model: nn.Layer) -> Iterator[nn.Layer]:
-    """``model`` in eval mode (BatchNorm on its running statistics) inside the block.
-
-    Afterwards every sublayer is back in the mode it had, even if the block raised.
-    """
-    modes = [(layer, layer.training) for layer in model.sublayers(include_self=True)]
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(modes[0][1])  # Paddle's train() also sets this thread's tracer mode
-        for layer, training in modes:  # a sublayer frozen in eval (say a BN) stays frozen
-            layer.training = training
 
 
 # ---------------------------------------------------------------------------------
@@ -318,16 +290,14 @@ class Features:
     pooled: paddle.Tensor  # [N, C_last] after global average pooling
 
 
-# ``paddle.LazyGuard`` (shapes without weights, resnet.inference.cost) is one switch for the
-# whole process: a model built in another thread meanwhile gets parameters with no memory.
-# Both hold this lock, so a page counting shapes never empties another session's model.
-BUILD_LOCK = threading.RLock()
-
-
+# ``paddle.LazyGuard`` (``modes.shapes_only``: shapes without weights, resnet.inference.cost)
+# is one switch for the whole process: a model built in another thread meanwhile gets
+# parameters with no memory. Both hold the modes lock, so a page counting shapes never
+# empties another session's model.
 def _built_alone(init: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(init)
     def locked(*args: Any, **kwargs: Any) -> None:
-        with BUILD_LOCK:
+        with MODE_LOCK:
             init(*args, **kwargs)
     return locked
 

@@ -38,7 +38,8 @@ from paddle.vision.models.resnet import model_urls
 
 from .preprocess import IMAGENET, Preprocess, default_preprocess
 from .init import init_parameters
-from .network import IMAGENET_DEPTHS, STAGES, ResNet, ResNetConfig, default_downsample, ensure_dygraph, resnet
+from .modes import ensure_dygraph
+from .network import IMAGENET_DEPTHS, STAGES, ResNet, ResNetConfig, default_downsample, resnet
 from ..errors import CodedError
 from ..paths import ASSETS, ENV_WEIGHTS_DIR, WEIGHTS_SUBDIR, data_home, operator_dir
 

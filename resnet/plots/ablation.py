@@ -1,10 +1,15 @@
 """Veit et al. (2016) reproduced: test accuracy after deleting blocks, for several trained nets.
 
-Drawn from ``resnet.inference.ablation.LesionStudy`` results (Plotly only). The paper's
+Drawn from ``resnet.inference.lesion_record.LesionStudy`` results (Plotly only). The paper's
 finding, for the text beside the charts (``fm.veit.paper``): deleting one block of a
 trained ResNet barely changes its test error except at the downsampling blocks, deleting
 one layer of VGG is catastrophic, and the error grows smoothly with the number of blocks
 deleted (Veit, Wilber, Belongie, NeurIPS 2016, Fig. 3).
+
+Every sentence here about a measured study is rendered from it: a deletion "costs" accuracy
+only when its paired 95 % interval (exact McNemar, ``LesionStudy.verdicts``) excludes 0,
+and the phrasing for each outcome (every deletion hurts, some do, none does) is chosen by
+those intervals; otherwise the text says "within noise (± x pp)".
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from typing import Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..inference.ablation import LesionStudy
+from ..inference.lesion_record import LesionStudy, Verdict, unpack
+from ..stats import wilson
 from .cache import shared_figure
 from .curves import COLORS, FONT
 from .style import STAGE_COLORS, Text
@@ -35,17 +41,20 @@ def _rgba(hex_color: str, alpha: float) -> str:
 
 @shared_figure(maxsize=8)
 def single_deletion_figure(studies: Sequence[LesionStudy], t: Text) -> go.Figure:
-    """One row per model: a bar per block, the test accuracy with that block deleted.
+    """One row per model: a bar per block, the change of test accuracy when that block is deleted (pp),
+    its whisker the paired 95 % interval of that change (exact McNemar on the same test images).
 
-    Downsampling blocks are drawn in another colour and hatched (a legend entry of their
-    own); the undeleted accuracy is a dashed line and chance a dotted one in every row.
+    Downsampling blocks are drawn in another colour and hatched (a legend entry of their own);
+    0 (nothing deleted) is a dashed line and chance a dotted one in every row; each row's title
+    gives the intact net's accuracy with its 95 % Wilson interval.
     """
     if not studies:
         raise ValueError("no lesion study to draw")
-    fig = make_subplots(
-        rows=len(studies), cols=1, vertical_spacing=0.14 if len(studies) > 1 else 0.0,
-        subplot_titles=[t("fm.veit.subplot", label=s.label, acc=s.baseline) for s in studies],
-    )
+    titles = []
+    for s in studies:
+        intact = s.baseline_interval
+        titles.append(t("fm.veit.subplot", label=s.label, acc=s.baseline, low=intact.low, high=intact.high))
+    fig = make_subplots(rows=len(studies), cols=1, vertical_spacing=0.14 if len(studies) > 1 else 0.0, subplot_titles=titles)
     shown: set[str] = set()  # legend entries already drawn: each appears once for all rows
 
     def legend(key: str) -> dict:
@@ -55,32 +64,42 @@ def single_deletion_figure(studies: Sequence[LesionStudy], t: Text) -> go.Figure
 
     for row, study in enumerate(studies, start=1):
         names = [b.name for b in study.blocks]
+        verdicts = study.verdicts()
         for downsampling, key, color in ((False, "fm.veit.deleted", BLOCK_COLOR),
                                          (True, "fm.veit.deleted_downsampling", DOWNSAMPLING_COLOR)):
-            bars = [b for b in study.blocks if b.downsampling == downsampling]
+            bars = [v for v in verdicts if v.block.downsampling == downsampling]
             if not bars:
                 continue
             fig.add_trace(go.Bar(
-                x=[b.name for b in bars], y=[_pct(b.accuracy) for b in bars],
+                x=[v.block.name for v in bars], y=[_pct(v.delta.value) for v in bars],
+                error_y=dict(type="data", symmetric=False, array=[_pct(v.delta.high - v.delta.value) for v in bars],
+                             arrayminus=[_pct(v.delta.value - v.delta.low) for v in bars], color="#111", thickness=1.2, width=3),
                 marker=dict(color=color, pattern=dict(shape="/" if downsampling else "")),
-                hovertext=[t("fm.veit.hover_block", name=b.name, acc=b.accuracy,
-                             drop=_pct(b.accuracy - study.baseline)) for b in bars],
-                hoverinfo="text", **legend(key),
+                hovertext=[_hover(v, t) for v in bars], hoverinfo="text", **legend(key),
             ), row=row, col=1)
-        for value, key, dash in ((study.baseline, "fm.veit.baseline", "dash"), (study.chance, "fm.veit.chance", "dot")):
+        for value, key, dash in ((0.0, "fm.veit.baseline", "dash"), (study.chance - study.baseline, "fm.veit.chance", "dot")):
             fig.add_trace(go.Scatter(
                 x=names, y=[_pct(value)] * len(names), mode="lines", line=dict(color="#111", dash=dash, width=1.5),
                 hoverinfo="skip", **legend(key),
             ), row=row, col=1)
         # categorical x in network order (the bars come in two traces), ticks tilted for 27 names
         fig.update_xaxes(categoryorder="array", categoryarray=names, tickangle=-60, row=row, col=1)
-        fig.update_yaxes(title=t("fm.veit.accuracy_axis"), range=[0, 101], row=row, col=1)
+        low = min([study.chance - study.baseline, *(v.delta.low for v in verdicts)])
+        high = max([0.0, *(v.delta.high for v in verdicts)])
+        fig.update_yaxes(title=t("fm.veit.delta_axis"), range=[_pct(low) - 4, _pct(high) + 4], row=row, col=1)
     fig.update_xaxes(title=t("fm.veit.block_axis"), row=len(studies), col=1)
     fig.update_layout(
         height=300 * len(studies) + 120, barmode="overlay", bargap=0.15, legend=LEGEND, font=FONT,
         margin=dict(l=10, r=10, t=36, b=10), title=dict(text=t("fm.veit.single_title"), x=0, font=dict(size=15, **FONT)),
     )
     return fig
+
+
+def _hover(v: Verdict, t: Text) -> str:
+    """One bar's hover: the accuracy left, the change with its interval, and whether that is beyond noise."""
+    return t("fm.veit.hover_block", name=v.block.name, acc=v.block.accuracy, drop=_pct(v.delta.value),
+             low=_pct(v.delta.low), high=_pct(v.delta.high),
+             verdict=t("fm.veit.beyond_noise" if v.beyond_noise else "fm.veit.within_noise", half=_pct(v.delta.half_width)))
 
 
 @shared_figure(maxsize=8)
@@ -111,6 +130,14 @@ def random_deletion_figure(studies: Sequence[LesionStudy], t: Text) -> go.Figure
             customdata=[[_pct(lo), _pct(hi)] for lo, hi in zip(lows, highs)],
             hovertemplate="k = %{x}: %{y:.1f}% (%{customdata[0]:.1f}–%{customdata[1]:.1f}%)<extra></extra>",
         ))
+        intact = study.baseline_interval  # k = 0: the intact net, with its 95 % Wilson interval
+        fig.add_trace(go.Scatter(
+            x=[0], y=[_pct(intact.value)], mode="markers", marker=dict(color=color, size=9, symbol="diamond"),
+            error_y=dict(type="data", symmetric=False, array=[_pct(intact.high - intact.value)],
+                         arrayminus=[_pct(intact.value - intact.low)], color=color, thickness=1.5, width=6),
+            name=t("fm.veit.intact", label=study.label),
+            hovertemplate=t("fm.veit.hover_intact", acc=intact.value, low=intact.low, high=intact.high) + "<extra></extra>",
+        ))
     if len({s.chance for s in studies}) == 1:
         fig.add_hline(y=_pct(studies[0].chance), line=dict(color="#111", dash="dot", width=1.5),
                       annotation_text=t("fm.veit.chance"), annotation_position="bottom right")
@@ -130,13 +157,72 @@ def lesion_charts(studies: Sequence[LesionStudy], t: Text) -> list[tuple[str, go
 
 
 def readings(studies: Sequence[LesionStudy], t: Text) -> tuple[str, str]:
-    """What each chart says, model by model, as two markdown lists: one deleted block, k random ones (the largest k)."""
-    single = [t("fm.veit.reading", label=s.label, baseline=s.baseline, typical=_pct(s.typical_drop), worst=s.worst.name,
-                worst_acc=s.worst.accuracy, downsampling=t("fm.veit.reading_downsampling") if s.worst.downsampling else "")
-              for s in studies]
+    """What each chart shows and says, model by model: its caption (every mark named), then a markdown list
+    (one deleted block: ``study_reading``; k random ones: the largest k)."""
+    n = " / ".join(sorted({str(s.test_images) for s in studies}))
+    single = [study_reading(s, t) for s in studies]
     random = [t("fm.veit.reading_random", label=s.label, k=s.random[-1].k, mean=s.random[-1].mean, low=s.random[-1].min)
               for s in studies if s.random]
-    return "\n".join(f"- {line}" for line in single), "\n".join(f"- {line}" for line in random)
+    return (t("fm.veit.single_caption", n=n) + "\n\n" + "\n".join(f"- {line}" for line in single),
+            t("fm.veit.random_caption") + "\n\n" + "\n".join(f"- {line}" for line in random))
 
 
-__all__ = ["single_deletion_figure", "random_deletion_figure", "readings", "lesion_charts"]
+def _listed(verdicts: Sequence[Verdict], t: Text, key: str = "fm.veit.block_delta") -> str:
+    """Blocks with their change of accuracy: "layer1.0 (−88.0 pp), layer1.1 (−10.3 pp)" (``fm.veit.block_interval``:
+    with its 95 % interval)."""
+    return t("fm.veit.list_sep").join(t(key, name=v.block.name, delta=_pct(v.delta.value), low=_pct(v.delta.low),
+                                        high=_pct(v.delta.high)) for v in verdicts)
+
+
+def _widest(verdicts: Sequence[Verdict]) -> float:
+    """The "± x pp" that covers every one of these changes' intervals."""
+    return _pct(max(v.delta.half_width for v in verdicts))
+
+
+def study_reading(study: LesionStudy, t: Text) -> str:
+    """One model's single deletions in a sentence: which cost accuracy beyond noise, which are within noise.
+
+    The phrasing is chosen by the intervals (``fm.veit.reading.hurts_all`` / ``.hurts_some`` / ``.within_noise``); one that
+    raises the accuracy beyond noise is said so apart (``fm.veit.reading_helps``).
+    """
+    verdicts = study.verdicts()
+    hurt = [v for v in verdicts if v.beyond_noise and v.delta.value < 0]
+    helped = [v for v in verdicts if v.beyond_noise and v.delta.value > 0]
+    quiet = [v for v in verdicts if not v.beyond_noise]
+    intact = study.baseline_interval
+    values = dict(label=study.label, baseline=study.baseline, low=intact.low, high=intact.high, n=len(verdicts),
+                  count=len(hurt), rest=len(quiet), blocks=_listed(hurt, t), half=_widest(quiet) if quiet else 0.0)
+    if hurt and len(hurt) == len(verdicts):
+        costs = [-_pct(v.delta.value) for v in hurt]
+        text = t("fm.veit.reading.hurts_all", least=min(costs), most=max(costs), **values)
+    else:
+        text = t("fm.veit.reading.hurts_some" if hurt else "fm.veit.reading.within_noise", **values)
+    return text + (t("fm.veit.reading_helps", blocks=_listed(helped, t)) if helped else "")
+
+
+def why_some_hurt(study: LesionStudy, t: Text) -> str:
+    """The explanation under the charts, for one residual net's study: the mechanism (text), then what this
+    study measured at its costliest block and at its downsampling blocks, each phrased by the data."""
+    verdicts = {v.block.name: v for v in study.verdicts()}
+    worst = verdicts[study.worst.name]
+    left = wilson(sum(unpack(worst.block.right, study.test_images)), study.test_images)  # the accuracy left, 95 %
+    at_chance = left.low <= study.chance <= left.high
+    parts = [t("fm.veit.why_some_hurt"),
+             t("fm.veit.worst.chance" if at_chance else "fm.veit.worst.above_chance", label=study.label, block=worst.block.name,
+               delta=_pct(worst.delta.value), acc=worst.block.accuracy, chance=study.chance)]
+    if worst.block == study.blocks[0]:
+        parts.append(t("fm.veit.worst_first"))
+    down = [v for v in verdicts.values() if v.block.downsampling]
+    if down:
+        hurt = [v for v in down if v.beyond_noise and v.delta.value < 0]
+        quiet = [v for v in down if not v.beyond_noise]
+        outcome = "within_noise" if len(quiet) == len(down) else "hurts" if len(hurt) == len(down) else "mixed"
+        parts += [t("fm.veit.downsampling_paper"),
+                  t(f"fm.veit.downsampling.{outcome}", label=study.label, n=study.test_images, half=_widest(quiet) if quiet else 0.0,
+                    **{name: _listed(group, t, "fm.veit.block_interval")
+                       for name, group in (("blocks", down), ("hurt", hurt), ("quiet", quiet))}),
+                  t("fm.veit.downsampling_ours")]
+    return "".join(parts)  # each sentence after the first brings its own space (none in Chinese)
+
+
+__all__ = ["single_deletion_figure", "random_deletion_figure", "readings", "lesion_charts", "study_reading", "why_some_hurt"]

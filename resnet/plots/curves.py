@@ -28,6 +28,7 @@ from .cache import by_value, shared_figure
 from .style import Text, plain, run_colour
 
 if TYPE_CHECKING:  # for the annotation only: the session module loads Paddle, these figures need none
+    from ..lab.seeds import Band
     from ..lab.session import ChanceLevel, RunSignals
 
 
@@ -230,6 +231,64 @@ def eval_figure(
         _log_y(fig)
     fig.update_xaxes(title=_x_title(x_axis, t))
     height = height or 300 + 24 * len(curves)  # a half-width chart: about one legend row per run
+    fig.update_layout(height=height, title=dict(text=t(f"lab.{metric}"), x=0, font=FONT), legend=_legend(), **LAYOUT)
+    return fig
+
+
+@dataclass(frozen=True)
+class VariantBand:
+    """One variant over its seeds as the charts draw it: its legend name (the variant's label),
+    colour and ``resnet.lab.seeds.band`` of the metric drawn."""
+
+    name: str
+    color: str
+    band: Band
+
+
+def _translucent(color: str, alpha: float) -> str:
+    """A "#rrggbb" colour as rgba with ``alpha``: a band under its median line."""
+    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+@shared_figure(maxsize=32, key=lambda variants, *args, **kwargs: (by_value(variants), args, by_value(kwargs)))
+def band_figure(
+    variants: Sequence[VariantBand], t: Text, *, metric: str = "train_loss", live: Sequence[Curve] = (),
+    log_y: bool = False, height: int | None = None,
+) -> go.Figure:
+    """Each variant's median over its seeds, a line over the filled band from the lowest to the
+    highest seed at every step, one legend entry per variant (clicking it hides the band too);
+    ``live`` runs (``Curve``) drawn solid on top, each over its variant's band.
+
+    ``metric``: train_loss | test_loss | test_acc, as the variants' bands hold it.
+    """
+    accuracy = metric == "test_acc"
+    hover = "%{y:.1%}" if accuracy else "%{y:.3g}"
+    fig = go.Figure()
+    for v in variants:
+        b, group, n = v.band, f"band:{v.name}", max(v.band.runs, default=0)
+        edge = dict(color=v.color, width=0)
+        fig.add_trace(go.Scatter(x=b.steps, y=b.low, mode="lines", line=edge, legendgroup=group, showlegend=False,
+                                 name=t("seeds.low", n=n), hovertemplate=hover))
+        fig.add_trace(go.Scatter(x=b.steps, y=b.high, mode="lines", line=edge, fill="tonexty",
+                                 fillcolor=_translucent(v.color, 0.2), legendgroup=group, showlegend=False,
+                                 name=t("seeds.high", n=n), hovertemplate=hover))
+        fig.add_trace(go.Scatter(x=b.steps, y=b.median, mode="lines", line=dict(color=v.color, width=2),
+                                 legendgroup=group, name=t("seeds.median", label=plain(v.name), n=n), hovertemplate=hover))
+    for c in live:
+        points = [(x, y) for x, y in zip(c.metrics["step"], c.metrics[metric]) if y is not None]
+        fig.add_trace(go.Scatter(
+            x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers", name=c.name, meta=c.run_id,
+            line=dict(color=c.color, width=2), marker=dict(symbol=c.symbol, size=7, maxdisplayed=MARKERS_PER_CURVE),
+            legendgroup=f"run{c.run_id}", connectgaps=False,
+        ))
+        if metric == "train_loss":
+            _flag(fig, c, c.metrics["step"], c.metrics["train_loss"], t)
+    fig.update_yaxes(title=t(f"lab.{metric}"), range=[0, 1.02] if accuracy else None, tickformat=".0%" if accuracy else None)
+    if log_y and not accuracy:
+        _log_y(fig)
+    fig.update_xaxes(title=_x_title("step", t))
+    height = height or 400 + 22 * math.ceil((len(variants) + len(live)) / 2)  # room for the legend's rows
     fig.update_layout(height=height, title=dict(text=t(f"lab.{metric}"), x=0, font=FONT), legend=_legend(), **LAYOUT)
     return fig
 

@@ -83,7 +83,7 @@ def lambda_power(scales: list[float], depth: int, t: Text) -> go.Figure:
 @shared_figure(maxsize=32)
 def signal_chart(runs: dict[str, list[Any]], field: str, t: Text, colours: dict[str, str],
                  predicted: tuple[str, list[float]] | None = None) -> go.Figure:
-    """Measured RMS per block (``field`` of diagnostics.BlockSignal) for several variants, log y.
+    """Measured RMS per block (``field`` of resnet.inference.signals.BlockSignal) for several variants, log y.
 
     ``colours`` gives each variant's colour (``style.lambda_colour``; the plain net
     ``style.PLAIN``); each also has its own marker. ``predicted`` = (label, values) overlays

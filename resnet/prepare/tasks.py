@@ -6,9 +6,9 @@
 - ``warm_up``: what a first visitor would otherwise wait for, done ahead on disk: the
   reference runs imported into the run store, the shipped models loaded (read and
   checked), and the fast path's programs exported (``data_home()/programs``).
-- ``warm_server``: the same inside a server process, where it also counts what lives in
-  memory: Paddle and the pages' modules imported, the default view's maps run once, and
-  the fast path's predictors built for the weights a class opens first.
+- ``warm_server``: the same inside the server's inference service process, where it also
+  counts what lives in memory: Paddle and the pages' modules imported, the default view's
+  maps run once, and the fast path's predictors built for the weights a class opens first.
 """
 
 from __future__ import annotations
@@ -18,13 +18,15 @@ import time
 from pathlib import Path
 from typing import Iterator, Sequence, TextIO
 
-from ..inference import explore
+from ..inference import served
+from ..inference.explore import ModelSpec, file_stamp
 from ..inference.fastpath import MAX_MEMORY_MODELS, FastModel, clear_memory_cache, fast_model
 from ..lab import shipped
 from ..lab.presets import import_reference_runs
-from ..lab.store import RunStore, store_path
+from ..lab.store import RunStore
 from ..model import weights
-from ..model.network import IMAGENET_DEPTHS, ensure_dygraph
+from ..model.modes import ensure_dygraph
+from ..model.network import IMAGENET_DEPTHS
 from ..paths import ENV_HOME, data_home
 
 RANDOM_DEFAULT = (50, 0)  # the Feature maps page's random weights when the URL names none: ResNet-50, seed 0
@@ -115,9 +117,10 @@ def warm_up(out: TextIO | None = None) -> None:
     out = out or sys.stdout
     ensure_dygraph()
     start = time.perf_counter()
-    imported = import_reference_runs(RunStore(store_path()))
+    store = RunStore()
+    imported = import_reference_runs(store)
     runs = sum(len(ids) for ids in imported.values())
-    out.write(f"reference runs: {runs} of {len(imported)} presets in {store_path()} ({time.perf_counter() - start:.1f} s)\n")
+    out.write(f"reference runs: {runs} of {len(imported)} presets in {store.name} ({time.perf_counter() - start:.1f} s)\n")
     for path in shipped.shipped_models():
         start = time.perf_counter()
         lab = weights.load_trained(path)
@@ -131,22 +134,26 @@ def warm_up(out: TextIO | None = None) -> None:
         clear_memory_cache()  # one ResNet in memory at a time: the program stays on disk for the server
 
 
-def warm_server() -> list[FastModel]:
-    """In a server process: Paddle and the Feature maps page's code loaded, its default view's maps
-    run once (the shipped model, on the default digit), and fast-path predictors built for the
-    random default and the official ResNet-50 (when on disk); the fast models built.
+def warm_server(random_default: tuple[int, int] = RANDOM_DEFAULT) -> list[str]:
+    """In an inference service process (``resnet.lab.service``): Paddle and the Feature maps
+    page's code loaded, its default view's maps run once (the shipped model, on the default
+    digit), and fast-path predictors built for the random default and the official ResNet-50
+    (when on disk); what each fast model runs on ("predictor", or "dygraph" with its notice).
 
-    The pages ask ``fastpath`` for the same weights and find these predictors in its memory
-    cache (keyed by the weights' digest), so the first visit does not export or build.
+    The page asks the service for the same weights (``served``) and finds them, and their
+    predictors, in this process's caches, so the first visit does not load, export or build.
     """
-    ensure_dygraph()  # a thread started after ``import paddle`` elsewhere can come up in static mode
     if files := shipped.shipped_models():
-        lab = weights.load_trained(files[0])
+        spec = ModelSpec("file", path=str(files[0]), stamp=file_stamp(files[0]))
+        lab = served.lab_for(spec)
         shown = shipped.sample_shown(shipped.default_sample(shipped.sample_names(lab.preprocess.channels)), lab.preprocess)
-        explore.analyse(lab.model, shown.prepared.array, labels=lab.classes)
+        served.maps(spec, shown.prepared.array)
+    depth, seed = random_default
+    specs = [ModelSpec("random", depth=depth, seed=seed)]
+    if weights.official_state(SERVER_DEPTH) == "ready":
+        specs.append(ModelSpec("official", depth=SERVER_DEPTH, path=str(weights.official_file(SERVER_DEPTH))))
     built = []
-    for _, lab in fast_path_models([SERVER_DEPTH]):
-        if len(built) == MAX_MEMORY_MODELS - 1:  # leave the pages room in the cache for one more
-            break
-        built.append(fast_model(lab.model))
+    for spec in specs[:MAX_MEMORY_MODELS - 1]:  # leave the pages room in the cache for one more
+        fast = fast_model(served.lab_for(spec).model)
+        built.append(fast.backend + (f" ({fast.notice})" if fast.notice else ""))
     return built

@@ -7,6 +7,7 @@ uses its own seed, so runs of other tests on the same server never stand in for 
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -121,3 +122,83 @@ def test_the_custom_form_stays_open_while_its_settings_change(server, page):
         page.get_by_role("option", name=depth, exact=True).click()
         expect(page).to_have_url(re.compile(r"depth=32" if depth.startswith("32") else r"depth=56" if depth.startswith("56") else r"^(?!.*depth=)"))
         expect(details).to_have_attribute("open", "")
+
+
+# Every queue row (``st-key-run-<id>``) and Cancel button (``st-key-cancel_<id>``) the page holds, counted
+# on every change of the page (a MutationObserver) and by a timer: a key seen twice, or an
+# expected one missing, is recorded. The live region used to draw a run twice while it redrew.
+WATCH_JS = """(expected) => {
+    const seen = {bad: [], checks: 0};
+    const check = () => {
+        const counts = {};
+        for (const el of document.querySelectorAll('[class*="st-key-cancel_"], [class*="st-key-run-"]'))
+            for (const c of el.classList)
+                if (/^st-key-(cancel_|run-)\\d+$/.test(c)) counts[c] = (counts[c] || 0) + 1;
+        for (const id of expected)
+            for (const key of [`st-key-cancel_${id}`, `st-key-run-${id}`])
+                if ((counts[key] || 0) !== 1) seen.bad.push(`${key} x${counts[key] || 0}`);
+        for (const [key, n] of Object.entries(counts)) if (n > 1) seen.bad.push(`${key} x${n}`);
+        seen.checks += 1;
+    };
+    new MutationObserver(check).observe(document.body, {childList: true, subtree: true});
+    setInterval(check, 25);  // and up to 40 times a second besides (a loaded machine throttles timers)
+    window.__labWatch = seen;
+}"""
+SAMPLE_S = 20
+
+
+def press_train(page: Page, seed: int) -> int:
+    """Set the form's seed and press Train: the new run's id."""
+    field = page.get_by_label("Seed", exact=True)
+    field.fill(str(seed))
+    field.press("Enter")
+    expect(page).to_have_url(re.compile(rf"seed={seed}"))
+    expect(page.get_by_text(re.compile(r"Queued as run #"))).to_have_count(0)  # the last answer is gone
+    return queued_id(page)
+
+
+def test_the_live_region_holds_still_while_runs_train_and_analyses_compute(server, page):
+    """Issue 20: while three runs train and a landscape and diagnostics compute, every run has one row
+    and one Cancel button, the whole time, and a learner's click on Cancel ends that run."""
+    page.goto(tiny_run_url(server, seed=404, steps=30))
+    expect(page.get_by_role("heading", name=HEADING)).to_be_visible()
+    finished = queued_id(page)
+    name = f"ResNet-20 A w4 · digits · live #{finished}"
+    page.wait_for_function(f"(({POINTS_JS})() || {{}})[{name!r}] === 30", timeout=120_000)
+    expect(page.locator(f".st-key-run-{finished}")).to_have_count(0, timeout=30_000)  # done: its weights are saved
+    # on the chart alone, its loss landscape on the fine grid: a task process computes it for a while
+    page.goto(tiny_run_url(server, seed=405, steps=20_000) + f"&runs={finished}")
+    page.get_by_role("radio", name="41×41 · fine").click()
+    page.locator(".st-key-lab_landscape_compute").get_by_role("button").filter(visible=True).click()  # it has help: a hidden copy
+    computing = page.get_by_text(re.compile(rf"Computing the 41×41 surface .*#{finished} "))
+    expect(computing).to_be_visible()
+    # three long runs (new configurations: their diagnostics at initialisation start too)
+    runs = [press_train(page, seed) for seed in (405, 406, 407)]
+    assert len(set(runs)) == 3 and finished not in runs
+    expect(page.get_by_text(re.compile(rf"#{runs[0]} ResNet-20 A w4: step \d+/20000"))).to_be_visible()
+
+    page.evaluate(WATCH_JS, runs)
+    start = time.monotonic()
+    while True:  # the page samples itself for SAMPLE_S seconds, and at least 10 times a second on average
+        seen = page.evaluate("() => window.__labWatch")
+        assert not seen["bad"], seen["bad"][:10]
+        if time.monotonic() - start >= SAMPLE_S and seen["checks"] >= 10 * SAMPLE_S:
+            break
+        assert time.monotonic() - start < 3 * SAMPLE_S, f"only {seen['checks']} samples in {3 * SAMPLE_S} s"
+        page.wait_for_timeout(500)
+    for run_id in runs:  # all three still in the queue: the sample saw them live
+        expect(page.locator(f".st-key-run-{run_id}")).to_have_count(1)
+    expect(computing).to_be_visible()
+
+    # a learner's click (Playwright waits for a button that stays put), and the run ends within 5 s
+    target = runs[0]
+    page.locator(f".st-key-cancel_{target}").get_by_role("button").click(timeout=10_000)
+    expect(page.locator(f".st-key-run-{target}")).to_have_count(0, timeout=5_000)
+    expect(page.get_by_test_id("stDataFrame").filter(has_text=f"#{target} ResNet-20 A w4 · digits")).to_contain_text("cancelled")
+
+    # leave the server as found: the other runs and the landscape cancelled, by the same buttons
+    for run_id in runs[1:]:
+        page.locator(f".st-key-cancel_{run_id}").get_by_role("button").click(timeout=10_000)
+        expect(page.locator(f".st-key-run-{run_id}")).to_have_count(0, timeout=30_000)
+    page.locator(f".st-key-cancel_landscape_{finished}").get_by_role("button").click(timeout=10_000)
+    expect(computing).to_have_count(0, timeout=30_000)

@@ -26,10 +26,13 @@ from resnet.inference.ablation import (
     is_downsampling,
     lesion_study,
 )
+from resnet.inference.ablation import LesionStudy, outcomes
+from resnet.inference.lesion_record import RandomDeletions, pack, study_record, unpack
+from resnet.lab.config import pack_correct, unpack_correct
 from resnet.model.init import init_parameters
 from resnet.model.network import resnet, subsample_pad
-from resnet.inference.ablation import LesionStudy
-from resnet.plots.ablation import random_deletion_figure, readings, single_deletion_figure
+from resnet.plots.ablation import random_deletion_figure, readings, single_deletion_figure, study_reading, why_some_hurt
+from resnet.stats import paired_difference, wilson
 
 N_IMAGES, CLASSES = 10, 3
 DOWNSAMPLING = {"layer2.0", "layer3.0"}
@@ -144,8 +147,8 @@ def test_each_block_in_network_order_with_downsampling_marked(residual, data):
     assert [r.name for r in result] == [name for name, _ in residual.named_blocks()]
     assert {r.name for r in result if r.downsampling} == DOWNSAMPLING
     assert all(is_downsampling(b) == (n in DOWNSAMPLING) for n, b in residual.named_blocks())
-    name, downsampling, acc = result[4]  # a (name, is_downsampling, accuracy) triple
-    assert (name, downsampling) == ("layer2.1", False) and 0 <= acc <= 1
+    name, downsampling, acc, right = result[4]  # (name, is_downsampling, accuracy, per-image outcomes packed)
+    assert (name, downsampling) == ("layer2.1", False) and 0 <= acc <= 1 and sum(unpack(right, N_IMAGES)) == acc * N_IMAGES
 
 
 def test_random_deletions_are_deterministic_and_bounded(residual, data):
@@ -164,7 +167,7 @@ def test_random_deletions_are_deterministic_and_bounded(residual, data):
 def test_random_sets_are_nested_uniform_draws(residual):
     """Trial j deletes the first k blocks of its own random order: its set only grows with k."""
     names = [n for n, _ in residual.named_blocks()]
-    ks, sets = ablation._random_sets(names, range(1, 10), trials=4, seed=7)
+    ks, sets = ablation.random_sets(names, range(1, 10), trials=4, seed=7)
     assert ks == list(range(1, 10)) and len(sets) == 9 * 4
     by_k = [sets[i * 4 : (i + 1) * 4] for i in range(len(ks))]  # k by k, then trial by trial
     for k, trials in zip(ks, by_k):
@@ -173,7 +176,7 @@ def test_random_sets_are_nested_uniform_draws(residual):
         assert all(set(a) < set(b) for a, b in zip(smaller, larger))
     assert by_k[-1][0] != by_k[-1][1] or by_k[0] != by_k[1]  # the trials' orders differ
     # every block is equally likely to come first (uniform draws): over many seeds, each about 1/9 of the time
-    firsts = [ablation._random_sets(names, [1], 1, seed)[1][0][0] for seed in range(900)]
+    firsts = [ablation.random_sets(names, [1], 1, seed)[1][0][0] for seed in range(900)]
     assert all(60 <= firsts.count(n) <= 140 for n in names)
 
 
@@ -183,18 +186,44 @@ def test_a_study_survives_json(residual, data):
     assert LesionStudy.from_dict(json.loads(json.dumps(study.to_dict()))) == study
     with pytest.raises(KeyError):
         LesionStudy.from_dict({k: v for k, v in study.to_dict().items() if k != "blocks"})
+    with pytest.raises(KeyError):  # a record from before per-image outcomes were kept
+        LesionStudy.from_dict({k: v for k, v in study.to_dict().items() if k != "baseline_right"})
+    edited = study.to_dict()
+    edited["blocks"][0]["accuracy"] += 1 / N_IMAGES  # an accuracy that is not its outcomes' count
+    with pytest.raises(ValueError, match="outcomes"):
+        LesionStudy.from_dict(edited)
+
+
+def test_outcomes_are_packed_as_the_lab_packs_them():
+    rng = np.random.default_rng(4)
+    for n in (1, 7, 8, 9, 359):
+        right = rng.random(n) < 0.7
+        assert pack(right) == pack_correct(right.tolist())
+        assert unpack(pack(right), n) == unpack_correct(pack(right), n) == right.tolist()
+    with pytest.raises(ValueError):
+        unpack(pack([True] * 9), 17)
+
+
+def test_each_accuracy_is_its_outcomes_count_and_each_deletion_has_its_paired_interval(residual, data):
+    study = lesion_study(residual, data, "tiny", ks=range(1, 3), trials=2)
+    names = [n for n, _ in residual.named_blocks()]
+    right = outcomes(residual, data, [()] + [{n} for n in names])
+    assert right.shape == (1 + len(names), N_IMAGES) and right.dtype == bool
+    assert unpack(study.baseline_right, N_IMAGES) == right[0].tolist()
+    assert sum(unpack(study.baseline_right, N_IMAGES)) == round(study.baseline * N_IMAGES)
+    assert study.baseline_interval == wilson(int(right[0].sum()), N_IMAGES)
+    for block, row, verdict in zip(study.blocks, right[1:], study.verdicts()):
+        assert unpack(block.right, N_IMAGES) == row.tolist() and block.accuracy == row.sum() / N_IMAGES
+        assert verdict.block == block and verdict.delta == paired_difference(right[0].tolist(), row.tolist())
+        assert verdict.delta.value == pytest.approx(block.accuracy - study.baseline)
 
 
 def test_lesion_study_is_the_three_measurements_in_one_pass(residual, data):
-    calls = []
-    study = lesion_study(residual, data, "tiny", ks=range(1, 4), trials=2, seed=3,
-                         progress=lambda done, total: calls.append((done, total)))
+    study = lesion_study(residual, data, "tiny", ks=range(1, 4), trials=2, seed=3)
     assert study.baseline == accuracy(residual, data) and study.chance == 1 / CLASSES
     assert study.blocks == delete_each_block(residual, data)
     assert study.random == delete_random_blocks(residual, data, ks=range(1, 4), trials=2, seed=3)
-    assert calls[-1] == (1 + 9 + 3 * 2,) * 2 and [d for d, _ in calls] == list(range(1, len(calls) + 1))
     assert study.worst.accuracy == min(b.accuracy for b in study.blocks)
-    assert study.typical_drop == float(np.median([study.baseline - b.accuracy for b in study.blocks]))
 
 
 def test_bad_requests_and_the_models_mode(data):
@@ -222,9 +251,19 @@ def test_figures_draw_both_models_with_translated_text(residual, data, lang):
     hatched = [tr for tr in bars if tr.marker.pattern.shape == "/"]
     assert {x for tr in hatched for x in tr.x} == DOWNSAMPLING  # downsampling blocks: their own colour and legend entry
     assert [tr.name for tr in single.data if tr.showlegend is not False].count(t("fm.veit.deleted_downsampling")) == 1
-    baselines = [tr for tr in single.data if tr.name == t("fm.veit.baseline")]
-    assert [tr.y[0] for tr in baselines] == [100 * s.baseline for s in studies]
-    assert single.layout.yaxis.title.text == t("fm.veit.accuracy_axis")
+    # each bar: the change of accuracy (pp), its whisker the paired 95 % interval of that change
+    verdicts = {(row, v.block.name): v for row, s in enumerate(studies) for v in s.verdicts()}
+    for tr in bars:
+        row = 0 if tr.xaxis in ("x", "x1") else 1
+        for name, y, up, down in zip(tr.x, tr.y, tr.error_y.array, tr.error_y.arrayminus):
+            delta = verdicts[row, name].delta
+            assert (y, y + up, y - down) == pytest.approx((100 * delta.value, 100 * delta.high, 100 * delta.low))
+    zeros = [tr for tr in single.data if tr.name == t("fm.veit.baseline")]
+    assert [tr.y[0] for tr in zeros] == [0, 0]
+    intact = [s.baseline_interval for s in studies]
+    assert [a.text for a in single.layout.annotations] == [
+        t("fm.veit.subplot", label=s.label, acc=s.baseline, low=iv.low, high=iv.high) for s, iv in zip(studies, intact)]
+    assert single.layout.yaxis.title.text == t("fm.veit.delta_axis")
 
     curve = random_deletion_figure(studies, t)
     text = json.dumps(curve.to_plotly_json(), ensure_ascii=False)
@@ -233,13 +272,68 @@ def test_figures_draw_both_models_with_translated_text(residual, data, lang):
     assert [list(tr.x) for tr in means] == [[0, 1, 2, 3]] * 2  # k = 0 is the undeleted net
     assert means[0].y[0] == 100 * studies[0].baseline and means[0].y[2] == 100 * studies[0].random[1].mean
     assert sum(1 for tr in curve.data if tr.fill == "tonexty") == 2  # a min–max band per model
+    marks = [tr for tr in curve.data if tr.mode == "markers"]  # the intact net with its Wilson interval, named
+    assert [tr.name for tr in marks] == [t("fm.veit.intact", label=s.label) for s in studies]
+    for tr, iv in zip(marks, intact):
+        assert (tr.y[0] + tr.error_y.array[0], tr.y[0] - tr.error_y.arrayminus[0]) == pytest.approx((100 * iv.high, 100 * iv.low))
 
     single_text, random_text = readings(studies, t)
-    assert single_text.count("\n- ") == random_text.count("\n- ") == 1  # a line per model in each
-    worst = studies[0].worst
-    assert single_text.startswith("- " + t("fm.veit.reading", label="ResNet-20", baseline=studies[0].baseline,
-                                           typical=100 * studies[0].typical_drop, worst=worst.name, worst_acc=worst.accuracy,
-                                           downsampling=t("fm.veit.reading_downsampling") if worst.downsampling else ""))
+    assert single_text.startswith(t("fm.veit.single_caption", n=N_IMAGES) + "\n\n")
+    assert random_text.startswith(t("fm.veit.random_caption") + "\n\n")
+    assert single_text.endswith("\n".join(f"- {study_reading(s, t)}" for s in studies))
     assert t("fm.veit.reading_random", label="plain-20", k=3, mean=studies[1].random[-1].mean,
              low=studies[1].random[-1].min) in random_text
-    assert MISSING.format("")[:1] not in single_text + random_text
+    assert MISSING.format("")[:1] not in single_text + random_text + why_some_hurt(studies[0], t)
+
+
+def _made_up(changes: dict[str, tuple[int, int]], n: int = 359, downsampling=("layer2.0",)) -> LesionStudy:
+    """A study of 350 right of ``n`` whose deletions lose and gain these many images: {block: (lost, gained)}."""
+    intact = np.arange(n) < 350
+    rows = [intact]
+    for name, (lost, gained) in changes.items():
+        row = intact.copy()
+        row[:lost] = False
+        row[350 : 350 + gained] = True
+        rows.append(row)
+    return study_record("made-up", 0.1, [(name, name in downsampling) for name in changes], np.array(rows),
+                        [RandomDeletions(1, 0.5, 0.4, 0.6, 2)])
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_sentences_are_chosen_by_the_intervals(lang):
+    """One image of 359 is noise; 10 of 10 discordant images lost is not (McNemar p = 0.002)."""
+    t = Translator(lang)
+
+    def intact(study):
+        return dict(label="made-up", baseline=350 / 359, low=study.baseline_interval.low, high=study.baseline_interval.high)
+
+    def widest(verdicts):
+        return 100 * max(v.delta.half_width for v in verdicts)
+
+    quiet = _made_up({"layer1.0": (1, 0), "layer2.0": (2, 1), "layer2.1": (0, 0)})
+    assert not any(v.beyond_noise for v in quiet.verdicts())
+    assert study_reading(quiet, t) == t("fm.veit.reading.within_noise", **intact(quiet), n=3, half=widest(quiet.verdicts()))
+    some = _made_up({"layer1.0": (10, 0), "layer2.0": (1, 0), "layer2.1": (0, 0)})
+    verdicts = some.verdicts()
+    assert [v.beyond_noise for v in verdicts] == [True, False, False]
+    assert study_reading(some, t) == t(
+        "fm.veit.reading.hurts_some", **intact(some), n=3, count=1, rest=2, half=widest(verdicts[1:]),
+        blocks=t("fm.veit.block_delta", name="layer1.0", delta=-100 * 10 / 359))
+    assert some.harmless().name == "layer2.1"  # no image changes: the surest harmless deletion
+    everything = _made_up({"layer1.0": (314, 0), "layer2.0": (200, 0)})
+    assert study_reading(everything, t) == t("fm.veit.reading.hurts_all", **intact(everything), n=2,
+                                             least=100 * 200 / 359, most=100 * 314 / 359)
+    assert everything.harmless() is None
+    # the costliest deletion: at chance (36 of 359 right: chance, 10 %, is inside its interval), or above it
+    worst = dict(label="made-up", block="layer1.0", chance=0.1)
+    assert t("fm.veit.worst.chance", **worst, delta=-100 * 314 / 359, acc=36 / 359) in why_some_hurt(everything, t)
+    assert t("fm.veit.worst.above_chance", **worst, delta=-100 * 10 / 359, acc=340 / 359) in why_some_hurt(some, t)
+    # the downsampling block: within noise, or beyond it, by its interval
+    layer20 = {v.block.name: v for v in verdicts}["layer2.0"]
+    interval = t("fm.veit.block_interval", name="layer2.0", delta=100 * layer20.delta.value, low=100 * layer20.delta.low,
+                 high=100 * layer20.delta.high)
+    assert t("fm.veit.downsampling.within_noise", label="made-up", n=359, blocks=interval) in why_some_hurt(some, t)
+    layer20 = everything.verdicts()[1]
+    interval = t("fm.veit.block_interval", name="layer2.0", delta=100 * layer20.delta.value, low=100 * layer20.delta.low,
+                 high=100 * layer20.delta.high)
+    assert t("fm.veit.downsampling.hurts", label="made-up", blocks=interval) in why_some_hurt(everything, t)

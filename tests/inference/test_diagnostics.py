@@ -15,7 +15,8 @@ import numpy as np
 import paddle
 import pytest
 
-from resnet.inference.diagnostics import measure_at_init, measure_signal, predicted_growth, response_std
+from resnet.inference.diagnostics import measure_at_init, measure_signal, response_std
+from resnet.inference.signals import predicted_growth
 from resnet.model import resnet
 
 

@@ -208,10 +208,11 @@ def test_the_pages_texts_from_its_results(analysis):
 def test_a_model_is_captioned_with_its_architecture_and_input():
     from resnet.i18n import Translator
 
-    en, lab = Translator("en"), weights.random_model(18, 0)
-    assert explore.model_caption(lab, en) == en("fm.model_info", model=weights.model_label(lab.model.config), classes=1000,
-                                                source=lab.source, size=224, channels=3)
-    assert "ResNet-18" in explore.model_caption(lab, en)
+    spec = explore.ModelSpec("random", depth=18, seed=0)
+    en, info = Translator("en"), explore.ModelInfo.of(spec, weights.random_model(18, 0))
+    assert explore.model_caption(info, en) == en("fm.model_info", model=weights.model_label(info.config), classes=1000,
+                                                 source=info.source, size=224, channels=3)
+    assert "ResNet-18" in explore.model_caption(info, en) and info.label == "ResNet-18"
 
 
 def test_only_the_url_settings_that_apply_stay_in_the_url():
@@ -277,3 +278,17 @@ def test_the_lesion_charts_come_with_their_readings():
     assert [reading for _, _, reading in charts] == list(ablation_plots.readings(studies, en))
     assert charts[0][1] == ablation_plots.single_deletion_figure(studies, en)
     assert charts[1][1] == ablation_plots.random_deletion_figure(studies, en)
+
+
+def test_the_service_loads_each_weights_once_and_names_them_by_their_key():
+    # resnet.inference.served: the Feature maps page's model work, as the inference service runs it
+    from resnet.inference import served
+
+    spec = explore.ModelSpec("random", depth=18, seed=0)
+    assert spec.key == "random:18:0" and explore.ModelSpec("official", depth=50, path="/h/w.pdparams").key == "official:50:/h/w.pdparams"
+    info = served.model_info(spec)
+    assert info.spec == spec and info.config.depth == 18 and info.classes is None
+    assert served.lab_for(spec) is served.lab_for(explore.ModelSpec("random", depth=18, seed=0))  # kept: loaded once
+    array = np.random.default_rng(0).standard_normal((1, 3, 32, 32)).astype(np.float32)
+    analysis, _ = served.maps(spec, array, drop=("layer2.1",))
+    assert [v.name for v in analysis.blocks if v.dropped] == ["layer2.1"]

@@ -1,4 +1,4 @@
-"""Tiny task targets for tests/lab/test_tasks.py, imported by the spawned task processes."""
+"""Tiny task targets for the tests (tests/lab/test_tasks.py; stand-ins for slow targets in page tests), imported by the task processes."""
 
 from __future__ import annotations
 
@@ -40,3 +40,14 @@ def not_json(progress: Callable[[float], None], should_stop: Callable[[], bool])
 
 def dies(progress: Callable[[float], None], should_stop: Callable[[], bool]) -> dict:
     os._exit(3)  # as the kernel's OOM killer would leave it: no handler runs
+
+
+def stored_lesion(progress: Callable[[float], None], should_stop: Callable[[], bool], weights: str) -> dict:
+    """Stands in for the lesion analysis's target (seconds of model work) in page tests: the study stored
+    with a shipped model, unless cancelled first."""
+    from resnet.lab.shipped import stored_lesion_studies
+
+    if should_stop():
+        return {}
+    progress(1.0)
+    return stored_lesion_studies(Path(weights).parent)[Path(weights).stem].to_dict()

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from resnet.lab import cluster, jobs
+from resnet.lab import cluster, pools
 from resnet.lab.config import TrainConfig
 from resnet.lab.store import RunInfo, RunStore
 
@@ -29,6 +29,11 @@ def pool(tmp_path_factory):
     yield pool
     pool.shutdown()
     ray.shutdown()
+
+
+def _task_pid(pool: cluster.RayPool, run_id: int) -> int:
+    """The PID of the Ray worker process training a run (on this machine's cluster)."""
+    return ray.get(pool._channel.pids.remote())[run_id]
 
 
 def _until(pool: cluster.RayPool, run_id: int, done, timeout: float = 300) -> RunInfo:
@@ -69,7 +74,7 @@ def test_a_killed_ray_worker_leaves_an_interrupted_run_with_its_curve(pool):
     config = TrainConfig(**{**LONG.__dict__, "seed": 7})
     run_id = pool.submit(config).run_id
     _until(pool, run_id, lambda r: r.steps_done >= 2)
-    pid = pool.task_pids()[run_id]
+    pid = _task_pid(pool, run_id)
     assert pid != os.getpid()
     os.kill(pid, signal.SIGKILL)
     run = _until(pool, run_id, lambda r: r.status not in ("queued", "running"))
@@ -88,19 +93,16 @@ def test_an_unreachable_cluster_is_a_clear_error_or_falls_back_to_local_workers(
     monkeypatch.setattr(ray, "is_initialized", lambda: False)  # this process is connected to the test cluster
     monkeypatch.setattr(ray, "init", unreachable)
     monkeypatch.setenv(cluster.ENV_RAY_ADDRESS, "ray://127.0.0.1:1")
-    monkeypatch.setattr(cluster, "_POOLS", {})
     with pytest.raises(cluster.ClusterUnavailable, match=r"ray://127\.0\.0\.1:1 cannot be reached \(ConnectionError\)"):
-        cluster.pool_for(tmp_path / "runs.sqlite")
+        pools.pool_for(tmp_path / "runs.sqlite")
     with pytest.raises(cluster.ClusterUnavailable):  # the next page run is told at once, not after 30 s more
-        cluster.pool_for(tmp_path / "runs.sqlite")
+        pools.pool_for(tmp_path / "runs.sqlite")
     assert calls == ["ray://127.0.0.1:1"]
 
     monkeypatch.setenv(cluster.ENV_RAY_FALLBACK, "local")
-    fallback = cluster.pool_for(tmp_path / "runs.sqlite")
-    try:
-        assert isinstance(fallback, jobs.JobPool) and fallback.store.path == tmp_path / "runs.sqlite"
-    finally:
-        jobs.close_pool(tmp_path / "runs.sqlite")
+    fallback = pools.pool_for(tmp_path / "runs.sqlite")  # a local pool, shut down after the test (tests/conftest.py)
+    assert isinstance(fallback, pools.JobPool) and fallback.store.address == str(tmp_path / "runs.sqlite")
+    assert pools.pool_for(tmp_path / "runs.sqlite") is fallback  # one pool per store, whichever back end
 
 
 def test_an_app_restart_finds_the_runs_of_a_dead_app_interrupted(pool, monkeypatch):
@@ -117,7 +119,7 @@ def test_an_app_restart_finds_the_runs_of_a_dead_app_interrupted(pool, monkeypat
     assert pool.store.get_run(run_id).status == "running"
 
     later = pool.store.clock() + LEASE_S + 1
-    restarted = cluster.RayPool(RunStore(pool.store.path, clock=lambda: later), address="auto").start()
+    restarted = cluster.RayPool(RunStore(pool.store.address, clock=lambda: later), address="auto").start()
     try:
         run = restarted.store.get_run(run_id)
         assert run.status == "interrupted" and run.steps_done >= 2

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # two launches of a 30-step training
 RANK_SCRIPT = Path(__file__).with_name("dp_rank.py")
 # ResNet-20 on digits, global batch 64 (32 a rank), 30 steps, one evaluation at the end.
 FLAGS = ["--depth", "20", "--steps", "30", "--batch-size", "64", "--eval-every", "30", "--seed", "0"]
@@ -52,8 +53,8 @@ def test_loss_matches_a_single_process_run_of_the_same_global_batch(runs):
     """Within BatchNorm's difference: each rank normalises by its own 32 images, not all 64.
 
     Step 1 starts from the same weights, so the only difference is BN's batch statistics
-    (measured 2.7 %); after 30 steps the two runs are different trajectories of the same
-    optimisation (last-10-step mean loss measured within 10 %).
+    (within 5 %); after 30 steps the two runs are different trajectories of the same
+    optimisation, so their last-10-step mean losses are only required to be within 25 %.
     """
     dp, single = runs["rank0"]["losses"], runs["single"]["losses"]
     assert len(dp) == len(single) == 30

@@ -1,4 +1,4 @@
-"""Loss landscapes (resnet.lab.landscape, resnet.lab.surfaces): directions, surface, interpolation, task targets, the shipped pair."""
+"""Loss landscapes (resnet.lab.landscape; its analysis, resnet.lab.surfaces): directions, surface, interpolation, task targets, the shipped pair."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The lab session: open (with the read-only fallback), submit (run id, created?, problems), data folders, signals.
 
-No training worker starts here: ``jobs.get_pool`` is replaced by a pool that only queues; the
+No training worker starts here: ``pools.pool_for`` is replaced by a pool that only queues; the
 diagnostics are measured in task processes (``resnet.lab.tasks``), as on the page.
 """
 
@@ -13,9 +13,10 @@ import pytest
 from PIL import Image
 
 from tests.helpers import poll
-from resnet.lab import jobs, session
+from resnet.lab import pools, session
 from resnet.lab.config import TrainConfig
 from resnet.lab.presets import PRESETS
+from resnet.lab.queued import Submitted
 from resnet.lab.store import RunStore
 
 TINY = dict(depth=20, width=4, batch_size=16, steps=4, eval_every=2, warmup_steps=0, seed=7)
@@ -27,16 +28,16 @@ class QueueOnlyPool:
     def __init__(self, path=None) -> None:
         self.store = RunStore(path)
 
-    def submit(self, config: TrainConfig) -> jobs.Submitted:
-        return jobs.Submitted(*self.store.enqueue(config))
+    def submit(self, config: TrainConfig) -> Submitted:
+        return Submitted(*self.store.enqueue(config))
 
-    def submit_many(self, configs) -> list[jobs.Submitted]:
+    def submit_many(self, configs) -> list[Submitted]:
         return [self.submit(c) for c in configs]
 
 
 @pytest.fixture
 def lab(monkeypatch) -> session.Lab:
-    monkeypatch.setattr(jobs, "get_pool", QueueOnlyPool)
+    monkeypatch.setattr(pools, "pool_for", QueueOnlyPool)
     return session.open_lab()
 
 

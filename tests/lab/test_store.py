@@ -45,9 +45,11 @@ def new_store(request, tmp_path):
     return make
 
 
-def test_default_path_follows_resnet_lab_home(tmp_path, monkeypatch):
+def test_default_address_follows_resnet_lab_home(tmp_path, monkeypatch):
     monkeypatch.setenv("RESNET_LAB_HOME", str(tmp_path / "home"))
-    assert RunStore().path == tmp_path / "home" / "runs.sqlite"
+    store = RunStore()
+    assert store.address == str(tmp_path / "home" / "runs.sqlite") and store.name == "runs.sqlite"
+    assert RunStore(tmp_path / "home" / "." / "runs.sqlite").address == store.address  # one spelling per store
 
 
 def test_round_trip_survives_reopening(new_store):
@@ -244,11 +246,24 @@ def test_failed_and_cancelled_artifacts_are_computed_again(new_store):
         store.fail_artifact(*ident, "?", status="done")
 
 
+def test_a_released_artifact_is_computed_anew_at_once(new_store):
+    """What a server leaving does with the artifacts its task processes were computing."""
+    store = new_store(clock=Clock())
+    run_id, _ = store.enqueue(CONFIG)
+    ident = (run_id, "landscape", "k")
+    store.begin_artifact(*ident, worker_pid=1)
+    store.artifact_progress(*ident, 0.5)
+    assert not store.begin_artifact(*ident, worker_pid=2)  # its lease is live: someone computes it
+    store.release_artifact(*ident)
+    assert store.artifact(*ident).status == "running"
+    assert store.begin_artifact(*ident, worker_pid=2) and store.artifact(*ident).progress == 0.0  # no wait for the lease
+
+
 def test_artifacts_go_with_their_run(tmp_path):
     store = RunStore(tmp_path / "runs.sqlite")
     run_id, _ = store.enqueue(CONFIG)
     store.begin_artifact(run_id, "k", "k", worker_pid=1)
-    with sqlite3.connect(store.path) as con:
+    with sqlite3.connect(store.address) as con:
         con.execute("PRAGMA foreign_keys = ON")
         con.execute("DELETE FROM runs WHERE id = ?", (run_id,))
     assert store.artifact(run_id, "k", "k") is None
@@ -260,13 +275,14 @@ def test_a_version_1_store_gets_leases_and_artifacts(tmp_path):
     clock = Clock()
     RunStore(path).enqueue(CONFIG)
     with sqlite3.connect(path) as con:
+        con.execute("DROP TRIGGER artifacts_go_with_their_run")  # schema 3's
         con.execute("DROP TABLE artifacts")
         con.execute("ALTER TABLE runs DROP COLUMN heartbeat_at")
         con.execute("UPDATE runs SET status = 'running', started_at = ?, worker_pid = ?", (clock.now, os.getpid()))
         con.execute("PRAGMA user_version = 1")
     store = RunStore(path, clock=clock)
     with sqlite3.connect(path) as con:
-        assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 3
     (run,) = store.list_runs()
     assert store.interrupt_orphans() == []  # counts from its start…
     clock.now += LEASE_S + 1
@@ -368,13 +384,14 @@ def test_the_default_store_is_the_database_of_resnet_lab_db_url(postgres_databas
     monkeypatch.setenv("RESNET_LAB_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("RESNET_LAB_DB_URL", url)
     store = RunStore()
-    assert (store.url, store.address, store.path) == (url, url, tmp_path / "home" / "runs.sqlite")
+    assert store.address == url
     assert store.name.startswith("PostgreSQL database t_") and "postgres@" not in store.name
     run_id, _ = store.enqueue(CONFIG)
-    assert RunStore(store.path).get_run(run_id).status == "queued"  # what a worker is handed: the same database
+    assert RunStore(store.address).get_run(run_id).status == "queued"  # what a worker is handed: the same database
     assert not (tmp_path / "home" / "runs.sqlite").exists()  # the folder keeps the trained weights only
-    other = RunStore(tmp_path / "other.sqlite")  # an explicit file stays a file
-    assert other.url is None and other.list_runs() == []
+    for path in (tmp_path / "other.sqlite", tmp_path / "home" / "runs.sqlite"):  # an explicit file stays a file
+        other = RunStore(path)
+        assert other.address == str(path) and other.list_runs() == []
     monkeypatch.setenv("RESNET_LAB_DB_URL", "mysql://somewhere")
     with pytest.raises(StoreError, match="must start with postgresql://"):
         RunStore()

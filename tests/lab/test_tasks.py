@@ -28,11 +28,12 @@ def env(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(tasks, "_DISPATCHER", dispatcher)
         yield store, run_id, dispatcher
+    dispatcher.shutdown()
 
 
 def _start(env, key: str, function: str, **kwargs) -> Artifact:
     store, run_id, _ = env
-    return tasks.start_task(store.path, run_id, "test", key, f"{TARGETS}:{function}", kwargs)
+    return tasks.start_task(store.address, run_id, "test", key, f"{TARGETS}:{function}", kwargs)
 
 
 def _ended(env, key: str) -> Artifact:
@@ -57,7 +58,7 @@ def test_cancel_stops_a_running_task(env, tmp_path):
     _start(env, "cancel", "until_stopped", started=str(started))
     poll(started.exists, "the task to start")
     assert store.artifact(run_id, "test", "cancel").progress == 0.5
-    assert tasks.cancel_task(store.path, run_id, "test", "cancel") == "running"  # stops at its next check
+    assert tasks.cancel_task(store.address, run_id, "test", "cancel") == "running"  # stops at its next check
     cancelled = _ended(env, "cancel")
     assert cancelled.status == "cancelled" and cancelled.payload is None
 
@@ -70,10 +71,10 @@ def test_tasks_wait_in_line_for_a_free_slot(env, tmp_path):
     waiting = _start(env, "waiting", "count", n=3)
     dropped = _start(env, "dropped", "count", n=3)
     assert waiting.status == dropped.status == "running" and dispatcher.counts() == (1, 2)
-    assert tasks.cancel_task(store.path, run_id, "test", "dropped") == "cancelled"  # never started: at once
+    assert tasks.cancel_task(store.address, run_id, "test", "dropped") == "cancelled"  # never started: at once
     assert store.artifact(run_id, "test", "dropped").status == "cancelled" and dispatcher.counts() == (1, 1)
     assert store.artifact(run_id, "test", "waiting").progress == 0.0
-    tasks.cancel_task(store.path, run_id, "test", "busy")
+    tasks.cancel_task(store.address, run_id, "test", "busy")
     assert _ended(env, "waiting").payload["total"] == 3  # the freed slot took it
 
 
@@ -102,9 +103,9 @@ def test_a_failed_task_is_kept_or_retried(env, monkeypatch):
     store, run_id, _ = env
     _start(env, "retry", "dies")
     failed = _ended(env, "retry")
-    kept = tasks.start_task(store.path, run_id, "test", "retry", f"{TARGETS}:count", {"n": 2}, retry_failed=False)
+    kept = tasks.start_task(store.address, run_id, "test", "retry", f"{TARGETS}:count", {"n": 2}, retry_failed=False)
     assert kept == failed
-    tasks.start_task(store.path, run_id, "test", "retry", f"{TARGETS}:count", {"n": 2})
+    tasks.start_task(store.address, run_id, "test", "retry", f"{TARGETS}:count", {"n": 2})
     assert _ended(env, "retry").payload["total"] == 1
 
 
@@ -123,3 +124,23 @@ def test_a_task_on_a_postgresql_store(env, postgres_database):
     tasks.start_task(store.address, run_id, "test", "pg", f"{TARGETS}:count", {"n": 4})
     done = poll(lambda: (a := store.artifact(run_id, "test", "pg")) and a.status != "running" and a, "the task to end")
     assert (done.status, done.payload["total"]) == ("done", 6)
+
+
+def test_shutdown_ends_the_task_processes_and_leaves_their_artifacts_to_the_next_request(tmp_path, monkeypatch):
+    """What a server does at exit (SIGTERM): the line's thread stops, its processes end at once, and
+    what they computed or waited for is computed anew by the next request, without waiting for a lease."""
+    store = RunStore(tmp_path / "runs.sqlite")
+    run_id, _ = store.enqueue(CONFIG)
+    dispatcher = tasks._Dispatcher(1)
+    monkeypatch.setattr(tasks, "_DISPATCHER", dispatcher)
+    started = tmp_path / "started"
+    tasks.start_task(store.address, run_id, "test", "busy", f"{TARGETS}:until_stopped", {"started": str(started)})
+    tasks.start_task(store.address, run_id, "test", "waiting", f"{TARGETS}:count", {"n": 2})
+    poll(started.exists, "the first task to start")
+    pid = int(started.read_text())
+    tasks.shutdown_dispatcher()
+    assert tasks._DISPATCHER is None and not dispatcher._thread.is_alive()
+    assert not Path(f"/proc/{pid}").exists()  # ended and reaped
+    for key in ("busy", "waiting"):
+        assert store.artifact(run_id, "test", key).status == "running"
+        assert store.begin_artifact(run_id, "test", key, worker_pid=1)

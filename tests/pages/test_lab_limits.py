@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from resnet.lab import jobs
 from resnet.lab.config import MEMORY_BUDGET_MB
 from resnet.lab.store import RunStore
 from resnet.model.spec import LAMBDA_RANGE
-from tests.helpers import open_page
+from tests.helpers import open_page, started_pools
 
 HUGE = dict(depth="152", width="128", batch="1024", size="256", steps="20000")
 
@@ -27,7 +26,7 @@ def test_a_run_over_the_memory_budget_is_refused_before_it_is_queued(lang, words
     message = " ".join(e.value for e in at.error)
     assert words in message, message
     assert not RunStore().list_runs(source="live")
-    assert not jobs.started_pools() or all(RunStore(p).list_runs(source="live") == [] for p in jobs.started_pools())
+    assert all(RunStore(p).list_runs(source="live") == [] for p in started_pools())
 
 
 @pytest.mark.parametrize("lam", ["1e308", "-5", "4.5"])
@@ -53,18 +52,23 @@ def out_of_memory(*args, **kwargs):
     raise MemoryError
 
 
-def test_a_memory_error_building_models_on_the_why_page_is_a_message(monkeypatch):
-    """The Why page builds five ResNets in the server to measure them (an uncached λ here)."""
+def test_a_memory_error_measuring_on_the_why_page_is_a_message(monkeypatch, no_task_processes):
+    """The Why page's nets are built and measured in a task process: out of memory there, the page says so."""
     from resnet.inference import diagnostics
 
     monkeypatch.setattr(diagnostics, "measure_at_init", out_of_memory)
     at = open_page("app.py", lang="en", lam="3.95")
-    assert any("not enough memory free" in e.value for e in at.error)
+    assert no_task_processes.tasks  # the page started the measurement, and built nothing itself
+    no_task_processes.compute()  # as the task process would
+    at.run()
+    assert any("The measurement failed: out of memory" in w.value for w in at.warning)
+    assert not at.exception
 
 
 def test_a_memory_error_building_a_model_on_feature_maps_is_a_message(monkeypatch):
-    from resnet.model import weights
+    """The model is built in the inference service: a MemoryError there reaches the page as itself (test_service)."""
+    from resnet.lab import service
 
-    monkeypatch.setattr(weights, "random_model", out_of_memory)
+    monkeypatch.setattr(service, "call", out_of_memory)
     at = open_page("pages/feature_maps.py", lang="zh", weights="random", seed="9871")  # an uncached seed
     assert any("没有足够的空闲内存" in e.value for e in at.error)

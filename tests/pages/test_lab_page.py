@@ -12,15 +12,18 @@ import json
 import math
 import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.helpers import open_page, poll, query_param
-from resnet.lab import jobs, tasks
+from tests.helpers import REPO, open_page, poll, query_param, started_pools
+from resnet.lab import pools, session, tasks
 from resnet.plots import curves
 from resnet.lab.presets import PRESETS
+from resnet.lab.queued import Submitted
 from resnet.lab.store import Artifact, RunStore
 
 TINY = dict(depth="20", width="4", batch="16", steps="6", eval="3", warmup="0", seed="11")
@@ -48,7 +51,7 @@ def progress_bars(at: AppTest, *, measuring: bool) -> list[str]:
 def measured(at: AppTest) -> AppTest:
     """Run the page again once the task processes have stored every diagnostic it started."""
     def computing() -> int:
-        with sqlite3.connect(RunStore().path) as con:
+        with sqlite3.connect(RunStore().address) as con:
             return con.execute("SELECT COUNT(*) FROM artifacts WHERE status = 'running'").fetchone()[0]
 
     poll(lambda: not computing(), "the diagnostics to be measured", timeout=300)
@@ -110,6 +113,7 @@ def test_reference_curves_in_chinese():
     assert at.title[0].value.startswith("训练实验室")
 
 
+@pytest.mark.task_processes
 def test_diagnostics_at_initialisation_for_each_configuration():
     at = measured(open_lab())
     specs = [json.loads(e.proto.spec) for e in at.get("plotly_chart")]
@@ -139,7 +143,7 @@ def test_bad_settings_give_a_message_and_queue_nothing(isolated_home):
     assert "Batch size must be between 2 and 1024 (got 1)" in message
     assert "Learning rate must be between 1e-06 and 10 (got 50)" in message
     assert not RunStore().list_runs(source="live")
-    assert not [path for path in jobs.started_pools() if isolated_home in path.parents]  # no worker was even started
+    assert not started_pools()  # no worker was even started
 
 
 def test_bad_settings_are_explained_in_chinese():
@@ -168,6 +172,8 @@ def test_out_of_range_url_values_fall_back_with_notices():
 # ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
+@pytest.mark.task_processes
 def test_tiny_live_run_appears_in_store_and_its_curve_shows(isolated_home):
     at = open_lab(**TINY)
     at.button(key="train").click().run()
@@ -218,21 +224,21 @@ def test_queue_progress_and_cancel():
 
 
 class QueueOnlyPool:
-    """Stands in for ``resnet.lab.jobs.get_pool``: queues in the real store, trains nothing."""
+    """Stands in for ``resnet.lab.pools.pool_for``: queues in the real store, trains nothing."""
 
     def __init__(self, path=None) -> None:
         self.store = RunStore(path)
 
-    def submit(self, config) -> jobs.Submitted:
-        return jobs.Submitted(*self.store.enqueue(config))
+    def submit(self, config) -> Submitted:
+        return Submitted(*self.store.enqueue(config))
 
-    def submit_many(self, configs) -> list[jobs.Submitted]:
+    def submit_many(self, configs) -> list[Submitted]:
         return [self.submit(c) for c in configs]
 
 
 def test_custom_run_says_and_picks_the_stage_start_shortcut(monkeypatch):
     """Option A (zero-pad, the paper's CIFAR nets) by default; option B (projection) on request, and the label says which."""
-    monkeypatch.setattr(jobs, "get_pool", QueueOnlyPool)
+    monkeypatch.setattr(pools, "pool_for", QueueOnlyPool)
     at = open_lab(**TINY)
     choice = at.radio(key="lab.down")
     assert choice.value == "pad" and choice.options == ["option A (zero-pad)", "option B (projection)"]
@@ -246,7 +252,7 @@ def test_custom_run_says_and_picks_the_stage_start_shortcut(monkeypatch):
 
 
 def test_rerun_live_queue_positions_and_cancel_while_queued(monkeypatch):
-    monkeypatch.setattr(jobs, "get_pool", QueueOnlyPool)
+    monkeypatch.setattr(pools, "pool_for", QueueOnlyPool)
     at = open_lab(preset="resnet50_shortcut")
     at.button(key="rerun_live").click().run()
     store = RunStore()
@@ -362,7 +368,7 @@ def test_a_custom_run_opens_the_form_from_its_link():
 def test_lambda_above_one_says_where_it_fails_and_sets_that_up():
     at = open_lab(shortcut="scaled", lam="2", depth="20", down="conv")
     note = " ".join(i.value for i in at.info)
-    assert "ResNet-20 B trains" in note and "97.5 %" in note  # measured: see pages/lab.py lambda_note
+    assert "ResNet-20 B trains" in note and "97.5 %" in note  # measured: see pages/common/lab_form.py lambda_note
     at.button(key="lab_blow_up").click().run()
     assert at.selectbox(key="lab.depth").value == 56 and at.radio(key="lab.down").value == "pad"
     assert "ResNet-56 A blows up to loss 58 at step 1" in " ".join(i.value for i in at.info)
@@ -374,7 +380,7 @@ def test_lambda_above_one_says_where_it_fails_and_sets_that_up():
 def test_past_twelve_runs_the_oldest_picks_leave_the_chart_and_the_page_says_so(monkeypatch):
     from resnet.lab.config import TrainConfig
 
-    monkeypatch.setattr(jobs, "get_pool", QueueOnlyPool)
+    monkeypatch.setattr(pools, "pool_for", QueueOnlyPool)
     store = RunStore()
     ids = [finished_run(store, TrainConfig(depth=20, width=4, steps=2, eval_every=2, seed=seed), [2.3, 2.2]) for seed in range(12)]
     at = open_lab(runs=",".join(map(str, ids)), **TINY)
@@ -429,6 +435,35 @@ def test_unwritable_store_is_reported_and_curves_still_show(tmp_path, monkeypatc
     assert at.button(key="train").disabled and at.button(key="rerun_live").disabled  # nothing can be queued
     at.slider(key="lab.smooth").set_value(0.0).run()  # the view still works
     assert not at.exception and not progress_bars(at, measuring=False)
+
+
+def test_the_lab_is_opened_once_per_process(monkeypatch):
+    """Every page run used to open the store again (a schema transaction, the reference import)."""
+    imported = []
+    real = session.import_reference_runs
+    monkeypatch.setattr(session, "import_reference_runs", lambda store: imported.append(store.address) or real(store))
+    at = open_lab()
+    at.radio(key="lab.preset").set_value("why_not_2x").run()
+    open_lab(preset="resnet50_shortcut")  # another session of the same server
+    assert imported == [RunStore().address]
+
+
+def test_the_lab_page_loads_no_paddle():
+    """The page builds no model, so a server that shows only the lab never imports Paddle (a fresh
+    interpreter runs the page; the task processes it would start are not started)."""
+    code = ("import sys\n"
+            "from streamlit.testing.v1 import AppTest\n"
+            "from resnet.lab import tasks\n"
+            "tasks._dispatcher = lambda: type('Line', (), {'submit': lambda self, task: None})()\n"
+            "at = AppTest.from_file('pages/lab.py', default_timeout=120)\n"
+            "at.query_params['lang'] = 'en'\n"
+            "at.run()\n"
+            "assert not at.exception, [e.value for e in at.exception]\n"
+            "assert at.get('plotly_chart'), 'the page drew no chart'\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'paddle')[:3])\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_damaged_reference_file_is_reported_not_fatal(tmp_path, monkeypatch):

@@ -15,10 +15,10 @@ from resnet.i18n import catalog
 from resnet.lab import surfaces, tasks
 from resnet.lab.config import TrainConfig
 from resnet.lab.data import load_digits
-from resnet.lab.jobs import trained_weights_path
 from resnet.lab.landscape import interpolation_payload, surface_payload
 from resnet.lab.store import Artifact, RunStore
 from resnet.lab.train import train
+from resnet.paths import trained_weights_path
 from resnet.plots.landscape import loss_text
 from tests.helpers import open_page
 
@@ -75,7 +75,7 @@ def finished_run(digits) -> tuple[RunStore, int]:
     """A run trained and finished in the default store, its weights where a worker saves them."""
     store = RunStore()
     run_id = store.create_run(TINY)
-    store.finish_run(run_id, train(TINY, data=digits, save_weights=trained_weights_path(store.path, run_id, TINY.label)))
+    store.finish_run(run_id, train(TINY, data=digits, save_weights=trained_weights_path(store.address, run_id, TINY.label)))
     return store, run_id
 
 

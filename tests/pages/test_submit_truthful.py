@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from resnet.lab import jobs, session
-from resnet.lab.jobs import JobPool
+from resnet.lab import session
+from resnet.lab.pools import JobPool
 from resnet.lab.store import RunStore
 from tests.helpers import open_page
 
@@ -23,11 +23,7 @@ SESSIONS = 10
 
 @pytest.fixture(autouse=True)
 def queue_only(monkeypatch):
-    monkeypatch.setattr(JobPool, "start", lambda self: self)
-    before = set(jobs.started_pools())
-    yield
-    for path in set(jobs.started_pools()) - before:
-        jobs.close_pool(path)
+    monkeypatch.setattr(JobPool, "start", lambda self: self)  # tests/conftest.py shuts the pools down after each test
 
 
 def test_concurrent_submits_create_one_run_and_say_so_once():

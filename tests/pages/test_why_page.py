@@ -23,14 +23,25 @@ from resnet.lab.config import chance_loss
 from resnet.plots.lesson import plain_vs_residual
 from tests.helpers import open_page, query_param
 
+EN_WHY = catalog("en")
+
 
 def text_of(at) -> str:
     return "\n".join(m.value for m in at.markdown)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def why_en():
+    """The page in English (each test its own: the measured section starts a task in the test's own store)."""
     return open_page("app.py", lang="en")
+
+
+def measured(at, line):
+    """Compute the measurements the page started (here, in the test's line), then show them."""
+    line.compute()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
 
 
 def test_q1_quotes_the_computed_cost_of_the_extra_multiply(why_en):
@@ -91,12 +102,13 @@ def test_float32_verdict_follows_ieee_754(lam, depth, fate):
     assert {m.label: m.value for m in at.metric}["Fits in float32?"] == fate
 
 
-def test_measured_reading_quotes_this_measurement():
+def test_measured_reading_quotes_this_measurement(no_task_processes):
     """ResNet-56, option A: the reading's numbers are the chart's (measure_at_init), and
     λ = 2 multiplies by ≈ λ per identity block within 10% (tests/inference/test_diagnostics.py)."""
     at = open_page("app.py", lang="en")
     at.radio(key="why.net").set_value(56).run()
     assert not at.exception
+    measured(at, no_task_processes)
     text = text_of(at)
     two = measure_at_init(56, "scaled", 2.0)
     plain = measure_at_init(56, "none", 1.0)
@@ -106,7 +118,7 @@ def test_measured_reading_quotes_this_measurement():
     deviations = [int(d) for d in re.findall(r"within (\d+)%", text.split("How to read it")[1])]
     assert len(deviations) == 2 and max(deviations) <= 10
     at.radio(key="why.downsample").set_value("conv").run()
-    text = text_of(at)
+    text = text_of(measured(at, no_task_processes))
     two = measure_at_init(56, "scaled", 2.0, downsample="conv")
     starts = [i for i, s in enumerate(two) if s.shortcut_kind == "projection"]
     assert starts == [9, 18]
@@ -114,7 +126,39 @@ def test_measured_reading_quotes_this_measurement():
     assert f"at most ×{max(two[i].out_rms / two[i - 1].out_rms for i in starts):.1g}" in text and "×0.004" in text
 
 
-def test_network_choice_is_in_the_share_link_and_a_link_opens_on_it():
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_measured_section_starts_its_task_shows_progress_then_the_figures(lang, no_task_processes):
+    """The nets are built and run in a task process, never in the server: progress and Cancel first, the figures after."""
+    t = catalog(lang)
+    at = open_page("app.py", lang=lang)
+    (task,) = no_task_processes.tasks  # started because the section is shown
+    assert (task.kind, task.run_id, task.target) == ("signals_at_init_why", 0, "resnet.lab.analyses.at_init:at_init_task")
+    assert task.kwargs == {"depth": 20, "scale": 2.0, "downsample": "pad"}
+    assert [p.proto.text for p in at.get("progress")] == [t["why.measuring"]]
+    assert at.button(key="why_measure_cancel").label == t["why.measure_cancel"]
+    assert t["why.forward"] not in text_of(at)
+    measured(at, no_task_processes)
+    assert not at.get("progress") and "why_measure_cancel" not in [b.key for b in at.button]
+    assert t["why.forward"] in text_of(at) and len(at.get("plotly_chart")) >= 2
+    two = measure_at_init(20, "scaled", 2.0)  # what the task computed, computed here again
+    assert f"2^{math.log2(two[-1].out_rms / two[0].out_rms):.1f}" in text_of(at)
+    # another visitor with the same settings gets the stored figures at once: nothing is started again
+    again = open_page("app.py", lang=lang)
+    assert not no_task_processes.tasks and not again.get("progress") and len(again.get("plotly_chart")) >= 2
+
+
+def test_a_cancelled_measurement_says_so_and_can_be_measured_again(no_task_processes):
+    at = open_page("app.py", lang="en")
+    at.button(key="why_measure_cancel").click().run()
+    measured(at, no_task_processes)  # the task process sees the cancel first thing
+    assert EN_WHY["why.measure_cancelled"] in [w.value for w in at.warning]
+    at.button(key="why_measure_again").click().run()
+    assert [p.proto.text for p in at.get("progress")] == [EN_WHY["why.measuring"]]
+    measured(at, no_task_processes)
+    assert len(at.get("plotly_chart")) >= 2 and not at.warning
+
+
+def test_network_choice_is_in_the_share_link_and_a_link_opens_on_it(no_task_processes):
     """Issue 15: the measured section's Network and shortcut choice travel in the link, both ways."""
     at = open_page("app.py", lang="en")
     assert (query_param(at, "net"), query_param(at, "downsample")) == ("20", "pad")
@@ -123,7 +167,7 @@ def test_network_choice_is_in_the_share_link_and_a_link_opens_on_it():
     assert (query_param(at, "net"), query_param(at, "downsample")) == ("56", "conv")
     shared = open_page("app.py", lang="en", net="56", downsample="conv")
     assert (shared.radio(key="why.net").value, shared.radio(key="why.downsample").value) == (56, "conv")
-    assert "ResNet-56's 27 blocks" in text_of(shared)
+    assert "ResNet-56's 27 blocks" in text_of(measured(shared, no_task_processes))
     bad = open_page("app.py", lang="en", net="34")
     assert bad.radio(key="why.net").value == 20 and "net=34" in bad.warning[0].value
 

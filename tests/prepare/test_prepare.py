@@ -15,16 +15,16 @@ import threading
 import numpy as np
 import pytest
 
-from resnet.inference import fastpath
+from resnet.lab import service
 from resnet.lab.presets import PRESETS, reference_runs
-from resnet.lab.store import RunStore, store_path
+from resnet.lab.store import RunStore
 from resnet.model import weights
 from resnet.paths import ENV_HOME, PROGRAM_SUBDIR
 from resnet.prepare import background, tasks
 from resnet.prepare.__main__ import main
 from tests.helpers import Served, file_server, open_page
 
-WARM_THREAD = "resnet-lab-warm-up"
+FAST_MODELS = "tests.prepare.service_targets:fast_models"
 
 
 @pytest.fixture
@@ -71,13 +71,13 @@ def test_warmup_fills_a_fresh_home(monkeypatch, isolated_home):
     tasks.warm_up(out)
     text = out.getvalue()
     expected = sum(len(reference_runs(key) or []) for key in PRESETS)
-    assert expected and len(RunStore(store_path()).list_runs(source="reference")) == expected
+    assert expected and len(RunStore().list_runs(source="reference")) == expected
     assert "shipped model resnet56_digits16.safetensors: ResNet-56 loads" in text
     assert "fast path for random ResNet-18, seed 0: predictor" in text and "NOTICE" not in text
     programs = [p for p in (isolated_home / PROGRAM_SUBDIR).iterdir() if p.is_dir()]
     assert len(programs) == 1 and json.loads((programs[0] / "key.json").read_text())["depth"] == 18
     tasks.warm_up(io.StringIO())  # again: nothing new is imported or exported
-    assert len(RunStore(store_path()).list_runs(source="reference")) == expected
+    assert len(RunStore().list_runs(source="reference")) == expected
     assert [p for p in (isolated_home / PROGRAM_SUBDIR).iterdir() if p.is_dir()] == programs
 
 
@@ -87,40 +87,33 @@ def test_warm_up_is_off_when_the_environment_says_so(monkeypatch):
 
 
 def test_first_feature_maps_run_after_start_finds_the_predictor_ready(monkeypatch, isolated_home):
-    # issue 10: the export and predictor build of the fast path used to happen in the first visitor's run
+    # issue 10: the export and predictor build of the fast path used to happen in the first visitor's run;
+    # issue 20: the warm-up runs in the inference service, and the page's requests go to the process it warmed
     from pages.common import ui
 
     monkeypatch.setenv(background.ENV_WARMUP, "1")
-    monkeypatch.setattr(tasks, "RANDOM_DEFAULT", (18, 0))
-    fastpath.clear_memory_cache()
+    service.pool().stop()  # a fresh service: its first process is the one that warms up
+    started = []  # the warm-up of ResNet-18 instead of ResNet-50: the same code, faster
+    monkeypatch.setattr(ui, "start_warm_up", lambda: started.append(1) or background.start_warm_up(random_default=(18, 0)))
     ui.warm_up.clear()
-    built = []  # the thread of every predictor build
-    real_predictor = fastpath._predictor
-
-    def recording(*args, **kwargs):
-        built.append(threading.current_thread().name)
-        return real_predictor(*args, **kwargs)
-
-    monkeypatch.setattr(fastpath, "_predictor", recording)
     open_page("pages/cost.py")  # the server's first page run, on any page, starts the warm-up
-    fast_models = ui.warm_up().result(timeout=600)  # the same future: once per process
-    assert [f.backend for f in fast_models] == ["predictor"] and built == [WARM_THREAD]
+    assert ui.warm_up().result(timeout=600) == ["predictor"] and started == [1]  # the same future: once per process
+    warmed = service.call(FAST_MODELS)
+    assert [backend for _, backend, _ in warmed] == ["predictor"]
 
     at = open_page("pages/feature_maps.py", weights="random", depth="18")
-    assert built == [WARM_THREAD]  # the page found the predictor built: no export, no build of its own
+    assert service.call(FAST_MODELS) == warmed  # the page found the predictor built: no export, no build of its own
     assert any("predictor" in c.value for c in at.caption)
-    fastpath.clear_memory_cache()
 
 
 def test_a_model_built_while_another_thread_counts_shapes_gets_its_weights():
     # The Cost page counts shapes under paddle.LazyGuard, which is process-wide: without
-    # network.BUILD_LOCK a model built meanwhile (the warm-up's, another session's) had
+    # the modes lock a model built meanwhile (the warm-up's, another session's) had
     # parameters with no memory. Here the build must wait for the guard, then be whole.
-    from resnet.inference import cost
-    from resnet.model import resnet
+    from resnet.model import modes, resnet
 
     built = []
-    with cost._shapes_only():
+    with modes.shapes_only():
         builder = threading.Thread(target=lambda: built.append(resnet(18)))
         builder.start()
         builder.join(timeout=2)  # long enough for an unguarded build to finish inside the guard

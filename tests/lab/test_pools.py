@@ -1,7 +1,8 @@
 """The worker-process pool: runs, dedup, queue position, cancel, a killed worker, recovery.
 
-One pool (two spawned workers) serves the whole module: starting workers means
-importing Paddle in each. Every wait is a poll on a store condition with a deadline.
+Every test that trains gets its own pool (two spawned workers) on its own store, so none
+depends on another's order or leftovers. Every wait is a poll on a store condition with
+a deadline.
 """
 
 from __future__ import annotations
@@ -13,20 +14,23 @@ import sqlite3
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from itertools import count
 import types
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from itertools import count
 from pathlib import Path
+from typing import Callable, Iterator
 
 import pytest
 
-from tests.helpers import open_page, poll
-from resnet.lab import jobs
+from tests.helpers import open_page, poll, started_pools
+from resnet.lab import pools, worker
 from resnet.lab.config import StepMetrics, TrainConfig, TrainResult, config_key
-from resnet.lab.jobs import JobPool, Submitted
-from resnet.paths import REPO_ROOT
+from resnet.lab.pools import JobPool
+from resnet.lab.procs import public_message
+from resnet.lab.queued import Submitted
 from resnet.lab.store import ACTIVE, LEASE_S, RunInfo, RunStore, StoreError
+from resnet.paths import REPO_ROOT, trained_weights_path
 
 TINY = TrainConfig(depth=20, width=4, batch_size=16, steps=4, eval_every=2)
 LONG = replace(TINY, steps=20_000, eval_every=1000)  # runs until a test stops it
@@ -38,72 +42,79 @@ def _training(store: RunStore, run_id: int) -> RunInfo:
     return poll(lambda: (r := store.get_run(run_id)).status == "running" and r.steps_done >= 1 and r, f"run {run_id} to train")
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    """(pool, store, orphan run id, marker path): a pool started as a Streamlit server would."""
-    tmp = tmp_path_factory.mktemp("jobs")
-    store = RunStore(tmp / "runs.sqlite")
-    # A run left "running" by a worker of a previous server, silent for longer than its lease;
-    # its PID is this process's, alive, as a reused PID would be.
-    orphan, _ = store.enqueue(replace(TINY, seed=99))
-    RunStore(store.path, clock=lambda: time.time() - LEASE_S - 1).claim_next(worker_pid=os.getpid())
+@pytest.fixture
+def new_pool(tmp_path) -> Iterator[Callable[..., JobPool]]:
+    """``new_pool(store=None)``: a two-worker pool on ``store`` (default: a new one), started as a
+    Streamlit server would start it; shut down after the test. A marker file says whether a
+    worker re-ran the parent's main script (``tmp_path / "main_script_ran"``)."""
+    started: list[JobPool] = []
     # A main script like Streamlit's page: a spawned worker must not re-run it.
-    marker = tmp / "main_script_ran"
-    script = tmp / "page.py"
-    script.write_text(f"import pathlib\npathlib.Path({str(marker)!r}).write_text('ran')\n")
+    script = tmp_path / "page.py"
+    script.write_text(f"import pathlib\npathlib.Path({str(tmp_path / 'main_script_ran')!r}).write_text('ran')\n")
     fake_main = types.ModuleType("__main__")
     fake_main.__file__ = str(script)
-    pool = JobPool(store, workers=2)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(sys.modules, "__main__", fake_main)
-        # Outside a Streamlit script run the app folder is not on sys.path.
-        mp.setattr(sys, "path", [p for p in sys.path if Path(p or ".").resolve() != REPO_ROOT])
-        pool.start()
-    yield pool, store, orphan, marker
-    pool.shutdown()
+
+    def start(store: RunStore | None = None) -> JobPool:
+        pool = JobPool(store or RunStore(tmp_path / "runs.sqlite"), workers=2)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setitem(sys.modules, "__main__", fake_main)
+            # Outside a Streamlit script run the app folder is not on sys.path.
+            mp.setattr(sys, "path", [p for p in sys.path if Path(p or ".").resolve() != REPO_ROOT])
+            started.append(pool.start())
+        return pool
+
+    yield start
+    for pool in started:
+        pool.shutdown()
 
 
-def test_runs_train_in_workers(env):
-    pool, store, orphan, marker = env
+def test_runs_train_in_workers(new_pool, tmp_path):
+    pool = new_pool()
     submitted = pool.submit_many([replace(TINY, shortcut=s) for s in ("identity", "none")])
     assert all(s.created for s in submitted)
     runs = pool.wait([s.run_id for s in submitted], timeout=DEADLINE_S)
     for run in runs:
         assert run.status == "done" and run.steps_done == 4 and run.result["steps_done"] == 4
-        test_acc = store.metrics(run.id)["test_acc"]  # evaluated every 2nd step
+        test_acc = pool.store.metrics(run.id)["test_acc"]  # evaluated every 2nd step
         assert test_acc[0] is None and test_acc[2] is None and test_acc[3] == run.result["final_test_acc"]
     assert {r.worker_pid for r in runs} == {None}
-    assert not marker.exists(), "a worker re-ran the parent's __main__ script"
+    assert not (tmp_path / "main_script_ran").exists(), "a worker re-ran the parent's __main__ script"
 
 
-def test_finished_runs_leave_their_weights_next_to_the_store(env):
-    pool, store, *_ = env
+def test_finished_runs_leave_their_weights_next_to_the_store(new_pool, tmp_path):
+    pool = new_pool()
     config = replace(TINY, shortcut="scaled", scale=2.0, seed=7)
     run = pool.wait([pool.submit(config).run_id], timeout=DEADLINE_S)[0]
-    path = jobs.trained_weights_path(store.path, run.id, run.label)
-    assert path == store.path.parent / "trained" / f"run{run.id}_ResNet-20_A_lambda2_w4.safetensors"
+    path = trained_weights_path(pool.store.address, run.id, run.label)
+    assert path == tmp_path / "trained" / f"run{run.id}_ResNet-20_A_lambda2_w4.safetensors"
     assert run.status == "done" and run.result["weights"] == str(path)
     assert path.is_file() and path.with_suffix(".json").is_file()
 
 
-def test_orphaned_run_marked_interrupted_on_start(env):
-    pool, store, orphan, marker = env
+def test_orphaned_run_marked_interrupted_on_start(new_pool, tmp_path):
+    store = RunStore(tmp_path / "runs.sqlite")
+    # A run left "running" by a worker of a previous server, silent for longer than its lease;
+    # its PID is this process's, alive, as a reused PID would be.
+    orphan, _ = store.enqueue(replace(TINY, seed=99))
+    RunStore(store.address, clock=lambda: time.time() - LEASE_S - 1).claim_next(worker_pid=os.getpid())
+    new_pool(store)
     poll(lambda: store.get_run(orphan).status == "interrupted", "the monitor to interrupt the orphan")
 
 
-def test_identical_configs_train_once(env):
-    pool, store, *_ = env
+def test_identical_configs_train_once(new_pool):
+    pool = new_pool()
     config = replace(TINY, seed=5)
     first, created = pool.submit(config)
     assert created and pool.submit(config) == Submitted(first, created=False)
     assert pool.submit_many([config, replace(config, scale=3.0)]) == [(first, False), (first, False)]
     pool.wait([first], timeout=DEADLINE_S)
     assert pool.submit(config) == (first, False)  # done runs are reused too
-    assert sum(r.config["seed"] == 5 for r in store.list_runs()) == 1
+    assert sum(r.config["seed"] == 5 for r in pool.store.list_runs()) == 1
 
 
-def test_queue_position_and_cancel(env):
-    pool, store, *_ = env
+def test_queue_position_and_cancel(new_pool):
+    pool = new_pool()
+    store = pool.store
     busy = [pool.submit(replace(LONG, seed=10 + i)).run_id for i in range(2)]
     for run_id in busy:
         _training(store, run_id)  # both workers are occupied
@@ -117,12 +128,11 @@ def test_queue_position_and_cancel(env):
     assert cancelled.result["status"] == "cancelled"
     # The freed worker takes the next queued run.
     assert pool.wait([waiting[1]], timeout=DEADLINE_S)[0].status == "done"
-    pool.cancel(busy[1])
-    pool.wait([busy[1]], timeout=DEADLINE_S)
 
 
-def test_killed_worker_leaves_interrupted_run_and_is_replaced(env):
-    pool, store, *_ = env
+def test_killed_worker_leaves_interrupted_run_and_is_replaced(new_pool):
+    pool = new_pool()
+    store = pool.store
     run_id = pool.submit(replace(LONG, seed=30)).run_id
     victim = _training(store, run_id).worker_pid
     os.kill(victim, signal.SIGKILL)
@@ -138,30 +148,30 @@ def test_killed_worker_leaves_interrupted_run_and_is_replaced(env):
     assert pool.wait([pool.submit(replace(TINY, seed=31)).run_id], timeout=DEADLINE_S)[0].status == "done"
 
 
-def test_invalid_config_queues_nothing(env):
-    pool, store, *_ = env
-    before = len(store.list_runs())
+def test_invalid_config_queues_nothing(tmp_path):
+    pool = JobPool(tmp_path / "runs.sqlite")  # never started: nothing may reach it
     with pytest.raises(ValueError, match="steps must be between"):  # refused as it is built, before any submit
         pool.submit_many([TINY, replace(TINY, steps=0)])
-    assert len(store.list_runs()) == before
+    assert pool.store.list_runs() == []
 
 
-def test_get_pool_is_one_per_store(tmp_path, monkeypatch):
+def test_pool_for_is_one_per_store(tmp_path, monkeypatch):
     monkeypatch.setattr(JobPool, "start", lambda self: self)  # no worker processes needed here
     monkeypatch.setenv("RESNET_LAB_HOME", str(tmp_path / "home"))
-    pool = jobs.get_pool()
-    assert jobs.get_pool() is pool and jobs.get_pool(tmp_path / "home" / "runs.sqlite") is pool
-    assert pool.store.path == tmp_path / "home" / "runs.sqlite"
-    other = jobs.get_pool(tmp_path / "other.sqlite")
+    pool = pools.pool_for()
+    assert pools.pool_for() is pool and pools.pool_for(tmp_path / "home" / "runs.sqlite") is pool
+    assert isinstance(pool, JobPool) and pool.store.address == str(tmp_path / "home" / "runs.sqlite")
+    other = pools.pool_for(tmp_path / "other.sqlite")
     assert other is not pool
-    assert {pool.store.path, other.store.path} <= set(jobs.started_pools())
-    jobs.close_pool()
-    jobs.close_pool(tmp_path / "other.sqlite")
-    assert not {pool.store.path, other.store.path} & set(jobs.started_pools())
+    assert started_pools() == {pool.store.address, other.store.address}
+    pools.shutdown_pools()
+    assert started_pools() == set()
 
 
-def test_shutdown_interrupts_training_and_queued_runs_survive_restart(env):
-    pool, store, *_ = env
+@pytest.mark.slow
+def test_shutdown_interrupts_training_and_queued_runs_survive_restart(new_pool):
+    pool = new_pool()
+    store = pool.store
     run_id = pool.submit(replace(LONG, seed=40)).run_id
     _training(store, run_id)
     pool.shutdown()
@@ -209,7 +219,7 @@ def test_worker_survives_store_errors_and_fails_the_run_once_writable(tmp_path):
     def leaving() -> bool:
         return not store.broken and store.get_run(run_id).status not in ACTIVE
 
-    jobs._serve(store, train, leaving, idle=lambda s: pytest.fail("nothing else to wait for"), pause=pause)  # returns: the worker lives
+    worker.serve(store, train, leaving, idle=lambda s: pytest.fail("nothing else to wait for"), pause=pause)  # returns: the worker lives
     assert pauses == [1.0, 2.0, 1.0, 2.0, 4.0]  # backing off: to claim, then to record the run's end
     run = store.get_run(run_id)
     assert run.status == "failed" and run.error.startswith("the run store could not be written (run store runs.sqlite failed")
@@ -219,9 +229,9 @@ def test_worker_survives_store_errors_and_fails_the_run_once_writable(tmp_path):
 def test_a_stored_config_that_is_no_longer_valid_fails_its_run(tmp_path):
     store = RunStore(tmp_path / "runs.sqlite")
     run_id, _ = store.enqueue(TINY)
-    with sqlite3.connect(store.path) as con:
+    with sqlite3.connect(store.address) as con:
         con.execute("UPDATE runs SET config = ?", (json.dumps({**json.loads(config_key(TINY)), "scale": 1e308}),))
-    jobs._serve(store, lambda *a, **k: pytest.fail("trained"), lambda: store.get_run(run_id).status not in ACTIVE,
+    worker.serve(store, lambda *a, **k: pytest.fail("trained"), lambda: store.get_run(run_id).status not in ACTIVE,
                 idle=lambda s: pytest.fail("idle"), pause=lambda s: pytest.fail("paused"))
     run = store.get_run(run_id)
     assert run.status == "failed" and run.error.startswith("this configuration cannot be trained: λ (scale)")
@@ -288,8 +298,8 @@ def test_ten_sessions_submitting_at_once_create_one_run(tmp_path, monkeypatch):
 
 def test_public_message_keeps_file_names_only():
     exc = OSError("cannot read /home/teacher/data/cats/x.png nor C:\\Users\\t\\y.png")
-    assert jobs.public_message(exc) == "OSError: cannot read x.png nor y.png"
-    assert jobs.public_message(MemoryError()) == "out of memory"
+    assert public_message(exc) == "OSError: cannot read x.png nor y.png"
+    assert public_message(MemoryError()) == "out of memory"
 
 
 @pytest.mark.parametrize("waiting", [True, False])
@@ -300,7 +310,7 @@ def test_queued_runs_resume_at_server_start_whichever_page_opens(monkeypatch, wa
     if waiting:
         RunStore().enqueue(TINY)  # queued before the restart
     started = []
-    monkeypatch.setattr(jobs, "get_pool", lambda path=None: started.append(path) or "a pool")  # no workers needed
+    monkeypatch.setattr(pools, "pool_for", lambda address=None: started.append(address) or "a pool")  # no workers needed
     ui.resume_runs.clear()  # a new server process
     open_page("pages/cost.py", lang="en")
     open_page("pages/cost.py", lang="zh")

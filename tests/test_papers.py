@@ -1,0 +1,82 @@
+"""The papers' quoted figures (resnet/papers.py) and the catalogs that quote them.
+
+Every figure names its paper, its place in the paper and two copies it was read in; every
+percentage a catalog sentence prints beside a paper's name is one of that paper's figures;
+each paper goes by one name in both languages.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from resnet.i18n import LANGS, catalog
+from resnet.papers import CITATIONS, FIGURES, HE_2015, HE_2016, LI_2018, PLACES, SOURCES, VEIT_2016
+
+# How a sentence shows that it cites a paper (any spelling, so a stray one is caught below).
+CITES = {
+    HE_2015: re.compile(r"He (et al\.|等人?)[ ,，(（]*2015"),
+    HE_2016: re.compile(r"He (et al\.|等人?)[ ,，(（]*2016"),
+    VEIT_2016: re.compile(r"Veit"),
+    LI_2018: re.compile(r"Li (et al\.|等)"),
+}
+PERCENT = re.compile(r"(?<![\d.{])(\d+(?:\.\d+)?)\s?[%％]")
+# Catalog sentences that quote a paper's figures, and the figures they quote.
+QUOTES = {
+    "why.q1_paper": ("he2016.fail_above", "he2016.shortcut.identity", "he2016.shortcut.scaling_both"),
+    "lab.warmup_help": ("he2015.warmup.lr", "he2015.warmup.train_error_below", "he2015.warmup.iterations", "he2015.lr"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FIGURES) + sorted(PLACES))
+def test_every_figure_has_a_paper_a_place_and_two_sources(name):
+    entry = FIGURES.get(name) or PLACES[name]
+    assert entry.paper in CITATIONS and entry.where.strip()
+    assert len(set(entry.sources)) >= 2 and set(entry.sources) <= set(SOURCES), entry.sources
+    if name in FIGURES:
+        assert entry.unit.strip() and entry.what.strip()
+        assert entry.value == "fail" or isinstance(entry.value, (int, float))
+
+
+def test_papers_module_loads_without_paddle_or_streamlit():
+    code = "import sys, resnet.papers; print(sorted({'paddle', 'streamlit'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_percentages_beside_a_paper_are_that_papers_figures(lang):
+    """A sentence citing a paper prints no hand-typed percentage that is not that paper's."""
+    checked = 0
+    for key, text in catalog(lang).items():
+        cited = [paper for paper, pattern in CITES.items() if pattern.search(text)]
+        if not cited:
+            continue
+        allowed = {f.value for f in FIGURES.values() if f.paper in cited and "%" in f.unit}
+        for number in PERCENT.findall(text):
+            assert float(number) in allowed, f"{lang} {key}: {number} % is not a figure of {cited} in resnet/papers.py"
+            checked += 1
+    assert checked >= 4  # why.q1_paper's three and the warm-up's 80 %: the test reads real sentences
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("key", sorted(QUOTES))
+def test_quoting_sentences_show_the_papers_values(key, lang):
+    text = catalog(lang)[key]
+    for name in QUOTES[key]:
+        assert re.search(rf"(?<![\d.]){re.escape(f'{FIGURES[name].value:g}')}(?![\d])", text), (key, lang, name)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_each_paper_goes_by_one_name(lang):
+    """"He et al. 2016 (Identity Mappings)", never "2016b" or the bare year; "Veit et al. 2016"."""
+    for key, text in catalog(lang).items():
+        rest = text
+        for names in CITATIONS.values():
+            rest = rest.replace(names[lang], "")
+        assert not re.search(r"20\d\d[ab]\b", rest), (lang, key)
+        assert not CITES[HE_2016].search(rest), (lang, key)
+        assert not re.search(r"Veit[,、] Wilber|Veit (et al\.|等人?)[ ,，(（]*2016", rest), (lang, key)
