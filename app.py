@@ -16,7 +16,7 @@ from pages.common.ui import (
     chart, classroom, link, page_setup, safe_reason, setting_slider, show_url_notices, sync_url, url_choice, url_int,
 )
 from resnet.inference.signals import predicted_growth
-from resnet.lab import surfaces
+from resnet.lab import claims, surfaces
 from resnet.inference.lesion_record import LesionStudy
 from resnet.lab.analyses import at_init
 from resnet.lab import stored_lesions
@@ -50,15 +50,6 @@ def shipped_runs(preset: str) -> list[dict]:
     from resnet.lab.presets import reference_runs
 
     return reference_runs(preset) or []
-
-
-@st.cache_data(show_spinner=False)
-def shipped_lambda_runs() -> tuple[dict[float, dict], float]:
-    """The shipped why_not_2x reference runs' results by λ (final losses, stuck_at_chance), and ln 10."""
-    from resnet.lab.config import chance_loss
-
-    runs = shipped_runs("why_not_2x")
-    return {float(run["config"]["scale"]): run["result"] for run in runs}, chance_loss(10)  # digits: 10 classes
 
 
 def float32_fate(value: float) -> str:
@@ -102,12 +93,10 @@ def reading_values(measured: list[tuple[str, float, list]]) -> dict[str, str]:
 def degradation() -> None:
     st.header(t("why.degradation"))
     st.markdown(t("why.degradation_body"))
-    if runs := shipped_runs("degradation"):  # the lab's degradation preset, as shipped: no training here
-        finals = "; ".join(t("why.deg_plain" if r["config"]["shortcut"] == "none" else "why.deg_residual", depth=r["config"]["depth"])
-                           + f" {r['result']['final_train_loss']:.2f}" for r in runs)
-        steps = runs[0]["config"]["steps"]
-        st.markdown(f"**{t('why.deg_title', steps=steps)}**")
-        chart(lesson_plots.degradation(runs, t), t("why.deg_summary", steps=steps, finals=finals),
+    if (runs := shipped_runs("degradation")) and (claim := claims.degradation_claim()) is not None:
+        # the lab's degradation preset, as shipped (no training here): seed 0 drawn, every seed summarised
+        st.markdown(f"**{t('why.deg_title', steps=claim.steps)}**")
+        chart(lesson_plots.degradation(runs, t), t("why.deg_summary", **claims.degradation_values(t, claim)),
               config={"displayModeBar": False}, key="degradation_chart")
     link("pages/lab.py", t("why.link_degradation"), preset="degradation")
 
@@ -149,10 +138,8 @@ def why_not_2x() -> list[str]:
                                                         values="; ".join(f"{lam:g}^{depth} = {lam ** depth:.3g}" for lam in lams)),
           key="lambda_power")
     st.markdown(t("why.q1_paper"))
-    results, chance = shipped_lambda_runs()
-    if results.get(2.0, {}).get("stuck_at_chance") and 1.0 in results:
-        st.markdown(t("why.q1_run", loss2=f"{results[2.0]['final_train_loss']:.2f}", chance=f"{chance:.2f}",
-                      loss1=f"{results[1.0]['final_train_loss']:.2f}"))
+    if (blow_up := claims.blow_up_claim()) is not None:
+        st.markdown(t("why.q1_run", **claims.blow_up_values(t, blow_up)))
     link("pages/lab.py", t("why.link_2x"), preset="why_not_2x")
 
     st.subheader(t("why.measured"))

@@ -58,7 +58,7 @@ ALLOWED_LATE = {
 PADDLE_FREE = (
     "resnet.paths", "resnet.errors", "resnet.i18n", "resnet.system", "resnet.model.spec", "resnet.model.preprocess",
     "resnet.inference.images",
-    "resnet.plots.architecture", "resnet.lab.config", "resnet.lab.store", "resnet.lab.procs", "resnet.lab.queued", "resnet.lab.pools", "resnet.lab.worker", "resnet.lab.cluster", "resnet.lab.tasks", "resnet.lab.presets", "resnet.lab.seeds", "resnet.lab.surfaces",
+    "resnet.plots.architecture", "resnet.lab.config", "resnet.lab.store", "resnet.lab.procs", "resnet.lab.queued", "resnet.lab.pools", "resnet.lab.worker", "resnet.lab.cluster", "resnet.lab.tasks", "resnet.lab.presets", "resnet.lab.seeds", "resnet.lab.claims", "resnet.lab.surfaces",
     "resnet.lab.analyses", "resnet.lab.analyses.lesion", "resnet.lab.analyses.at_init", "resnet.lab.analyses.signals", "resnet.inference.signals",
     "resnet.lab.session", "resnet.plots.curves", "resnet.plots.landscape",  # the Training lab page's core (it builds no model)
     "resnet.prepare.background", "resnet.stats", "resnet.papers",

@@ -13,7 +13,7 @@ import streamlit as st
 
 from pages.common.lab_context import MAX_COMPARE, LabPage, flash
 from pages.common.ui import md_escape, safe_reason
-from resnet.lab import session
+from resnet.lab import claims, session
 from resnet.lab.config import DEFAULT_IMAGE_SIZE, LIMITS, Problem
 from resnet.lab.presets import PRESETS
 from resnet.lab.store import StoreError
@@ -132,7 +132,7 @@ def presets(page: LabPage) -> None:
                         args=(page,), format_func=lambda k: t(f"lab.preset.{k}"))
     right.button(t("lab.rerun_live", n=len(PRESETS[preset].configs)), key="rerun_live", on_click=rerun_live, args=(page,),
                  type="primary", icon="▶️", disabled=not lab.writable, help=t("lab.rerun_help"))
-    st.markdown(t(f"lab.preset.{preset}.question"))
+    st.markdown(t(f"lab.preset.{preset}.question", **claims.question_values(preset, t)))  # measured parts from the shipped runs
     st.caption(t("lab.reference_note"))
 
 

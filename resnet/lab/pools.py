@@ -45,6 +45,7 @@ from .queued import QueuedPool, Submitted
 from .store import ACTIVE, HEARTBEAT_S, RunStore, StoreError, store_address
 
 POLL_S = 0.5  # the pool checks its workers this often
+EXIT_GRACE_S = 3.0  # at exit, a training worker gets this long to end its step (then it is terminated)
 STABLE_S = 30.0  # a worker that dies sooner failed to start (or keeps failing): its replacement waits, longer each time
 _log = logging.getLogger(__name__)
 
@@ -213,13 +214,17 @@ def pool_for(address: str | Path | None = None) -> QueuedPool:
         return pool.start()
 
 
-def shutdown_pools() -> None:
-    """Stop and forget every pool ``pool_for`` made in this process (at exit: runs training end "interrupted")."""
+def shutdown_pools(grace_s: float = EXIT_GRACE_S) -> None:
+    """Stop and forget every pool ``pool_for`` made in this process (at exit: runs training end "interrupted").
+
+    A worker gets ``grace_s`` to finish its step; then it is terminated. Its run keeps the
+    curve it flushed (every ``worker.FLUSH_S``), and a server told to stop is gone in seconds.
+    """
     with _POOLS_LOCK:
         pools = list(_POOLS.values())
         _POOLS.clear()
     for pool in pools:
-        pool.shutdown()
+        pool.shutdown(grace_s)
 
 
 atexit.register(shutdown_pools)

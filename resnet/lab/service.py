@@ -115,8 +115,16 @@ class ServicePool:
         gets ``ServiceStopped``). The next call starts afresh."""
         with self._cond:
             stopping, self._procs = self._procs, []
+        for process in stopping:  # every pipe closed first: the idle ones leave together, within one wait
+            process.conn.close()
+            if process.busy:
+                process.proc.kill()
+        deadline = time.monotonic() + STOP_WAIT_S
         for process in stopping:
-            _stop(process, gently=not process.busy)
+            process.proc.join(max(0.0, deadline - time.monotonic()))
+            if process.proc.is_alive():
+                process.proc.kill()
+                process.proc.join(STOP_WAIT_S)
 
     # -- in the caller's thread ---------------------------------------------------------
 

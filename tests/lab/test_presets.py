@@ -13,7 +13,8 @@ import re
 
 import pytest
 
-from resnet.i18n import LANGS, catalog
+from resnet.i18n import LANGS, Translator, catalog
+from resnet.lab import claims
 from resnet.lab.config import config_key, unpack_correct
 from resnet.lab.presets import (
     PRESETS, REFERENCE_SEEDS, reference_path, reference_runs, reference_seed_runs, seeded, variant_runs,
@@ -65,9 +66,11 @@ def test_why_not_2x_lambda_2_explodes_at_initialisation_then_sits_at_chance():
     assert final_loss(stored["ResNet-56 λ=0"]) > 0.8 * CHANCE  # λ = 0, a plain net, barely learns
     assert 0.3 * CHANCE < final_loss(stored["ResNet-56 A λ=0.5"]) < 0.8 * CHANCE  # learns, slowly
     assert not any(run["stuck_at_chance"] for label, run in stored.items() if label != "ResNet-56 A λ=2")
-    # the page quotes this step-1 loss: it must be the one in the file
+    # the page quotes this step-1 loss: it must be the one in the file (a placeholder, filled by resnet.lab.claims)
     for lang in LANGS:
-        text = catalog(lang)["lab.preset.why_not_2x.question"]
+        t = Translator(lang)
+        assert "{step1}" in catalog(lang)["lab.preset.why_not_2x.question"], lang
+        text = t("lab.preset.why_not_2x.question", **claims.question_values("why_not_2x", t))
         assert re.search(rf"\b{round(step1)}\b", text), lang
 
 
