@@ -30,6 +30,7 @@ from resnet.lab.store import ACTIVE, RunInfo, StoreError
 from resnet.plots import curves
 
 LIVE_S = 1.0  # the region's tick while a run trains or waits, or an analysis computes
+JUST_READ = "_lab_snapshot_just_read"  # the page run's snapshot was read by ``tick_s``: its region reuses it
 IDLE_S = 5.0  # …and on an idle page (a classroom of idle tabs draws the figures only this often)
 
 
@@ -53,6 +54,8 @@ class Snapshot:
 
 def read_snapshot(page: LabPage) -> Snapshot:
     """This tick's snapshot: the last one again while nothing moves, else read afresh (``StoreError`` goes up)."""
+    if st.session_state.pop(JUST_READ, False) and (last := st.session_state.get(SNAPSHOT)) is not None:
+        return last  # ``tick_s`` read it a moment ago, in this same page run
     runs = page.lab.runs()
     chosen = page.chosen(runs)
     size = lab_analyses.grid_size()
@@ -74,9 +77,11 @@ def read_snapshot(page: LabPage) -> Snapshot:
 def tick_s(page: LabPage) -> float:
     """How often the region redraws until the page runs again: ``LIVE_S`` while something moves, else ``IDLE_S``."""
     try:
-        return LIVE_S if read_snapshot(page).busy else IDLE_S
+        busy = read_snapshot(page).busy
     except StoreError:  # the region says so
         return IDLE_S
+    st.session_state[JUST_READ] = True  # the region's first draw, right after, uses this snapshot
+    return LIVE_S if busy else IDLE_S
 
 
 def cancel(page: LabPage, run_id: int) -> None:
