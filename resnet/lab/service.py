@@ -115,16 +115,16 @@ class ServicePool:
         gets ``ServiceStopped``). The next call starts afresh."""
         with self._cond:
             stopping, self._procs = self._procs, []
-        for process in stopping:  # every pipe closed first: the idle ones leave together, within one wait
-            process.conn.close()
+        for process in stopping:  # the busy ones now; every idle pipe closed: those leave together, within one wait
             if process.busy:
-                process.proc.kill()
+                _kill(process)
+            else:
+                process.conn.close()
         deadline = time.monotonic() + STOP_WAIT_S
         for process in stopping:
             process.proc.join(max(0.0, deadline - time.monotonic()))
             if process.proc.is_alive():
-                process.proc.kill()
-                process.proc.join(STOP_WAIT_S)
+                _kill(process)
 
     # -- in the caller's thread ---------------------------------------------------------
 
@@ -192,7 +192,7 @@ class ServicePool:
                 self._procs.remove(worker)
             self._cond.notify_all()
         if not healthy:
-            _stop(worker, gently=False)
+            _kill(worker)
 
 
 @dataclass(frozen=True)
@@ -225,16 +225,12 @@ def _forwarded_env() -> dict[str, str | None]:
     return {name: os.environ.get(name) for name in FORWARDED_ENV}
 
 
-def _stop(process: _Process, gently: bool) -> None:
-    """End a service process: ``gently``, an idle one reads the closed pipe and leaves; else (or if it
-    does not) it is killed. Its work is only ever a cache or an answer (exports are written atomically),
-    and Paddle answers SIGTERM with a crash report, so SIGKILL: it just ends."""
+def _kill(process: _Process) -> None:
+    """End a service process now. Its work is only ever a cache or an answer (exports are written
+    atomically), and Paddle answers SIGTERM with a crash report, so SIGKILL: it just ends."""
     process.conn.close()
-    if gently:
-        process.proc.join(STOP_WAIT_S)
-    if process.proc.is_alive():
-        process.proc.kill()
-        process.proc.join(STOP_WAIT_S)
+    process.proc.kill()
+    process.proc.join(STOP_WAIT_S)
 
 
 _POOL: ServicePool | None = None
