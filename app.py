@@ -15,6 +15,7 @@ import streamlit as st
 from pages.common.ui import (
     chart, classroom, link, page_setup, safe_reason, setting_slider, show_url_notices, sync_url, url_choice, url_int,
 )
+from resnet import papers
 from resnet.inference.signals import predicted_growth
 from resnet.lab import claims, surfaces
 from resnet.inference.lesion_record import LesionStudy
@@ -23,6 +24,7 @@ from resnet.lab import stored_lesions
 from resnet.lab.store import Artifact, StoreError, store_address
 from resnet.model.spec import DOWNSAMPLES, LAMBDA_RANGE
 from resnet.plots import ablation as ablation_plots
+from resnet.plots import evidence as evidence_plots
 from resnet.plots import lesson as lesson_plots
 from resnet.plots import landscape as landscape_plots
 from resnet.plots.style import PLAIN, lambda_colour
@@ -32,6 +34,7 @@ t = page_setup("why.title")
 DEPTH_RANGE = (1, 110)
 MEASURE_DEPTHS = at_init.DEPTHS
 LIVE_S = 1.0  # the measured section looks at its task this often while it computes
+LANDSCAPE_VIEWS = ("contour", "3d")
 FP32 = np.finfo(np.float32)
 
 
@@ -90,6 +93,11 @@ def reading_values(measured: list[tuple[str, float, list]]) -> dict[str, str]:
     }
 
 
+def quote(key: str) -> str:
+    """Catalog sentence ``key`` with the papers' figures it quotes (``resnet.papers.QUOTED``) filled in."""
+    return t(key, **papers.quoted(key))
+
+
 def degradation() -> None:
     st.header(t("why.degradation"))
     st.markdown(t("why.degradation_body"))
@@ -99,6 +107,12 @@ def degradation() -> None:
         chart(lesson_plots.degradation(runs, t), t("why.deg_summary", **claims.degradation_values(t, claim)),
               config={"displayModeBar": False}, key="degradation_chart")
     link("pages/lab.py", t("why.link_degradation"), preset="degradation")
+    st.markdown(t("why.not_vanishing"))
+    # the paper's own evidence beside ours: ImageNet (Table 2) and CIFAR-10 (Table 6), and where depth still hurts
+    st.markdown(quote("why.evidence_imagenet"))
+    chart(evidence_plots.depth_evidence(t), quote("why.ev_depth_summary"), config={"displayModeBar": False},
+          key="depth_evidence")
+    st.markdown(quote("why.evidence_depth_limit"))
 
 
 def residual_block() -> None:
@@ -113,6 +127,11 @@ def residual_block() -> None:
         link("pages/architecture.py", t("why.link_architecture"), depth=50, block="layer1.1")
     with right:
         chart(lesson_plots.plain_vs_residual(t), t("why.fig_summary"), config={"displayModeBar": False}, key="plain_vs_residual")
+    left, right = st.columns([3, 2])  # which shortcut where the shape changes: the paper's Table 3
+    left.markdown(quote("why.evidence_options"))
+    with right:
+        chart(evidence_plots.shortcut_options(t), quote("why.ev_options_summary"), config={"displayModeBar": False},
+              key="shortcut_options")
 
 
 def why_not_2x() -> list[str]:
@@ -223,7 +242,12 @@ def measured_figures(chosen: dict) -> None:
         st.markdown(f"**{t('why.backward')}**")
         chart(lesson_plots.signal_chart(runs, "grad_rms", t, colours, (label, backward)),
               t("why.backward_summary", depth=measure_depth, growth=backward_growth), key="backward_chart")
-    st.caption(t(f"why.prediction_note.{downsample}"))
+        # He et al. 2015, Sec. 4.1: degradation is not vanishing gradients; what the plain net's gradient did here
+        plain = next(signals for shortcut, _, signals in measured if shortcut == "none")
+        factor = plain[0].grad_rms / plain[-1].grad_rms
+        st.markdown(t(f"why.not_vanishing_measured.{'grows' if factor >= 1 else 'shrinks'}", depth=measure_depth,
+                      factor=f"{factor:,.0f}" if factor >= 10 else f"{factor:.2g}"))
+    st.caption(t(f"why.prediction_note.{downsample}", **claims.prediction_values(t, measured[-1][2])))
     values = reading_values(measured)
     st.markdown(t("why.measured_reading", stage_starts=t(f"why.stage_starts.{downsample}", **values), depth=measure_depth, **values))
 
@@ -245,12 +269,17 @@ def intuition() -> None:
     # two deletions from the first study (the Feature maps page's default ResNet), chosen by the data, on the digit
     # that page opens on: the one the study is surest changes nothing, and the costliest
     key, study = next(iter(studies.items()))
+    verdicts = {v.block.name: v for v in study.verdicts()}  # each change of accuracy with its paired 95 % interval
     drops = []
     if (harmless := study.harmless()) is not None:
-        drops.append((harmless.name, t("why.link_ablation", block=harmless.name, label=study.label)))
-    worst = next(v for v in study.verdicts() if v.block == study.worst)
-    drops.append((worst.block.name, t("why.link_ablation_worst", block=worst.block.name, label=study.label,
-                                      delta=100 * worst.delta.value)))
+        quiet = verdicts[harmless.name].delta
+        drops.append((harmless.name, t("why.link_ablation", block=harmless.name, label=study.label, delta=100 * quiet.value,
+                                       half=100 * quiet.half_width)))
+    worst = verdicts[study.worst.name]
+    delta = worst.delta
+    text = t("why.link_ablation_worst" if worst.beyond_noise else "why.link_ablation_worst_noise", block=worst.block.name,
+             label=study.label, delta=100 * delta.value, low=100 * delta.low, high=100 * delta.high, half=100 * delta.half_width)
+    drops.append((worst.block.name, text))
     for block, text in drops:
         link("pages/feature_maps.py", text, weights="shipped", file=f"{key}.safetensors", image="digit_3", ablate="drop",
              drop=block)
@@ -264,6 +293,12 @@ def bottleneck() -> None:
     st.markdown(t("why.q3_body", bottleneck=t("count.weights_params", weights=f"{bott['weights']:,}", params=f"{bott['params']:,}"),
                   basic=t("count.weights_params", weights=f"{basic['weights']:,}", params=f"{basic['params']:,}"),
                   ratio=f"{basic['weights'] / bott['weights']:.0f}"))
+    # what the paper says a bottleneck is for, against the course's answer; and what a 1×1 projection between
+    # its two wide ends would add to this very block (He et al. 2015, Sec. 4.1: "doubled")
+    wide = bott["channels"][0]
+    projection = wide * wide  # a 1×1 conv from wide to wide channels
+    st.markdown(t("why.evidence_bottleneck", wide=wide, proj=f"{projection:,}", bott=f"{bott['weights']:,}",
+                  factor=f"{(bott['weights'] + projection) / bott['weights']:.2f}"))
     link("pages/architecture.py", t("why.link_bottleneck"), depth=50, block="layer1.0")
     link("pages/cost.py", t("why.link_cost"), width=64)
 
@@ -274,8 +309,9 @@ def shipped_landscapes() -> list[dict]:
     return surfaces.shipped_landscapes()
 
 
-def landscapes() -> None:
-    """Why shortcuts make training easier: the two shipped loss surfaces at once (Li et al. 2018, Fig. 5)."""
+def landscapes() -> list[str]:
+    """Why shortcuts make training easier: the two shipped loss surfaces at once (Li et al. 2018, Fig. 5), as
+    contours or in 3-D; returns its URL names."""
     st.header(t("why.landscape"))
     st.markdown(t("why.landscape_paper"))
     shipped = shipped_landscapes()
@@ -288,9 +324,16 @@ def landscapes() -> None:
                       chance=f"{math.log(10):.2f}", **numbers))  # digits: 10 classes, chance level ln 10
         drawn = [landscape_plots.Drawn(shipped[0]["label"], lambda_colour(1.0), residual),
                  landscape_plots.Drawn(shipped[1]["label"], PLAIN, plain)]
-        chart(landscape_plots.surface_figure(drawn, t, log=True), landscape_plots.summary(drawn, t),
-              config={"displayModeBar": False, "scrollZoom": False}, key="landscape_why")  # the wheel scrolls the page
+        # contours first: the 3-D scenes are WebGL, drawn in software by a browser without a GPU (seconds), so
+        # only a click draws them
+        view = st.radio(t("why.landscape_view"), LANDSCAPE_VIEWS, horizontal=True, format_func=lambda v: t(f"why.landscape_view.{v}"),
+                        key=url_choice("landscape", LANDSCAPE_VIEWS, LANDSCAPE_VIEWS[0]), help=t("why.landscape_view_help"))
+        show_url_notices(t)
+        figure = landscape_plots.surface_figure if view == "3d" else landscape_plots.contour_figure
+        chart(figure(drawn, t, log=True), landscape_plots.summary(drawn, t),
+              config={"displayModeBar": False, "scrollZoom": False}, key=f"landscape_why_{view}")  # the wheel scrolls the page
     link("pages/lab.py", t("why.link_landscape"), preset="degradation")
+    return ["landscape"] if len(shipped) == 2 else []
 
 
 SECTIONS = [degradation, residual_block, why_not_2x, intuition, bottleneck, landscapes]

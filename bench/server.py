@@ -31,10 +31,11 @@ def serve_command(port: int) -> list[str]:
             "--server.address", HOST]
 
 
-def start_server(port: int, home: Path, log_path: Path, wait_s: float = 180.0) -> subprocess.Popen:
-    """``serve_command(port)`` in the repository, returned once its health endpoint answers (bounded)."""
+def start_server(port: int, home: Path, log_path: Path, wait_s: float = 180.0, repo: Path = REPO) -> subprocess.Popen:
+    """``serve_command(port)`` in ``repo`` (this repository, or a copy of another version of it: same
+    virtualenv), returned once its health endpoint answers (bounded)."""
     log = open(log_path, "w")
-    proc = subprocess.Popen(serve_command(port), cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen(serve_command(port), cwd=repo, stdout=log, stderr=subprocess.STDOUT,
                             env={**os.environ, "RESNET_LAB_HOME": str(home)})
     log.close()  # the child holds its own copy
     deadline = time.monotonic() + wait_s

@@ -143,31 +143,36 @@ def selected_block(net: network.ResNet, rows: list[anatomy.LayerRow], summary: l
             st.markdown(t("arch.shortcut_projection", params=f"{short['projection_params']:,}", macs=f"{short['projection_macs'] / 1e9:.3f}"))
         else:
             st.markdown(t("arch.shortcut_identity"))
-        st.dataframe(
-            pd.DataFrame([{
-                t("col.name"): r.name.removeprefix(block + "."), t("col.role"): t("role." + r.role),
-                t("col.kernel_shape"): str(list(r.kernel_shape)) if r.kernel_shape else "",
-                t("col.stride"): whole(r.stride), t("col.params"): r.params,
-                t("col.output_shape"): str(list(r.output_shape)), t("col.macs"): r.macs,
-            } for r in block_rows]),
-            hide_index=True, width="stretch", column_config=count_columns(t("col.params"), t("col.macs")),
-        )
     with right:
         convs = [r for r in block_rows if r.kind == "conv" and r.role != "projection"]
         chart(architecture_plots.block_diagram(block_rows, t), t(
             "arch.block_summary", block=block, convs=" → ".join(t("role." + r.role) for r in convs),
             shortcut=t("diagram.projection") if info["projection"] else t("diagram.identity"), params=f"{info['params']:,}",
         ), config=PLOTLY, key="block_diagram")
+    # under both columns: its seven columns need the page's width (in the left one they scrolled sideways)
+    st.dataframe(
+        pd.DataFrame([{
+            t("col.name"): r.name.removeprefix(block + "."), t("col.role"): t("role." + r.role),
+            t("col.kernel_shape"): str(list(r.kernel_shape)) if r.kernel_shape else "",
+            t("col.stride"): whole(r.stride), t("col.params"): r.params,
+            t("col.output_shape"): str(list(r.output_shape)), t("col.macs"): r.macs,
+        } for r in block_rows]),
+        hide_index=True, width="stretch", column_config=count_columns(t("col.params"), t("col.macs")),
+    )
     if not classroom():  # presenter mode hides the advanced views
-        with st.expander(t("arch.source")):
-            block_obj = dict(net.named_blocks())[block]
-            st.caption(t("arch.source_help", cls=type(block_obj).__name__))
-            st.code(block_source(type(block_obj).__name__), language="python")
+        # drawn once opened: a code box loads the browser's syntax highlighter, a large part of the page's first open
+        with st.expander(t("arch.source"), key="arch_source", on_change="rerun") as source:
+            if source.open:
+                block_obj = dict(net.named_blocks())[block]
+                st.caption(t("arch.source_help", cls=type(block_obj).__name__))
+                st.code(block_source(type(block_obj).__name__), language="python")
 
 
 def lesson_code(net: network.ResNet) -> None:
     """The lesson's fluid code, name by name, next to this model's; its blocks next to ours."""
-    with st.expander(t("arch.lesson")):
+    with st.expander(t("arch.lesson"), key="arch_lesson", on_change="rerun") as lesson:
+        if not lesson.open:  # its two tables are drawn once opened: Markdown in every cell, slow to lay out
+            return
         st.caption(t("arch.lesson_help"))
         # st.table, not st.dataframe: its cells render Markdown (code spans here)
         st.table(pd.DataFrame([{
@@ -229,7 +234,8 @@ def course_slips() -> None:
             convs=est["convs_in_blocks"], projections=sum(b["projection"] for b in est["per_block"]),
             stem_bias=est["stem_bias"], bn=est["stem_bn_channels"],
             pool_in=pool["input"], pool_floor=pool["paddle_default"], pool_ceil=pool["paddle_ceil_mode"],
-            course_rounded=f"{est['course_total_rounded'] / 1e9:.1f} G", course_exact=f"{est['course_total'] / 1e9:.1f} G",
+            course_figure=f"{cost.COURSE_FIGURES['resnet50_multiplications'] / 1e8:.0f}亿",
+            course_rounding=f"{10 ** -cost.COURSE_DECIMALS:g} G", course_rounded=f"{est['course_total_rounded'] / 1e9:.1f} G", course_exact=f"{est['course_total'] / 1e9:.1f} G",
             truth=f"{est['true_total'] / 1e9:.1f} G", ratio=f"{est['overestimate']:.2f}",
         ))
 

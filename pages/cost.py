@@ -172,11 +172,13 @@ def course_estimate() -> None:
     st.markdown(t(
         "cost.course_reading", block=est["block"], block_macs=giga(est["block_macs"]), n=est["multiplier"],
         course=giga(est["course_total"]), course_rounded=giga(est["course_total_rounded"]), blocks=est["residual_blocks"],
+        course_yi=yi(cost.COURSE_FIGURES["resnet50_multiplications"]), rounding=f"{10 ** -cost.COURSE_DECIMALS:g} G",
         truth=giga(est["true_total"]), ratio=f"{est['overestimate']:.2f}",
         convs=", ".join(f"{c['kernel']} {giga(c['macs'])}" for c in est["block_convs"]),
     ))
     st.markdown(t(
         "cost.course_vgg", course_flops=giga(vgg["course_resnet_flops"]), course_vgg=giga(vgg["course_vgg_flops"]),
+        course_flops_yi=yi(vgg["course_resnet_flops"]), course_vgg_yi=yi(vgg["course_vgg_flops"]),
         course_ratio=f"{vgg['course_ratio']:.2f}", vgg_conv=giga(vgg["vgg_conv_flops"]), vgg_conv_yi=yi(vgg["vgg_conv_flops"]),
         vgg_all=giga(vgg["vgg_flops"]), resnet_flops=giga(vgg["resnet_flops"]), resnet_yi=yi(vgg["resnet_flops"]),
         truth=giga(est["true_total"]), ratio=f"{vgg['ratio']:.2f}",

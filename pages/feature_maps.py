@@ -12,7 +12,8 @@ import numpy as np
 import streamlit as st
 
 from pages.common.ui import (
-    chart, md_escape, page_setup, safe_error, safe_reason, select_on_click, setting_key, show_url_notices, sync_url, url_choice, url_int,
+    chart, md_escape, page_setup, room_scale, safe_error, safe_reason, select_on_click, setting_key, show_url_notices, sync_url, url_choice,
+    url_int,
 )
 
 t = page_setup("fm.title")
@@ -22,6 +23,7 @@ from resnet.inference.explore import FILE_SOURCES, STEM, UPLOAD, UPLOAD_TYPES, M
 from resnet.model import preprocess, weights  # noqa: E402
 from resnet.model.spec import IMAGENET_DEPTHS  # noqa: E402
 from resnet.plots import ablation as ablation_plots, features as feature_plots  # noqa: E402
+from resnet.plots.style import for_room  # noqa: E402
 from resnet.lab import service, shipped  # noqa: E402
 from resnet.lab.analyses import lesion as live_lesion  # noqa: E402
 from resnet.lab.store import Artifact, StoreError, store_address  # noqa: E402
@@ -127,11 +129,16 @@ def file_weights(source: str, column: Any) -> tuple[ModelInfo, str, Path | None]
         files = shipped.weight_files(source, trained_dir())
     except weights.WeightsError as exc:
         return refuse(explore.error_text(safe_error(exc), t))
-    names, labels = [p.name for p in files], {p.name: shipped.file_option(p, t) for p in files}
+    names, labels = [p.name for p in files], {p.name: shipped.file_option(p) for p in files}
     name = column.selectbox(t("fm.file"), names, key=url_choice("file", names, names[0]), format_func=labels.get)
     path = next(p for p in files if p.name == name)
     spec = ModelSpec("file", path=str(path), stamp=explore.file_stamp(path))
-    return loaded(spec, name, t("fm.loading_file", name=md_escape(name)))
+    model = loaded(spec, name, t("fm.loading_file", name=md_escape(name)))
+    # the recorded test accuracy under the box, with its interval (the options stay short: a projector cuts them)
+    if model is not None and (acc := shipped.recorded_accuracy(model[0].meta)) is not None:
+        column.caption(t("fm.file_accuracy", label=md_escape(model[0].label), acc=acc.value, low=acc.low, high=acc.high,
+                         n=model[0].meta["test_images"]))
+    return model
 
 
 def official_weights(depth: int, column: Any) -> tuple[ModelInfo, str, Path | None] | None:
@@ -175,7 +182,8 @@ def image_in(image_name: str, spec: preprocess.Preprocess) -> Shown | None:
         (st.caption if explore.is_digit_sample(image_name) else st.warning)(t("fm.expects_digits", size=spec.crop))
     if image_name == UPLOAD:
         st.caption(t("fm.upload_widget_note", mb=images.MAX_BYTES // 2**20))  # the box's own texts are Streamlit's, in English
-        uploaded = st.file_uploader(t("fm.upload"), type=list(UPLOAD_TYPES), key="upload_file", help=t("fm.upload_help"),
+        limits = t("fm.upload_help", mb=images.MAX_BYTES // 2**20, mp=images.MAX_PIXELS // 10**6, mp_wan=images.MAX_PIXELS // 10**4)
+        uploaded = st.file_uploader(t("fm.upload"), type=list(UPLOAD_TYPES), key="upload_file", help=limits,
                                     max_upload_size=images.MAX_BYTES // 2**20)
         st.caption(t("fm.upload_not_in_url"))
         if uploaded is None:
@@ -286,8 +294,9 @@ def predictions(analysis: features.Analysis, lab: ModelInfo, shown: Shown, untra
 
 
 def ablation(analysis: features.Analysis, lab: ModelInfo, model_key: str, shown: Shown,
-             block: str, channel: int, mode: str, untrained: bool) -> None:
-    """Drop a block or every shortcut at inference, on the same weights, and see what changes."""
+             block: str, channel: int, mode: str, untrained: bool, file: Path | None) -> None:
+    """Drop a block or every shortcut at inference, on the same weights, and see what changes; for a block of
+    a net with a lesion study (``file``'s), what deleting it did on the whole test split."""
     st.header(t("fm.ablation"))
     if untrained:
         st.warning(t("fm.veit.untrained"), icon="⚠️")
@@ -316,6 +325,9 @@ def ablation(analysis: features.Analysis, lab: ModelInfo, model_key: str, shown:
     for column, metric in zip(st.columns(3), feature_plots.ablation_metrics(comparison, t)):
         column.metric(**metric)
     st.markdown(t("fm.ablation_reading", what=what))
+    if drop and file is not None and (study := lesion_board().study(file, None)) is not None:
+        if (reading := ablation_plots.deletion_reading(study, drop[0], t)) is not None:
+            st.markdown(reading)
     st.subheader(t("fm.change"))
     chart(feature_plots.ablation_figure(comparison, t), md_escape(feature_plots.change_summary(comparison, t)),
           key="fm_change", config=PLOTLY)
@@ -370,7 +382,11 @@ def veit(lab: ModelInfo, source: str, file: Path | None) -> None:
     """Veit et al. (2016) measured: delete blocks of the trained nets, test them again.
 
     The shipped models' studies are stored with them; "Recompute live" (and a lab model's own
-    study) is measured in task processes, the section showing progress and Cancel meanwhile.
+    study) is measured in task processes. The control shows the measurement's state: a button,
+    then progress and Cancel, then done (measuring again a secondary action). While something
+    measures, the section's fragment ticks and draws the control itself, so it changes state
+    without a rerun of the page; otherwise the control is drawn here, and its button reruns
+    the page (which starts the ticks).
     """
     st.header(t("fm.veit.title"))
     st.markdown(t("fm.veit.paper"))
@@ -382,38 +398,59 @@ def veit(lab: ModelInfo, source: str, file: Path | None) -> None:
     except (StoreError, OSError) as exc:
         st.warning(t("fm.veit.store", reason=safe_reason(exc)), icon="⚠️")
         live = {}
-    ours_live = [live.get(path) for path in ours]
-    # the actions: one row, its slots always drawn (the fragment below keeps its place)
-    b1, b2 = st.columns(2)
-    if ours and not any(a is not None and a.status == "running" for a in ours_live):
-        measured = all(a is not None and a.status == "done" for a in ours_live)
-        label = "fm.veit.measure_again" if measured else "fm.veit.recompute" if board.stored() else "fm.veit.measure_shipped"
-        b1.button(t(label), key="veit_recompute", type="tertiary" if measured else "secondary", on_click=start_lesions,
-                  args=(ours,), help=t("fm.veit.recompute_help"))
     if own is not None and not measurable:  # not from the lab: no record of the data it was tested on
-        b2.caption(t("fm.veit.no_test_data", reason=t("fm.veit.no_run", label=md_escape(lab.label))))
-    elif measurable and (live.get(own) is None or live[own].status in ("failed", "cancelled")):
-        b2.button(t("fm.veit.measure", label=md_escape(lab.label)), key="veit_measure", on_click=start_lesions, args=([own],))
-    running = any(a is not None and a.status == "running" for a in live.values())
-    st.fragment(run_every=LESION_LIVE_S if running else None)(lesion_results)(board, ours, own if measurable else None, lab.label)
+        st.caption(t("fm.veit.no_test_data", reason=t("fm.veit.no_run", label=md_escape(lab.label))))
+    running = any(is_running(a) for a in live.values())
+    if not running:
+        lesion_controls(board, ours, own if measurable else None, lab.label, live)
+    st.fragment(run_every=LESION_LIVE_S if running else None)(lesion_results)(board, ours, own if measurable else None, lab.label,
+                                                                            ticking=running)
 
 
-def lesion_results(board: shipped.LesionBoard, ours: list[Path], own: Path | None, own_label: str) -> None:
-    """Progress and Cancel while task processes measure; then (or meanwhile, the stored ones) the studies' charts."""
+def is_running(artifact: Artifact | None) -> bool:
+    return artifact is not None and artifact.status == "running"
+
+
+def lesion_controls(board: shipped.LesionBoard, ours: list[Path], own: Path | None, own_label: str,
+                    live: dict[Path, Artifact | None]) -> None:
+    """One row per study to measure (the shipped models', a lab model's own) in the state the store holds:
+    its button; progress and Cancel while it measures; done (the shipped models' with "Measure again" as a
+    secondary action)."""
+    rows = (("veit_recompute", "veit_cancel", ours, None), ("veit_measure", "veit_cancel_own", [own] if own is not None else [], own_label))
+    for key, cancel_key, files, label in rows:
+        if not files:
+            continue
+        artifacts = [live.get(path) for path in files]
+        text_col, button_col = st.columns([5, 2], vertical_alignment="center")
+        if any(is_running(a) for a in artifacts):
+            done = sum(a.progress if a is not None else 0.0 for a in artifacts) / len(artifacts)
+            text = t("fm.veit.computing") if label is None else f"{md_escape(label)}: {t('fm.veit.computing')}"
+            text_col.progress(min(1.0, done), text=text)
+            button_col.button(t("fm.veit.cancel"), key=cancel_key, icon="⏹️", on_click=cancel_lesions,
+                              args=(files,))
+        elif all(a is not None and a.status == "done" for a in artifacts):
+            if label is not None:  # a lab model's study is kept for every session: nothing to measure again
+                text_col.markdown(t("fm.veit.own_done", label=md_escape(label)))
+                continue
+            text_col.markdown(t("fm.veit.done"))
+            button_col.button(t("fm.veit.measure_again"), key=key, type="tertiary", on_click=start_lesions, args=(files,),
+                              help=t("fm.veit.recompute_help"))
+        elif label is None:
+            button_col.button(t("fm.veit.recompute" if board.stored() else "fm.veit.measure_shipped"), key=key, type="secondary",
+                              on_click=start_lesions, args=(files,), help=t("fm.veit.recompute_help"))
+        else:
+            button_col.button(t("fm.veit.measure", label=md_escape(label)), key=key, on_click=start_lesions, args=(files,))
+
+
+def lesion_results(board: shipped.LesionBoard, ours: list[Path], own: Path | None, own_label: str, ticking: bool) -> None:
+    """The control while task processes measure (``ticking``: this fragment redraws every LESION_LIVE_S);
+    then, or meanwhile the stored ones, the studies' charts."""
     try:
         live = live_lesions([*ours, *([own] if own is not None else [])])
     except (StoreError, OSError):
         live = {}  # said above the fragment
-    groups = [("veit_cancel", ours, None), ("veit_cancel_own", [own] if own is not None else [], own_label)]
-    for key, files, label in groups:
-        artifacts = [live.get(path) for path in files]
-        if not any(a is not None and a.status == "running" for a in artifacts):
-            continue
-        done = sum(a.progress if a is not None else 0.0 for a in artifacts) / len(artifacts)
-        bar, button = st.columns([6, 1], vertical_alignment="center")
-        text = t("fm.veit.computing") if label is None else f"{md_escape(label)}: {t('fm.veit.computing')}"
-        bar.progress(min(1.0, done), text=text)
-        button.button(t("fm.veit.cancel"), key=key, icon="⏹️", on_click=cancel_lesions, args=(files,))
+    if ticking:
+        lesion_controls(board, ours, own, own_label, live)
     for path, artifact in live.items():
         if artifact is not None and artifact.status == "failed":
             st.warning(t("fm.veit.failed", label=md_escape(path.stem), reason=safe_reason(artifact.error or "")), icon="⚠️")
@@ -427,7 +464,7 @@ def lesion_results(board: shipped.LesionBoard, ours: list[Path], own: Path | Non
     ours_done = bool(ours) and all(live.get(p) is not None and live[p].status == "done" for p in ours)
     st.caption(t("fm.veit.live" if ours_done else "fm.veit.stored"))
     for name, figure, reading in ablation_plots.lesion_charts(studies, t):
-        st.plotly_chart(figure, key=f"fm_veit_{name}", config=PLOTLY)
+        st.plotly_chart(for_room(figure, room_scale()), key=f"fm_veit_{name}", config=PLOTLY)  # classroom-size text, as chart() draws
         st.markdown(reading)
     # the explanation is about a residual net: the default shipped ResNet's study, phrased by its intervals
     if (resnet_study := next((s for path, s in found.items() if path.stem == shipped.DEFAULT_KEY), None)) is not None:
@@ -470,7 +507,7 @@ def page() -> None:
     block, channel, mode = selected_block(analysis, block_key, lab.config.stem)
     ratios(analysis)
     predictions(analysis, lab, shown, untrained=source == "random")
-    ablation(analysis, lab, model_key, shown, block, channel, mode, untrained=source == "random")
+    ablation(analysis, lab, model_key, shown, block, channel, mode, untrained=source == "random", file=file)
     if source != "random":  # the lesion study is about trained nets
         veit(lab, source, file)
 

@@ -10,8 +10,9 @@ Top to bottom: the presets and the custom run's form (``pages/common/lab_form.py
 run picker and chart settings, then one live region (``pages/common/lab_live.py``: the
 queue, the curves, the analyses of ``pages/common/lab_analyses.py``) that redraws itself
 from the store. Everything above the region that shows only sometimes (URL notices, the
-store's problems, the answer to the last button) has a slot made on every run, so the
-region never moves.
+store's problems, an error from the last button) has a slot made on every run, and what
+grows with the runs (the picks, the queue) keeps its height or sits below the charts, so
+the region never moves.
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from pages.common.lab_context import MAX_COMPARE, LabPage, refresh_live, show_flash
+from pages.common.lab_context import MAX_COMPARE, LabPage, heads, refresh_live, show_flash
 from pages.common.lab_form import PRESET_KEYS, custom_run, fmt, presets
 from pages.common.lab_live import live_region, tick_s
 from pages.common.ui import page_setup, safe_reason, setting_slider, show_url_notices, sync_url, url_choice, url_setting
 from resnet.lab import session
 from resnet.lab.config import field_problems, parse_field
-from resnet.lab.store import RunInfo, StoreError
+from resnet.lab.store import StoreError
 from resnet.plots import curves
 
 SMOOTH_DEFAULT = 0.6  # TensorBoard's default: the gap between variants reads at a glance
@@ -59,14 +60,20 @@ def form_valid(field: str) -> Callable[[Any], bool]:
 def settings() -> dict[str, str]:
     """Every URL setting's widget key, all read before anything is drawn (so every notice shows)."""
     keys = {"preset": url_choice("preset", PRESET_KEYS, PRESET_KEYS[0])}
-    known = {r.id for r in lab.runs()}
-    keys["runs"] = url_setting(
-        "runs", lab.preset_runs(st.session_state[keys["preset"]]), lambda raw: [int(i) for i in raw.split(",") if i.strip()],
-        lambda ids: 0 < len(ids) <= MAX_COMPARE and len(set(ids)) == len(ids) and all(i in known for i in ids),
-    )
+    groups = lab.groups()
+    known = {run.id for g in groups for run in g.runs} | {g.id for g in groups}
+
+    def picked(raw: str) -> list[int] | None:
+        """The URL's run ids as their variants (a run of another seed stands for its group); None if one is unknown."""
+        ids = [int(i) for i in raw.split(",") if i.strip()]
+        return heads(groups, ids) if len(set(ids)) == len(ids) and all(i in known for i in ids) else None
+
+    keys["runs"] = url_setting("runs", lab.preset_runs(st.session_state[keys["preset"]]), picked,
+                               lambda ids: ids is not None and 0 < len(ids) <= MAX_COMPARE and all(i in known for i in ids))
     keys["smooth"] = url_setting("smooth", SMOOTH_DEFAULT, float, lambda v: 0.0 <= v <= 0.95)
     keys["x"] = url_choice("x", curves.X_AXES, "step")
     keys["logy"] = url_setting("logy", True, parse_bool, lambda v: isinstance(v, bool))
+    keys["seeds"] = url_setting("seeds", 1, int, lambda v: 1 <= v <= session.MAX_SEEDS)
     for name, field in session.FORM_FIELDS.items():
         keys[name] = url_setting(name, getattr(session.FORM_START, field), partial(parse_field, field), form_valid(field))
     keys["folder"] = url_setting("folder", FOLDERS[0] if FOLDERS else "", str, lambda v: v in FOLDERS)
@@ -76,6 +83,10 @@ def settings() -> dict[str, str]:
 def finish(keys: dict[str, str]) -> None:
     """Every setting that matters into the URL (the custom run's only where it differs)."""
     sync_url("preset", "smooth", "x")
+    if st.session_state.get(keys["seeds"], 1) == 1:
+        st.query_params.pop("seeds", None)
+    else:
+        st.query_params["seeds"] = str(st.session_state[keys["seeds"]])
     st.query_params["runs"] = ",".join(str(i) for i in st.session_state.get(keys["runs"], []))
     st.query_params["logy"] = "1" if st.session_state.get(keys["logy"]) else "0"
     for name, field in session.FORM_FIELDS.items():
@@ -104,26 +115,35 @@ def header() -> None:
             st.warning(t("lab.references_unreadable", reason=safe_reason(lab.reference_problem)), icon="⚠️")
 
 
+def picker_name(group: session.RunGroup) -> str:
+    """A variant in the picker: its head's title, where it comes from and, with several, its seeds."""
+    source = t("lab.source." + group.head.source)
+    if len(group.runs) > 1:
+        source += ", " + t("lab.n_seeds", n=len(group.runs))
+    return f"{curves.run_title(group.head, t)} ({source})"
+
+
 def compare(page: LabPage) -> dict[str, Any]:
     """The run picker and the chart settings: what the live region draws with."""
     keys = page.keys
     problem = st.container()  # a slot for the store's error
     try:  # fresh: the form may just have queued a run
-        runs = lab.runs()
+        groups = lab.groups()
     except StoreError as exc:
         problem.error(page.store_error(exc), icon="🛑")
-        runs = []
-    by_id: dict[int, RunInfo] = {r.id: r for r in runs}
+        groups = []
+    by_id: dict[int, session.RunGroup] = {g.id: g for g in groups}
     st.header(t("lab.compare"))
-    st.multiselect(t("lab.runs", n=MAX_COMPARE), [r.id for r in reversed(runs)], key=keys["runs"], max_selections=MAX_COMPARE,
-                   format_func=lambda i: f"{curves.run_title(by_id[i], t)} ({t('lab.source.' + by_id[i].source)})" if i in by_id else f"#{i}",
+    st.multiselect(t("lab.runs", n=MAX_COMPARE), [g.id for g in reversed(groups)], key=keys["runs"], max_selections=MAX_COMPARE,
+                   format_func=lambda i: picker_name(by_id[i]) if i in by_id else f"#{i}",
                    placeholder=t("lab.runs_placeholder"), help=t("lab.runs_help", n=MAX_COMPARE),
-                   select_all=False)  # its "Select all" is English only, and all would overflow the chart
+                   select_all=False,  # its "Select all" is English only, and all would overflow the chart
+                   wrap=False)  # one row at a fixed height, however many are picked: the charts below hold still
     c1, c2, c3, c4 = st.columns([3, 2, 2, 2], vertical_alignment="bottom")  # room for "log y" in classroom type
     view = {"smoothing": setting_slider(c1, t("lab.smoothing"), "smooth", 0.0, 0.95, SMOOTH_DEFAULT, step=0.05),
             "x_axis": c2.radio(t("lab.x_axis"), curves.X_AXES, key=keys["x"], horizontal=True, format_func=lambda x: t(f"lab.x.{x}")),
             "log_y": c3.toggle(t("lab.log_y"), key=keys["logy"])}
-    selected = list(st.session_state[keys["runs"]])
+    selected = [run.id for i in st.session_state[keys["runs"]] if i in by_id for run in by_id[i].runs]  # every seed's curve
     c4.download_button(t("lab.csv"), data=lambda: lab.store.metrics_csv(selected), file_name="resnet_lab_runs.csv",
                        mime="text/csv", icon="⬇️", disabled=not selected, on_click="ignore")
     st.caption(t("lab.chart_help"))

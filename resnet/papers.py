@@ -54,6 +54,10 @@ SOURCES: dict[str, str] = {
                    "Fig. 5(b) caption) (public code index, file id 56739996498)",
     "veit-notes": "Reading notes on Veit et al. 2016, experiment by experiment with figure numbers "
                   "(public code index, file id 11803156502)",
+    "he15-captions": "He et al. 2015, full text in Markdown with the figure captions (public code index, "
+                     "file id 53479251437); prose only",
+    "he15-bilingual-captions": "He et al. 2015, English text and figure captions with a Chinese translation "
+                               "(public code index, file id 24040006225); prose only",
     "veit-review": "A review of Veit et al. 2016 quoting its effective-path experiment on the "
                    "54-module net (public code index, file id 37280442718)",
 }
@@ -138,6 +142,7 @@ FIGURES: dict[str, Figure] = {
     "he2016.shortcut.shortcut_gating_-6": _he16(6.91, R110, "Table 1", "shortcut-only gating, b_g -6", I1, I2, I3),
     "he2016.shortcut.conv1x1": _he16(12.22, R110, "Table 1", "1×1 conv shortcut", I1, I2, I3),
     "he2016.shortcut.dropout": _he16("fail", R110, "Table 1", "dropout 0.5 on the shortcut", I1, I2),
+    "he2016.shortcut.scale": _he16(0.5, "shortcut scale λ", "Sec. 3.1, Table 1", "the constant scaling studied", I1, I2),
     # Table 2: where BN and ReLU sit in the unit (Fig. 4), ResNet-110 and ResNet-164, CIFAR-10
     "he2016.unit.original.110": _he16(6.61, CIFAR_ERROR, "Table 2", "ResNet-110, original unit", I1, I2),
     "he2016.unit.bn_after_add.110": _he16(8.17, CIFAR_ERROR, "Table 2", "ResNet-110, BN after addition", I1, I2),
@@ -191,7 +196,67 @@ PLACES: dict[str, Place] = {
         "except the downsampling blocks", ("veit-survey", "veit-review")),
     # Fig. 5(a) is named in veit-notes; veit-survey puts the experiment in Sec. 4.2 and quotes
     # Fig. 5(b)'s caption (re-ordering), which leaves 5(a) for the deletions.
+    "he2015.fig7": Place(
+        HE_2015, "Sec. 4.2, Fig. 7",
+        "the std of each 3×3 layer's response (after BN, before ReLU/addition): ResNets generally respond less than "
+        "their plain counterparts, and the deeper ResNet less (ResNet-20, 56, 110)", ("he15-captions", "he15-bilingual-captions")),
     "veit2016.random_blocks": Place(
         VEIT_2016, "Sec. 4.2, Fig. 5(a)", "the error rises smoothly as more and more random blocks are deleted",
         ("veit-notes", "veit-survey")),
+    # The Why page's evidence (issue 21): each read in the paper's text (T3) and in its bilingual copy (T7)
+    "he2015.not_vanishing_gradients": Place(
+        HE_2015, "Sec. 4.1",
+        "the plain nets are trained with BN, so their forward signals have non-zero variances, and their backward "
+        "gradients exhibit healthy norms: neither vanishes; the authors conjecture exponentially low convergence rates",
+        (T3, T7)),
+    "he2015.projections_not_essential": Place(
+        HE_2015, "Sec. 4.1, Table 3",
+        "A, B and C all beat plain-34 by far; their small differences show that projection shortcuts are not "
+        "essential for addressing the degradation problem (B > A: the zero-padded channels learn no residual; "
+        "C > B: the extra parameters of many projections)", (T3, T7)),
+    "he2015.bottleneck_for_cost": Place(
+        HE_2015, "Sec. 4.1, Fig. 5",
+        "the bottleneck design is chosen for the training time the authors could afford (a footnote: mainly practical "
+        "considerations); a bottleneck and a basic block of a quarter of its width have similar time complexity",
+        (T3, T7)),
+    "he2015.bottleneck_identity": Place(
+        HE_2015, "Sec. 4.1",
+        "a projection instead of a bottleneck block's identity shortcut doubles time complexity and model size, as the "
+        "shortcut connects the two high-dimensional ends", (T3, T7)),
+    "he2015.resnet1202_overfits": Place(
+        HE_2015, "Sec. 4.2",
+        "ResNet-1202 tests worse than ResNet-110 with a similar training error; the authors argue it overfits, being "
+        "unnecessarily large for this small data set (no dropout or maxout used)", (T3, T7)),
 }
+
+# Catalog sentences that quote figures through placeholders (catalog key -> placeholder -> figure), so
+# no figure is typed into a catalog: the page fills them with ``quoted(key)``.
+QUOTED: dict[str, dict[str, str]] = {
+    "why.evidence_imagenet": {
+        "plain18": "he2015.top1.plain18", "plain34": "he2015.top1.plain34",
+        "resnet18": "he2015.top1.resnet18", "resnet34": "he2015.top1.resnet34",
+        "cifar20": "he2015.cifar.error.resnet20", "cifar56": "he2015.cifar.error.resnet56",
+        "cifar110": "he2015.cifar.error.resnet110",
+    },
+    "why.evidence_depth_limit": {
+        "cifar110": "he2015.cifar.error.resnet110", "cifar1202": "he2015.cifar.error.resnet1202",
+        "params1202": "he2015.cifar.params.resnet1202",
+    },
+    "why.evidence_options": {
+        "plain34": "he2015.top1.plain34", "a": "he2015.top1.resnet34_a", "b": "he2015.top1.resnet34_b",
+        "c": "he2015.top1.resnet34_c",
+    },
+}
+QUOTED["why.ev_depth_summary"] = {**QUOTED["why.evidence_imagenet"], "cifar1202": "he2015.cifar.error.resnet1202"}  # its chart
+QUOTED["why.ev_options_summary"] = QUOTED["why.evidence_options"]
+
+
+def printed(name: str) -> str:
+    """Figure ``name`` as the paper prints it: "27.94", "fail"."""
+    value = FIGURES[name].value
+    return value if isinstance(value, str) else f"{value:g}"
+
+
+def quoted(key: str) -> dict[str, str]:
+    """The placeholders of catalog sentence ``key`` (``QUOTED``), each filled with its figure as printed."""
+    return {placeholder: printed(name) for placeholder, name in QUOTED[key].items()}

@@ -8,13 +8,16 @@ each paper goes by one name in both languages.
 from __future__ import annotations
 
 import re
+import string
 import subprocess
 import sys
 
 import pytest
 
 from resnet.i18n import LANGS, catalog
-from resnet.papers import CITATIONS, FIGURES, HE_2015, HE_2016, LI_2018, PLACES, SOURCES, VEIT_2016
+from resnet.papers import (
+    CITATIONS, FIGURES, HE_2015, HE_2016, LI_2018, PLACES, QUOTED, SOURCES, VEIT_2016, printed, quoted,
+)
 
 # How a sentence shows that it cites a paper (any spelling, so a stray one is caught below).
 CITES = {
@@ -80,3 +83,17 @@ def test_each_paper_goes_by_one_name(lang):
         assert not re.search(r"20\d\d[ab]\b", rest), (lang, key)
         assert not CITES[HE_2016].search(rest), (lang, key)
         assert not re.search(r"Veit[,、] Wilber|Veit (et al\.|等人?)[ ,，(（]*2016", rest), (lang, key)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("key", sorted(QUOTED))
+def test_sentences_quoting_through_placeholders_name_each_figure_and_cite_its_paper(key, lang):
+    """A sentence that gets its figures from ``quoted(key)`` uses exactly those placeholders, cites the papers they
+    come from, and renders each figure as the paper prints it."""
+    text = catalog(lang)[key]
+    assert {field for _, field, _, _ in string.Formatter().parse(text) if field} == set(QUOTED[key]), (key, lang)
+    for name in QUOTED[key].values():
+        assert CITATIONS[FIGURES[name].paper][lang] in text, (key, lang, name)
+    rendered = text.format(**quoted(key))
+    assert all(printed(name) in rendered for name in QUOTED[key].values())
+    assert printed("he2015.top1.resnet34_b") == "24.52" and printed("he2016.shortcut.zero") == "fail"

@@ -11,20 +11,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from statistics import median
 from pathlib import Path
 from typing import Any, Sequence
 
 import streamlit as st
 
-from pages.common.lab_context import LabPage, live_notice, refresh_live
+from pages.common.lab_context import MAX_ANALYSED, LabPage, live_notice, refresh_live
 from pages.common.ui import chart, md_escape, safe_reason
-from resnet.lab import session, surfaces
+from resnet.lab import claims, session, surfaces
 from resnet.lab.config import config_key
-from resnet.lab.store import Artifact, RunInfo, StoreError
+from resnet.lab.seeds import variant_key
+from resnet.lab.store import ACTIVE, Artifact, RunInfo, StoreError
 from resnet.plots import curves
 from resnet.plots import landscape as landscape_plots
 
-MAX_LANDSCAPES = 4  # surfaces side by side stay legible up to this many
 GRID_KEY = "lab_landscape_grid"  # the grid picker
 GRID_KEPT = "_lab_landscape_size"  # the visitor's pick, kept apart from the picker's state (which a run may drop)
 
@@ -34,17 +35,24 @@ GRID_KEPT = "_lab_landscape_size"  # the visitor's pick, kept apart from the pic
 
 @dataclass(frozen=True)
 class Landscapes:
-    """The chosen runs (the first MAX_LANDSCAPES) by what their landscape can be, and what the store holds."""
+    """The analysed runs by what their landscape can be, and what the store holds."""
 
     size: int  # the grid asked for
     shipped: dict[int, dict]  # a reference run of the shipped pair → its shipped entry
     computable: dict[int, Path]  # a finished run with saved weights → the weights file
-    neither: list[RunInfo]
+    training: list[RunInfo]  # live runs queued or training: computable once they finish
+    neither: list[RunInfo]  # runs that keep no weights (reference runs, cancelled or failed ones)
     artifacts: dict[int, tuple[Artifact | None, Artifact | None]]  # computable run → (surface, curve); None: never asked for
 
     @property
     def running(self) -> bool:
         return any(a is not None and a.status == "running" for pair in self.artifacts.values() for a in pair)
+
+    @property
+    def wanted(self) -> list[int]:
+        """The computable runs whose surface or curve at this grid is not there or computing: what the button starts."""
+        return [run_id for run_id, pair in self.artifacts.items()
+                if any(a is None or a.status not in ("done", "running") for a in pair)]
 
 
 def grid_size() -> int:
@@ -63,14 +71,16 @@ def shipped_entry(config: str) -> dict[str, Any] | None:
     return surfaces.shipped_for(json.loads(config))
 
 
-def read_landscapes(page: LabPage, chosen: Sequence[RunInfo], size: int) -> Landscapes:
-    shipped, computable, neither = {}, {}, []
-    for run in chosen[:MAX_LANDSCAPES]:
+def read_landscapes(page: LabPage, analysed: Sequence[RunInfo], size: int) -> Landscapes:
+    shipped, computable, training, neither = {}, {}, [], []
+    for run in analysed[:MAX_ANALYSED]:
         entry = shipped_entry(config_key(run.config)) if run.source == "reference" else None
         if entry is not None:
             shipped[run.id] = entry
         elif (path := session.trained_file(run)) is not None:
             computable[run.id] = path
+        elif run.status in ACTIVE:
+            training.append(run)
         else:
             neither.append(run)
     key = surfaces.surface_key(size, 0, surfaces.SUBSET_SIZE)
@@ -78,7 +88,7 @@ def read_landscapes(page: LabPage, chosen: Sequence[RunInfo], size: int) -> Land
     store = page.lab.store
     artifacts = {run_id: (store.artifact(run_id, surfaces.SURFACE, key), store.artifact(run_id, surfaces.INTERPOLATION, curve_key))
                  for run_id in computable}
-    return Landscapes(size, shipped, computable, neither, artifacts)
+    return Landscapes(size, shipped, computable, training, neither, artifacts)
 
 
 def read_diagnostics(page: LabPage, chosen: Sequence[RunInfo]) -> session.BlockReport:
@@ -121,10 +131,16 @@ def diagnostics_section(page: LabPage, report: session.BlockReport, chosen: list
     if not chosen:
         figures.info(t("lab.nothing_selected"))
         return
-    with progress:
+    with progress:  # one bar per variant and state: its seeds' measurements together
+        waiting: dict[tuple, list[session.SignalsPending]] = {}
         for pending in report.pending:
-            label = curves.run_title(pending.run, t) if pending.trained else pending.run.label
-            st.progress(pending.progress, text=t("lab.measuring", label=md_escape(label)))
+            waiting.setdefault((pending.trained, pending.run.source, variant_key(pending.run.config)), []).append(pending)
+        for pendings in waiting.values():
+            first = pendings[0]
+            label = curves.run_title(first.run, t) if first.trained else first.run.label
+            if len(pendings) > 1:
+                label += f" ({t('lab.n_seeds', n=len(pendings))})"
+            st.progress(sum(p.progress for p in pendings) / len(pendings), text=t("lab.measuring", label=md_escape(label)))
     if report.pending and not report.measured and not report.failures:
         return  # the figures come with the first measurement
     with figures:
@@ -151,40 +167,45 @@ def block_figures(page: LabPage, report: session.BlockReport, chosen: list[RunIn
     st.caption(t("lab.diag_reading"))
     st.subheader(t("lab.fig7"))
     if response:
-        st.markdown(t("lab.fig7_intro"))
+        means = [(md_escape(curves.run_title(run, t)), run.config, value) for run, value in session.fig7_means(report.measured)]
+        st.markdown(t("lab.fig7_intro", **claims.fig7_values(t, means)))  # the measured reading chosen by these means
         chart(curves.block_figure(response, t("lab.fig7_y"), t("lab.fig7_x"), log_y=None),
               md_escape(curves.block_summary(response, t("lab.fig7"), t)), key="fig7", config=curves.png_config("response_std"))
-        means = session.fig7_means(report.measured)
-        st.caption(t("lab.fig7_means", runs=" · ".join(f"{md_escape(curves.run_title(run, t))} {value:.2f}" for run, value in means)))
+        st.caption(t("lab.fig7_means", runs=" · ".join(f"{title} {value:.2f}" for title, _, value in means)))
+        if spread := session.fig7_spread(report.measured):  # several seeds of a variant: how far they lie apart
+            st.caption(t("lab.fig7_seeds", runs=" · ".join(
+                t("lab.seeds_spread", label=md_escape(curves.run_title(run, t)), median=f"{median(values):.2f}",
+                  low=f"{min(values):.2f}", high=f"{max(values):.2f}", n=len(values)) for run, values in spread)))
     else:
         st.info(t("lab.fig7_needs_weights"))
 
 
-def landscape_section(page: LabPage, state: Landscapes, chosen: list[RunInfo], everyone: list[RunInfo]) -> None:
-    """Why shortcuts make training easier: the loss surface around each chosen run's weights, and the
+def landscape_section(page: LabPage, state: Landscapes, analysed: list[RunInfo], everyone: list[RunInfo]) -> None:
+    """Why shortcuts make training easier: the loss surface around each analysed run's weights, and the
     straight line from its initial weights (``everyone``: the store's runs, which fix each run's colour)."""
     t = page.t
     st.header(t("lab.landscape.title"))
     st.markdown(t("lab.landscape.intro"))
-    if not chosen:
+    if not analysed:
         st.info(t("lab.nothing_selected"))
         return
     c1, c2, c3 = st.columns([3, 1, 2], vertical_alignment="bottom")
     c1.segmented_control(t("lab.landscape.grid"), surfaces.GRID_SIZES, default=state.size, key=GRID_KEY, on_change=keep_grid,
                          format_func=lambda n: t(f"lab.landscape.grid.{n}"))
     log = c2.toggle(t("lab.landscape.log"), value=True, key="lab_landscape_log")
-    wanted = [r.id for r in chosen if r.id in state.computable]
+    wanted = state.wanted if page.lab.writable else []
     c3.button(t("lab.landscape.compute", n=len(wanted)), key="lab_landscape_compute", icon="🏔️", on_click=start_landscapes,
-              args=(page, wanted, state.computable, state.size), disabled=not wanted or not page.lab.writable,
-              help=t("lab.landscape.compute_help"))
+              args=(page, wanted, state.computable, state.size), disabled=not wanted, help=t("lab.landscape.compute_help"))
     notes, progress, figures = st.container(), st.container(), st.container()
-    if len(chosen) > MAX_LANDSCAPES:
-        notes.caption(t("lab.landscape.limit", n=MAX_LANDSCAPES))
-    if state.neither:
-        notes.caption(t("lab.landscape.no_weights", runs=", ".join(md_escape(curves.run_title(r, t)) for r in state.neither)))
-    colours = curves.colors_for(chosen, everyone)
+    reasons = landscape_notes(page, state)
+    if wanted:  # the button works: the notes only say what it leaves out
+        for reason in reasons:
+            notes.caption(reason)
+    else:  # a disabled button: why, and what to do
+        notes.info("\n\n".join(reasons), icon="👉")
+    colours = curves.colors_for(analysed, everyone)
     drawn_surfaces, drawn_curves = [], []
-    for run in chosen[:MAX_LANDSCAPES]:
+    for run in analysed:
         name = curves.run_title(run, t)
         if run.id in state.shipped:
             drawn_surfaces.append(landscape_plots.Drawn(name, colours[run.id], state.shipped[run.id]["surface"]))
@@ -208,15 +229,35 @@ def landscape_section(page: LabPage, state: Landscapes, chosen: list[RunInfo], e
             elif artifact.status in ("failed", "cancelled"):
                 notes.warning(t(f"lab.landscape.{artifact.status}", label=md_escape(name), reason=safe_reason(artifact.error or "")))
     with figures:
-        landscape_figures(page, drawn_surfaces, drawn_curves, bool(state.shipped), log)
+        landscape_figures(page, drawn_surfaces, drawn_curves, bool(state.shipped), log, press=bool(wanted))
 
 
-def landscape_figures(page: LabPage, drawn_surfaces: list, drawn_curves: list, shipped: bool, log: bool) -> None:
+def landscape_notes(page: LabPage, state: Landscapes) -> list[str]:
+    """What the compute button leaves out and why; when it can start nothing, at least one line that says
+    why and what to do."""
+    t = page.t
+    if not page.lab.writable:
+        return [t("lab.landscape.why_read_only")]
+    notes = []
+    if state.training:
+        notes.append(t("lab.landscape.why_training", runs=", ".join(md_escape(curves.run_title(r, t)) for r in state.training)))
+    if state.neither:
+        notes.append(t("lab.landscape.no_weights", runs=", ".join(md_escape(curves.run_title(r, t)) for r in state.neither)))
+    if state.computable and not state.wanted:
+        notes.append(t("lab.landscape.why_done", size=state.size))
+    if not notes:  # only runs whose surfaces ship
+        notes.append(t("lab.landscape.why_shipped"))
+    return notes
+
+
+def landscape_figures(page: LabPage, drawn_surfaces: list, drawn_curves: list, shipped: bool, log: bool, press: bool) -> None:
+    """The surfaces and curves drawn; none yet: where to press (``press``: the button can start them)."""
     t = page.t
     if shipped:
         st.caption(t("lab.landscape.shipped_note"))
     if not drawn_surfaces:
-        st.info(t("lab.landscape.none_yet"))
+        if press:
+            st.info(t("lab.landscape.none_yet"))
         return
     chart(landscape_plots.contour_figure(drawn_surfaces, t, log=log), landscape_plots.summary(drawn_surfaces, t),
           key="landscape_contour", config=curves.png_config("loss_landscape"))

@@ -11,10 +11,10 @@ from typing import Any
 
 import streamlit as st
 
-from pages.common.lab_context import MAX_COMPARE, LabPage, flash
+from pages.common.lab_context import MAX_COMPARE, LabPage, flash, follow_new_runs, heads
 from pages.common.ui import md_escape, safe_reason
 from resnet.lab import claims, session
-from resnet.lab.config import DEFAULT_IMAGE_SIZE, LIMITS, Problem
+from resnet.lab.config import DEFAULT_IMAGE_SIZE, LIMITS, Problem, TrainConfig
 from resnet.lab.presets import PRESETS
 from resnet.lab.store import StoreError
 from resnet.model.spec import CIFAR_DEPTHS, DOWNSAMPLES, IMAGENET_DEPTHS, SHORTCUTS
@@ -49,11 +49,11 @@ def problem_text(page: LabPage, problem: Problem) -> str:
 
 
 def select(page: LabPage, run_ids: list[int]) -> str:
-    """Put ``run_ids`` on the chart; past MAX_COMPARE runs the oldest picks leave it, and the returned
-    note says which ("" when none did)."""
+    """Put ``run_ids``' variants on the chart (the seeds of one are one pick); past MAX_COMPARE picks the
+    oldest leave it, and the returned note says which ("" when none did)."""
     key = page.keys["runs"]
     selected = list(st.session_state.get(key, []))
-    wanted = selected + [i for i in run_ids if i not in selected]
+    wanted = selected + [i for i in heads(page.lab.groups(), run_ids) if i not in selected]
     st.session_state[key] = wanted[-MAX_COMPARE:]
     dropped = wanted[:-MAX_COMPARE]
     return "\n\n" + page.t("lab.runs_dropped", n=MAX_COMPARE, ids=", ".join(f"#{i}" for i in dropped)) if dropped else ""
@@ -71,6 +71,7 @@ def rerun_live(page: LabPage) -> None:
         flash("error", page.store_error(exc))
         return
     dropped = select(page, [s.run_id for s in submitted])
+    follow_new_runs()
     new = ", ".join(f"#{s.run_id}" for s in sorted(submitted) if s.created)
     reused = ", ".join(f"#{s.run_id}" for s in sorted(submitted) if not s.created)
     if new:
@@ -104,21 +105,29 @@ def submit_custom(page: LabPage) -> None:
     checking = st.spinner(t("lab.checking_data")) if values["dataset"] != "digits" else nullcontext()
     try:
         with checking:
-            done = page.lab.submit(values, folder=st.session_state[keys["folder"]])
+            done = page.lab.submit(values, folder=st.session_state[keys["folder"]], seeds=st.session_state[keys["seeds"]])
     except StoreError as exc:
         flash("error", page.store_error(exc))
         return
     if done.problems:
         flash("error", t("lab.bad.title") + "\n\n" + "\n".join(f"- {problem_text(page, p)}" for p in done.problems))
         return
-    dropped = select(page, [done.run_id])
-    if done.created:  # this press queued it; otherwise someone (another tab, a classmate) had
+    dropped = select(page, [s.run_id for s in done.runs])
+    follow_new_runs()
+    created = [s.run_id for s in done.runs if s.created]
+    if len(done.runs) > 1:  # one line for the k seeds: which were queued, which were there already
+        first = values["seed"]
+        text = t("lab.queued_seeds", n=len(done.runs), label=md_escape(done.label), first=first, last=first + len(done.runs) - 1,
+                 ids=", ".join(f"#{i}" for i in created) or "–")
+        if reused := [s.run_id for s in done.runs if not s.created]:
+            text += " " + t("lab.rerun_some_reused", ids=", ".join(f"#{i}" for i in reused))
+    elif done.created:  # this press queued it; otherwise someone (another tab, a classmate) had
         text = t("lab.queued_as", id=done.run_id, label=md_escape(done.label))
     else:
         text = t("lab.reused", id=done.run_id, label=md_escape(done.label), status=t(f"lab.status.{done.status}"))
     if done.skipped:
         text += "\n\n" + t("lab.skipped", n=len(done.skipped), example=safe_reason(done.skipped[0], 200))
-    flash("success" if done.created else "info", text + dropped)
+    flash("success" if created else "info", text + dropped)
 
 
 # --- Sections ---
@@ -137,15 +146,10 @@ def presets(page: LabPage) -> None:
 
 
 def lambda_note(page: LabPage) -> None:
-    """λ > 1: where it explodes and where it does not (measured), and one click to the failing setup.
-
-    The figures (issue 15): ``python -m resnet.lab train --shortcut scaled --scale 2 --steps 120
-    --eval-every 20 --warmup-steps 20`` with ``--depth 20 --downsample conv``: test accuracy 0.975;
-    ``--depth 20 --downsample pad``: final loss 57, 0.100; ``--depth 56 --downsample conv``: 0.097;
-    ResNet-56 A: assets/reference_runs/why_not_2x.json (loss 58 at step 1, then ln 10).
-    """
+    """λ > 1: why it explodes with option A and may not with option B; option A's note quotes the
+    shipped λ = 2 runs (``claims.lambda_big_values``). One click sets up the failing case."""
     down = st.session_state[page.keys["down"]]
-    st.info(page.t(f"lab.lambda_big.{down}"), icon="💥")
+    st.info(page.t(f"lab.lambda_big.{down}", **claims.lambda_big_values(page.t)), icon="💥")
     if (st.session_state[page.keys["depth"]], down) != BLOW_UP:
         st.button(page.t("lab.lambda_blow_up", depth=BLOW_UP[0]), key="lab_blow_up", on_click=blow_up_setup, args=(page,), icon="💥")
 
@@ -157,7 +161,8 @@ def custom_run(page: LabPage) -> None:
     # data set, a new depth); it opens by itself when the link carries a custom run's settings.
     st.session_state.setdefault(CUSTOM_OPEN, any(name in st.query_params for name in session.FORM_FIELDS))
     with st.expander(t("lab.custom"), key=CUSTOM_OPEN, on_change="rerun"):
-        st.caption(t("lab.custom_help"))
+        defaults = TrainConfig()
+        st.caption(t("lab.custom_help", momentum=f"{defaults.momentum:g}", weight_decay=f"{defaults.weight_decay:g}", lr=f"{defaults.lr:g}"))
         c1, c2, c3 = st.columns(3)
         c1.selectbox(t("lab.field.depth"), DEPTHS, key=keys["depth"], help=t("lab.depth_help"),
                      format_func=lambda d: t("lab.depth_cifar", d=d) if d in CIFAR_DEPTHS else t("lab.depth_imagenet", d=d))
@@ -183,8 +188,10 @@ def custom_run(page: LabPage) -> None:
         c2.number_input(t("lab.field.steps"), key=keys["steps"], step=10)
         c3.number_input(t("lab.field.eval_every"), key=keys["eval"], step=5)
         c4.number_input(t("lab.field.warmup_steps"), key=keys["warmup"], step=5, help=t("lab.warmup_help"))
-        c1, c2, c3, c4 = st.columns(4)
+        c1, c1b, c2, c3, c4 = st.columns([1, 1, 2, 2, 2])
         c1.number_input(t("lab.field.seed"), key=keys["seed"], step=1, help=t("lab.seed_help"))
+        c1b.number_input(t("lab.field.seeds"), 1, session.MAX_SEEDS, key=keys["seeds"], step=1,
+                         help=t("lab.seeds_help", n=session.MAX_SEEDS))
         dataset = c2.selectbox(t("lab.field.dataset"), page.datasets, key=keys["dataset"], on_change=on_dataset, args=(page,),
                                format_func=lambda d: t(f"lab.dataset.{d}"))
         c3.selectbox(t("lab.field.data_dir"), folders or [""], key=keys["folder"], disabled=dataset == "digits" or not folders,

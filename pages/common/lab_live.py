@@ -4,18 +4,29 @@ One fragment draws the whole region from one ``Snapshot`` of the store per tick.
 above it on the page changes how many elements it draws (the page gives every conditional
 notice a fixed slot), its parts are containers made unconditionally in a fixed order, and
 each queue row is a container keyed by its run: the elements keep their places, so a row
-never shows twice and a Cancel button stays put under the pointer. The region never reruns
-the page: what finishes (a run, a diagnostic, a landscape) is drawn by its next tick.
+never shows twice and a Cancel button stays put under the pointer. The queue sits below the
+charts, so the rows that come and go move nothing a reader is looking at. The region never
+reruns the page: what finishes (a run, a diagnostic, a landscape) is drawn by its next tick.
 
 A fragment's tick that draws nothing clears what it drew, so every tick draws the region
 again; a tick whose snapshot has not moved reuses it (only the run list is read) and its
 figures come from ``resnet.plots.cache``, but sending them again still costs the server
 CPU for every open tab. So the page picks the tick when it runs (``tick_s``): ``LIVE_S``
 while something moves, ``IDLE_S`` on an idle page, which still notices runs started elsewhere.
+
+A tick must also end before the next one starts: Streamlit cuts a tick short when the next
+arrives, and removes what the region no longer draws (a cancelled run's row, a finished
+progress line) only after a tick that ran to its end. On a loaded server (a room of tabs,
+two cores) drawing the region can take longer than ``LIVE_S``; then no tick would ever end,
+rows would stay and the region would stay greyed out. So every tick measures what it cost,
+the tick is at least ``HEADROOM`` times that, and a tick that finds the interval too short
+for what the last ticks cost has the page pick a longer one (one page run, nothing drawn by
+it: the page draws the same elements in their places).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,8 +34,10 @@ import pandas as pd
 import streamlit as st
 
 from pages.common import lab_analyses
-from pages.common.lab_context import LIVE_NOTICE, SNAPSHOT, STALE, LabPage, live_notice, refresh_live
-from pages.common.ui import chart, md_escape
+from pages.common.lab_context import (
+    ANALYSED, ANALYSED_KEPT, LIVE_NOTICE, MAX_ANALYSED, SNAPSHOT, STALE, LabPage, analysed, live_notice, refresh_live,
+)
+from pages.common.ui import chart, classroom, md_escape
 from resnet.lab import session
 from resnet.lab.store import ACTIVE, RunInfo, StoreError
 from resnet.plots import curves
@@ -32,6 +45,9 @@ from resnet.plots import curves
 LIVE_S = 1.0  # the region's tick while a run trains or waits, or an analysis computes
 JUST_READ = "_lab_snapshot_just_read"  # the page run's snapshot was read by ``tick_s``: its region reuses it
 IDLE_S = 5.0  # …and on an idle page (a classroom of idle tabs draws the figures only this often)
+HEADROOM = 3.0  # the tick is at least this many times what the region's last ticks cost to draw
+TICK_COST = "_lab_tick_cost"  # seconds a tick of the region costs (moving average, this session)
+TICK_NOW = "_lab_tick_s"  # the tick the page picked at its last run
 
 
 @dataclass(frozen=True)
@@ -39,12 +55,26 @@ class Snapshot:
     """What the region draws in one tick, read from the store at once."""
 
     runs: list[RunInfo]  # every run, oldest first (they fix each run's colour)
-    chosen: list[RunInfo]  # the runs picked for the chart
-    metrics: dict[int, dict[str, list]]  # chosen run → its curves
+    groups: list[session.RunGroup]  # the runs by variant (``session.run_groups``)
+    chosen_groups: list[session.RunGroup]  # the variants picked for the chart
+    bands: list[session.RunGroup]  # the reference variants of chosen live runs, drawn under them though not picked
+    analysed_groups: list[session.RunGroup]  # the chosen variants the analyses measure (``lab_context.analysed``)
+    metrics: dict[int, dict[str, list]]  # every run of those groups → its curves
     positions: dict[int, int | None]  # queued run → its place in line
     diagnostics: session.BlockReport
     landscapes: lab_analyses.Landscapes
     stamp: tuple  # what it was read for: each run's progress, the picks, the landscape grid
+
+    @property
+    def analysed(self) -> list[RunInfo]:
+        """The run whose landscape stands for each analysed variant: its first seed's newest run (the head, its
+        oldest, may be a cancelled one trained again since)."""
+        return [g.runs[0] for g in self.analysed_groups]
+
+    @property
+    def members(self) -> list[RunInfo]:
+        """Every seed's run of the analysed variants: the diagnostics measure them all (their spread over seeds)."""
+        return [run for g in self.analysed_groups for run in g.runs]
 
     @property
     def busy(self) -> bool:
@@ -57,18 +87,24 @@ def read_snapshot(page: LabPage) -> Snapshot:
     if st.session_state.pop(JUST_READ, False) and (last := st.session_state.get(SNAPSHOT)) is not None:
         return last  # ``tick_s`` read it a moment ago, in this same page run
     runs = page.lab.runs()
-    chosen = page.chosen(runs)
+    groups = session.run_groups(runs)
+    chosen_groups = page.chosen(groups)
+    bands = session.reference_bands(chosen_groups, groups)
+    analysed_groups = analysed(chosen_groups)
+    drawn = [run for g in (*bands, *chosen_groups) for run in g.runs]
     size = lab_analyses.grid_size()
-    stamp = (tuple((r.id, r.status, r.steps_done, r.cancel_requested) for r in runs), tuple(r.id for r in chosen), size)
+    stamp = (tuple((r.id, r.status, r.steps_done, r.cancel_requested) for r in runs), tuple(g.id for g in chosen_groups),
+             tuple(g.id for g in analysed_groups), size)
     last: Snapshot | None = st.session_state.get(SNAPSHOT)
     if last is not None and last.stamp == stamp and not last.busy and not st.session_state.get(STALE):
         return last
-    seen = {r.id: (r.status, r.steps_done) for r in last.chosen} if last is not None else {}
+    seen = {r.id: (r.status, r.steps_done) for r in last.runs if r.id in last.metrics} if last is not None else {}
     metrics = {r.id: last.metrics[r.id] if seen.get(r.id) == (r.status, r.steps_done) else page.lab.store.metrics(r.id)
-               for r in chosen}  # a run's curves are read again only when it has moved on
+               for r in drawn}  # a run's curves are read again only when it has moved on
     positions = {r.id: page.lab.store.queue_position(r.id) for r in runs if r.status == "queued"}
-    snapshot = Snapshot(runs, chosen, metrics, positions, lab_analyses.read_diagnostics(page, chosen),
-                        lab_analyses.read_landscapes(page, chosen, size), stamp)
+    snapshot = Snapshot(runs, groups, chosen_groups, bands, analysed_groups, metrics, positions,
+                        lab_analyses.read_diagnostics(page, [r for g in analysed_groups for r in g.runs]),
+                        lab_analyses.read_landscapes(page, [g.runs[0] for g in analysed_groups], size), stamp)
     st.session_state[SNAPSHOT] = snapshot
     st.session_state[STALE] = False
     return snapshot
@@ -81,7 +117,15 @@ def tick_s(page: LabPage) -> float:
     except StoreError:  # the region says so
         return IDLE_S
     st.session_state[JUST_READ] = True  # the region's first draw, right after, uses this snapshot
-    return LIVE_S if busy else IDLE_S
+    tick = max(LIVE_S if busy else IDLE_S, HEADROOM * st.session_state.get(TICK_COST, 0.0))
+    st.session_state[TICK_NOW] = tick
+    return tick
+
+
+def _measured(seconds: float) -> None:
+    """Fold one tick's cost into the session's moving average (a tick cut short counts what it took so far)."""
+    last = st.session_state.get(TICK_COST)
+    st.session_state[TICK_COST] = seconds if last is None else 0.5 * last + 0.5 * seconds
 
 
 def cancel(page: LabPage, run_id: int) -> None:
@@ -92,10 +136,27 @@ def cancel(page: LabPage, run_id: int) -> None:
         live_notice(page.store_error(exc))
 
 
+def keep_analysed() -> None:
+    st.session_state[ANALYSED_KEPT] = list(st.session_state.get(ANALYSED) or [])
+    refresh_live()
+
+
 def live_region(page: LabPage, view: dict[str, Any]) -> None:
-    """The fragment: the queue, the chosen runs' curves and table, their diagnostics and landscapes."""
-    notice, queue_box, charts_box, diagnostics_box, landscapes_box = (st.empty(), st.container(), st.container(),
-                                                                      st.container(), st.container())
+    """The fragment: the chosen runs' curves and table, the queue, the analysed runs' diagnostics and landscapes.
+
+    A tick too short for what drawing costs now has the page pick a longer one first (``tick_s``)."""
+    if HEADROOM * st.session_state.get(TICK_COST, 0.0) > 1.5 * st.session_state.get(TICK_NOW, LIVE_S):
+        st.rerun(scope="app")
+    started = time.monotonic()
+    try:
+        _draw_region(page, view)
+    finally:  # also when the next tick cuts this one short
+        _measured(time.monotonic() - started)
+
+
+def _draw_region(page: LabPage, view: dict[str, Any]) -> None:
+    notice, charts_box, queue_box, pick_box, diagnostics_box, landscapes_box = (
+        st.empty(), st.container(), st.container(), st.container(), st.container(), st.container())
     try:
         snap = read_snapshot(page)
     except StoreError as exc:  # say so, and draw what was read last (the region and its widgets stay)
@@ -106,14 +167,29 @@ def live_region(page: LabPage, view: dict[str, Any]) -> None:
     else:
         if text := st.session_state.pop(LIVE_NOTICE, None):
             notice.error(text, icon="🛑")
-    with queue_box:
-        queue(page, snap)
     with charts_box:
         charts(page, snap, view)
+    with queue_box:
+        queue(page, snap)
+    with pick_box:
+        analyses_pick(page, snap)
     with diagnostics_box:
-        lab_analyses.diagnostics_section(page, snap.diagnostics, snap.chosen, snap.runs)
+        lab_analyses.diagnostics_section(page, snap.diagnostics, snap.members, snap.runs)
     with landscapes_box:
-        lab_analyses.landscape_section(page, snap.landscapes, snap.chosen, snap.runs)
+        lab_analyses.landscape_section(page, snap.landscapes, snap.analysed, snap.runs)
+
+
+def analyses_pick(page: LabPage, snap: Snapshot) -> None:
+    """Which of the chart's variants the diagnostics, Fig. 7 and the landscapes measure: up to MAX_ANALYSED,
+    by default the newest live ones (after "Rerun live" or "Train": what was just trained)."""
+    t = page.t
+    if not snap.chosen_groups:
+        return
+    names = {g.id: curves.run_title(g.head, t) for g in snap.chosen_groups}
+    st.session_state[ANALYSED] = [g.id for g in snap.analysed_groups]  # the default, or the pick still on the chart
+    st.multiselect(t("lab.analysed", n=MAX_ANALYSED), list(names), key=ANALYSED, max_selections=MAX_ANALYSED,
+                   format_func=lambda i: names.get(i, f"#{i}"), on_change=keep_analysed, help=t("lab.analysed_help", n=MAX_ANALYSED),
+                   placeholder=t("lab.analysed_placeholder"), wrap=False)
 
 
 def queue(page: LabPage, snap: Snapshot) -> None:
@@ -136,14 +212,18 @@ def queue(page: LabPage, snap: Snapshot) -> None:
 
 
 def charts(page: LabPage, snap: Snapshot, view: dict[str, Any]) -> None:
-    """Training loss, test loss and accuracy of the chosen runs, and their table."""
-    t, chosen = page.t, snap.chosen
+    """Training loss, test loss and accuracy of the chosen variants (several seeds: a median on a min–max band,
+    a live variant over its reference band), and their table, one row per variant."""
+    t, chosen = page.t, snap.chosen_groups
     if not chosen:
         st.info(t("lab.nothing_selected"))
         return
-    levels = session.chance_levels(chosen)
+    members = [run for g in (*snap.bands, *chosen) for run in g.runs]
+    levels = session.chance_levels(members)
     classes = {r.id: level.classes for level in levels for r in level.runs}
-    drawn = curves.run_curves(chosen, snap.metrics, t, everyone=snap.runs, classes=classes)
+    # references under live runs: the bands of chosen live runs' variants, then every reference before a live run
+    drawn = curves.group_curves(sorted([*snap.bands, *chosen], key=lambda g: not g.reference), snap.metrics, t,
+                                everyone=snap.runs, classes=classes)
     x_axis, log_y = view["x_axis"], view["log_y"]
     fig = curves.train_loss_figure(drawn, t, x_axis=x_axis, smoothing=view["smoothing"], log_y=log_y,
                                    chance=curves.chance_lines(levels, t))
@@ -154,6 +234,10 @@ def charts(page: LabPage, snap: Snapshot, view: dict[str, Any]) -> None:
         fig.update_layout(uirevision=f"{x_axis}-{log_y}")
         with col:
             chart(fig, md_escape(curves.eval_summary(drawn, metric, t)), key=f"chart_{metric}", config=curves.png_config(metric))
-    st.dataframe(pd.DataFrame([curves.run_row(r, t) for r in chosen]), hide_index=True, width="stretch",
+    # classroom mode: the columns a room reads, all in view (the rest scrolled out of sight on a projector)
+    shown = [t(f"lab.col.{c}") for c in ("run", "status", "steps", "train_loss", "test_acc_ci", "wall", "speed")] if classroom() else None
+    st.dataframe(pd.DataFrame([curves.group_row(g, t) for g in chosen]), hide_index=True, width="stretch", column_order=shown,
                  column_config={t("lab.col.flags"): st.column_config.TextColumn(width="medium"),
                                 t("lab.col.run"): st.column_config.TextColumn(width="medium")})
+    st.caption(t("lab.table_note", n=", ".join(sorted({str(n) for g in chosen for r in g.runs
+                                                        if (n := (r.result or {}).get("test_images"))})) or "–"))

@@ -253,10 +253,11 @@ def page_setup(title_key: str) -> Translator:
         )
         st.toggle(t("sidebar.classroom"), value=classroom(), key="_classroom_choice", on_change=_set_classroom,
                   help=t("sidebar.classroom_help"))
-        # filled by sync_url at the end of the run, once the page has written its settings
-        share = st.expander(t("sidebar.share"))
+        # filled by sync_url at the end of the run, once the page has written its settings, and only once opened:
+        # a code box loads the browser's syntax highlighter, a large part of a page's first open
+        share = st.expander(t("sidebar.share"), key="_share_open", on_change="rerun")
         share.caption(t("sidebar.share_help"))
-        st.session_state["_share_slot"] = share.empty()
+        st.session_state["_share_slot"] = share.empty() if share.open else None
     st.markdown(_css(room_scale()), unsafe_allow_html=True)
     if classroom():
         st.query_params["classroom"] = "1"

@@ -8,7 +8,10 @@ page's translator ``t`` (``t(key, **values)``). No Paddle, no Streamlit:
 
     degradation_claim()   # the degradation preset over its seeds: deeper vs shallower, plain and with shortcuts
     blow_up_claim()       # the why_not_2x preset's λ = 2 over its seeds: loss at step 1, stuck or diverged
+    lambda_sweep()        # every λ of that preset over its seeds: final loss, at chance, lowest in k of n
     question_values(key, t)  # the placeholders of a lab preset's question
+    fig7_values(t, means)    # He et al. 2015's Fig. 7 findings read on measured response stds
+    prediction_values(t, signals)  # how far the Why page's ∏λ line is from one measurement
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..inference.signals import BlockSignal, predicted_growth
 from .config import chance_loss
-from .presets import variant_runs
-from .seeds import NEAR_CHANCE, TAIL_STEPS, VariantSummary, diverged, near_chance, seed_differences, stuck_at_chance, summarise
+from .presets import PRESETS, variant_runs
+from .seeds import NEAR_CHANCE, TAIL_STEPS, VariantSummary, diverged, final_accuracy, near_chance, seed_differences, stuck_at_chance, summarise
 
 Translate = Callable[..., str]
 NUM_CLASSES = 10  # the presets train on the digits
@@ -142,6 +146,7 @@ class BlowUpClaim:
     step1_range: tuple[float, float]  # over the seeds
     stuck_loss: float | None  # median final training loss of the stuck seeds
     stuck_acc: tuple[float, float] | None  # min, max final test accuracy of the stuck seeds
+    stuck_acc_interval: tuple[float, float] | None  # the lowest and highest bound of their 95 % Wilson intervals
     test_blown: int  # stuck seeds whose test loss stayed at ≥ TEST_BLOWN × ln C
     test_loss: float | None  # their median final test loss
     identity_loss: float  # λ = 1's median final training loss
@@ -170,12 +175,14 @@ def blow_up_claim() -> BlowUpClaim | None:
     blown = [r["result"]["final_test_loss"] for r in stuck if r["result"]["final_test_loss"] >= TEST_BLOWN * chance]
     step1 = [r["metrics"]["train_loss"][0] for r in runs]
     accs = [r["result"]["final_test_acc"] for r in stuck]
+    intervals = [final_accuracy(r) for r in stuck]
     return BlowUpClaim(
         len(runs), len(stuck), sum(map(diverged, runs)),
         sum(1 for r in runs if not (stuck_at_chance(r) or diverged(r) or near_chance(r))),
         step1[0], (min(step1), max(step1)),
         float(np.median([r["result"]["final_train_loss"] for r in stuck])) if stuck else None,
-        (min(accs), max(accs)) if accs else None, len(blown), float(np.median(blown)) if blown else None,
+        (min(accs), max(accs)) if accs else None,
+        (min(i.low for i in intervals), max(i.high for i in intervals)) if accs else None, len(blown), float(np.median(blown)) if blown else None,
         float(np.median([r["result"]["final_train_loss"] for r in by_scale[1.0]])), runs[0]["config"]["batch_size"],
     )
 
@@ -183,12 +190,14 @@ def blow_up_claim() -> BlowUpClaim | None:
 def blow_up_values(t: Translate, claim: BlowUpClaim) -> dict[str, str]:
     """The placeholders of the λ = 2 sentences (Why page Q1, the lab preset's question)."""
     acc = claim.stuck_acc or (math.nan, math.nan)
+    acc_interval = claim.stuck_acc_interval or (math.nan, math.nan)
     values = {
         "n": str(claim.n), "stuck": str(claim.stuck), "diverged": str(claim.diverged), "trained": str(claim.trained),
         "step1": f"{claim.step1:.0f}", "step1_range": span(*(f"{v:.0f}" for v in claim.step1_range)), "batch": str(claim.batch),
         "loss2": f"{claim.stuck_loss:.2f}" if claim.stuck_loss is not None else "",
         "chance": f"{chance_loss(NUM_CLASSES):.2f}", "chance_acc": f"{1 / NUM_CLASSES:.0%}",
-        "acc": span(*(f"{a:.1%}" for a in acc)), "blown": str(claim.test_blown),
+        "acc": span(*(f"{a:.1%}" for a in acc)), "acc_ci": span(*(f"{a:.1%}" for a in acc_interval)),
+        "blown": str(claim.test_blown),
         "test_loss": f"{claim.test_loss:.1f}" if claim.test_loss is not None else "",
         "loss1": f"{claim.identity_loss:.2f}",
     }
@@ -201,6 +210,145 @@ def question_values(key: str, t: Translate) -> dict[str, str]:
     """The placeholders of the lab preset ``key``'s question (none for a preset without measured claims)."""
     if key == "degradation" and (claim := degradation_claim()) is not None:
         return degradation_values(t, claim)
-    if key == "why_not_2x" and (claim := blow_up_claim()) is not None:
-        return blow_up_values(t, claim)
+    if key == "why_not_2x" and (claim := blow_up_claim()) is not None and (sweep := lambda_sweep()) is not None:
+        return lambda_question_values(t, claim, sweep)
     return {}
+
+
+def superscript(number: int) -> str:
+    """An exponent as it is printed: 25 → ²⁵."""
+    return str(number).translate(str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻"))
+
+
+@dataclass(frozen=True)
+class ScaleOutcome:
+    """One λ of the why_not_2x preset over its seeds."""
+
+    scale: float
+    n: int
+    final_loss: tuple[float, float, float] | None  # median, min, max final training loss (finite ones)
+    at_chance: int  # seeds ending at chance (``near_chance``)
+    lowest: int  # seeds in which this λ ends with the lowest final training loss of all the λs
+
+
+@lru_cache(maxsize=1)
+def lambda_sweep() -> list[ScaleOutcome] | None:
+    """Every λ of the shipped why_not_2x file, in the preset's order (None without it)."""
+    grouped = variant_runs("why_not_2x")
+    if grouped is None:
+        return None
+    by_scale = {runs[0]["config"]["scale"]: runs for runs in grouped.values()}
+
+    def final(run: dict) -> float:
+        loss = run["result"]["final_train_loss"]
+        return loss if loss is not None and math.isfinite(loss) else math.inf
+
+    seeds = sorted({run["config"]["seed"] for runs in by_scale.values() for run in runs})
+    finals = {scale: {run["config"]["seed"]: final(run) for run in runs} for scale, runs in by_scale.items()}
+    winners = [min(finals, key=lambda scale: finals[scale].get(seed, math.inf)) for seed in seeds]
+    out = []
+    for scale, runs in by_scale.items():
+        losses = [v for v in finals[scale].values() if math.isfinite(v)]
+        out.append(ScaleOutcome(scale, len(runs), (float(np.median(losses)), min(losses), max(losses)) if losses else None,
+                                sum(map(near_chance, runs)), winners.count(scale)))
+    return out
+
+
+STAGE_STARTS = 2  # a CIFAR ResNet's three stages start twice with a change of shape
+
+
+def cifar_blocks(depth: int) -> int:
+    """Residual blocks of a CIFAR ResNet-depth (depth = 6n + 2, n blocks per stage)."""
+    return 3 * (depth - 2) // 6
+
+
+def option_a_growth(depth: int, scale: float) -> float:
+    """log2 of what option A's shortcuts alone multiply the forward RMS by, from the first block's
+    output to the last's: λ at each later block, divided by √2 at a stage start (half of its
+    output channels are padded zeros)."""
+    return (cifar_blocks(depth) - 1) * math.log2(scale) - STAGE_STARTS * 0.5
+
+
+def lambda_question_values(t: Translate, blow_up: BlowUpClaim, sweep: list[ScaleOutcome]) -> dict[str, str]:
+    """The why_not_2x question's placeholders: λ = 2's blow-up, and how the other λs ended over the seeds."""
+    config = PRESETS["why_not_2x"].configs[-1]  # λ = 2, option A
+    best = max(sweep, key=lambda s: s.lowest)
+    rows = [t("claims.lambda_row", lam=f"{s.scale:g}", loss=f"{s.final_loss[0]:.2g}",
+              range=span(f"{s.final_loss[1]:.2g}", f"{s.final_loss[2]:.2g}"), k=s.at_chance, n=s.n)
+            for s in sweep if s.scale <= 1 and s.final_loss is not None]
+    return {
+        **blow_up_values(t, blow_up), "depth": str(config.depth), "blocks": str(cifar_blocks(config.depth)),
+        "growth": f"{config.scale:g}{superscript(round(option_a_growth(config.depth, config.scale)))}", "steps": str(config.steps),
+        "sweep": t("claims.list_sep").join(rows),
+        "best": t(f"claims.lambda_best.{'all' if best.lowest == best.n else 'some'}", lam=f"{best.scale:g}", k=best.lowest, n=best.n),
+    }
+
+
+def lambda_big_values(t: Translate) -> dict[str, str]:
+    """``lab.lambda_big.pad``'s placeholders: what the shipped λ = 2 runs (option A) measured, or "" without them."""
+    claim = blow_up_claim()
+    return {"measured": t("claims.lambda_big_measured", **blow_up_values(t, claim)) if claim is not None else ""}
+
+
+@dataclass(frozen=True)
+class Fig7Reading:
+    """Fig. 7's two findings read on the measured runs: (label, config, mean 3×3 response std) each."""
+
+    plain: str  # residual nets against plain ones: below / above / overlap / none (one side missing)
+    depth: str  # the deepest residual net against the shallowest: less / more / overlap / none
+    values: dict[str, str]
+
+
+def fig7_reading(means: Sequence[tuple[str, dict, float]], sep: str = ", ") -> Fig7Reading:
+    """Where the measured runs stand on He et al. 2015's Fig. 7 findings (ResNets respond less than
+    plain nets; the deeper ResNet less than the shallower). Several runs of one depth (seeds) count
+    as a range: a finding holds only when the ranges do not overlap."""
+    residual = [(label, config, v) for label, config, v in means if config["shortcut"] != "none"]
+    plain = [(label, config, v) for label, config, v in means if config["shortcut"] == "none"]
+
+    def order(low: list[float], high: list[float]) -> str:
+        if not low or not high:
+            return "none"
+        return "below" if max(low) < min(high) else "above" if min(low) > max(high) else "overlap"
+
+    def listed(rows: list[tuple[str, dict, float]]) -> str:
+        return sep.join(f"{label} {v:.2f}" for label, _, v in rows)
+
+    by_depth: dict[int, list[tuple[str, dict, float]]] = {}
+    for row in residual:
+        by_depth.setdefault(row[1]["depth"], []).append(row)
+    depth = "none"
+    values = {"residual": listed(residual), "plain": listed(plain), "deep": "", "shallow": ""}
+    if len(by_depth) >= 2:
+        deep, shallow = by_depth[max(by_depth)], by_depth[min(by_depth)]
+        depth = {"below": "less", "above": "more", "overlap": "overlap"}[order([v for *_, v in deep], [v for *_, v in shallow])]
+        values.update(deep=listed(deep), shallow=listed(shallow))
+    return Fig7Reading(order([v for *_, v in residual], [v for *_, v in plain]), depth, values)
+
+
+def fig7_values(t: Translate, means: Sequence[tuple[str, dict, float]]) -> dict[str, str]:
+    """``lab.fig7_intro``'s placeholder: the measured reading of each finding the runs can speak to
+    (the findings themselves: ``PLACES["he2015.fig7"]``)."""
+    reading = fig7_reading(means, t("claims.list_sep"))
+    plain = t(f"claims.fig7.plain.{reading.plain}", **reading.values) if reading.plain != "none" else ""
+    depth = t(f"claims.fig7.depth.{reading.depth}", **reading.values) if reading.depth != "none" else ""
+    return {"reading": t("claims.fig7.both", plain=plain, depth=depth) if plain and depth else plain or depth}
+
+
+def prediction_values(t: Translate, signals: Sequence[BlockSignal]) -> dict[str, str]:
+    """``why.prediction_note.pad``'s placeholder from one measurement (``BlockSignal``s of the chosen λ):
+    how far the dashed ∏λ line is from the measured output and gradient, at most, and where; for
+    λ ≤ 0 the shortcuts carry no positive multiple of x, and there is no such line to compare."""
+    lam = signals[-1].scale
+    if lam <= 0:
+        return {"fit": t("claims.prediction.none", lam=f"{lam:g}")}
+    forward, backward = predicted_growth(list(signals))
+
+    def worst(measured: list[float], predicted: np.ndarray) -> tuple[str, str]:
+        gaps = [abs(m / p - 1) for m, p in zip(measured, predicted)]
+        i = int(np.argmax(gaps))
+        return f"{gaps[i]:.0%}", signals[i].name
+
+    fwd_dev, fwd_at = worst([s.out_rms for s in signals], forward)
+    bwd_dev, bwd_at = worst([s.grad_rms for s in signals], backward)
+    return {"fit": t("claims.prediction.fit", lam=f"{lam:g}", fwd_dev=fwd_dev, fwd_at=fwd_at, bwd_dev=bwd_dev, bwd_at=bwd_at)}

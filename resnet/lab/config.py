@@ -28,9 +28,10 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..errors import CodedError
+from ..model.plan import network_plan
 from ..model.spec import (
-    CIFAR_DEPTHS, DOWNSAMPLES, LAMBDA_RANGE, SHORTCUTS, STAGES, STEMS, DownsampleKind, ShortcutMode, StemKind,
-    default_downsample, shortcut_scale,
+    BOTTLENECK_CIFAR_DEPTHS, CIFAR_DEPTHS, DOWNSAMPLES, LAMBDA_RANGE, SHORTCUTS, STAGES, STEMS, DownsampleKind,
+    ShortcutMode, StemKind, default_downsample, shortcut_scale,
 )
 
 DATASETS = ("digits", "folder", "ichallenge_pm")
@@ -53,7 +54,9 @@ LIMITS: dict[str, tuple[float, float]] = {
     "warmup_steps": (0, MAX_STEPS),
 }
 CHOICES: dict[str, tuple[Any, ...]] = {
-    "depth": tuple(sorted(STAGES)), "shortcut": SHORTCUTS, "downsample": DOWNSAMPLES, "stem": STEMS, "dataset": DATASETS,
+    # not (yet) He et al. 2016's ResNet-164/1001: the lab trains the original unit only
+    "depth": tuple(sorted(set(STAGES) - set(BOTTLENECK_CIFAR_DEPTHS))),
+    "shortcut": SHORTCUTS, "downsample": DOWNSAMPLES, "stem": STEMS, "dataset": DATASETS,
 }
 # What every run stored before the ``downsample`` setting existed used at a stage start.
 LEGACY_DOWNSAMPLE: DownsampleKind = "conv"
@@ -280,8 +283,6 @@ def estimate_memory(config: TrainConfig) -> MemoryEstimate:
     checks the estimate against measured peak RSS.
     """
     in_channels, num_classes = DATASET_SHAPES[config.dataset]
-    block, per_stage = STAGES[config.depth]
-    expansion = 4 if block == "bottleneck" else 1
     n, side = config.batch_size, config.image_size
     params, acts = 0, 0
 
@@ -297,30 +298,23 @@ def estimate_memory(config: TrainConfig) -> MemoryEstimate:
         acts += n * config.width * side * side
     else:
         conv_bn(in_channels, config.width, 3, side, relu=True)
-    c_in = config.width
-    for stage, blocks in enumerate(per_stage):
-        planes = config.width * 2**stage
-        c_out = planes * expansion
-        for j in range(blocks):
-            stride = 2 if stage > 0 and j == 0 else 1
-            out_side = (side - 1) // stride + 1
-            if block == "bottleneck":
-                conv_bn(c_in, planes, 1, side, relu=True)
-                conv_bn(planes, planes, 3, out_side, relu=True)
-                conv_bn(planes, c_out, 1, out_side, relu=False)
-            else:
-                conv_bn(c_in, planes, 3, out_side, relu=True)
-                conv_bn(planes, c_out, 3, out_side, relu=False)
-            if (stride != 1 or c_in != c_out) and config.shortcut_scale != 0:
-                if config.downsample_kind == "conv":
-                    conv_bn(c_in, c_out, 1, out_side, relu=False)
-                else:  # option A: the subsampled x, then zero-padded
-                    acts += 2 * n * c_out * out_side * out_side
-            extra = 1 if config.shortcut_scale not in (0.0, 1.0) else 0  # λ · s(x)
-            acts += (2 + extra) * n * c_out * out_side * out_side  # the sum, its ReLU
-            c_in, side = c_out, out_side
-    params += c_in * num_classes + num_classes
-    acts += n * (c_in + num_classes) + n * in_channels * config.image_size**2  # pooled, logits, the batch
+    plan = network_plan(config.depth, config.width, shortcut=config.shortcut, scale=config.scale,
+                        downsample=config.downsample_kind)
+    for block in plan.blocks:
+        out_side = (side - 1) // block.stride + 1
+        conv_side = side
+        for step in block.convs:
+            conv_side = (conv_side - 1) // step.stride + 1  # the side of this conv's output
+            conv_bn(step.c_in, step.c_out, step.kernel, conv_side, relu="relu" in step.after)
+        if block.shortcut_kind == "projection":
+            conv_bn(block.c_in, block.c_out, 1, out_side, relu=False)
+        elif block.shortcut_kind == "pad":  # option A: the subsampled x, then zero-padded
+            acts += 2 * n * block.c_out * out_side * out_side
+        extra = 1 if block.scale not in (0.0, 1.0) else 0  # λ · s(x)
+        acts += (2 + extra) * n * block.c_out * out_side * out_side  # the sum, its ReLU
+        side = out_side
+    params += plan.features * num_classes + num_classes
+    acts += n * (plan.features + num_classes) + n * in_channels * config.image_size**2  # pooled, logits, the batch
     return MemoryEstimate(params, acts, acts // n * EVAL_BATCH)  # every count above is n × per image
 
 

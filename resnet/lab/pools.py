@@ -28,7 +28,6 @@ workers' count and threads pay off on this machine: bench/training.py.
 
 from __future__ import annotations
 
-import atexit
 import logging
 import multiprocessing as mp
 import os
@@ -40,12 +39,13 @@ from typing import Callable
 from ..system import usable_cores
 from . import cluster, worker
 from .config import TrainConfig
-from .procs import Backoff, clean_spawn, keep_sigterm_handler
+from .procs import Backoff, clean_spawn, keep_sigterm_handler, on_exit
 from .queued import QueuedPool, Submitted
 from .store import ACTIVE, HEARTBEAT_S, RunStore, StoreError, store_address
 
 POLL_S = 0.5  # the pool checks its workers this often
-EXIT_GRACE_S = 3.0  # at exit, a training worker gets this long to end its step (then it is terminated)
+EXIT_GRACE_S = 3.0  # at exit, a training worker gets this long to end its step (then it is killed)
+KILL_WAIT_S = 1.0  # a killed process is gone within this (bounded: one in uninterruptible I/O is left behind)
 STABLE_S = 30.0  # a worker that dies sooner failed to start (or keeps failing): its replacement waits, longer each time
 _log = logging.getLogger(__name__)
 
@@ -155,13 +155,13 @@ class JobPool(QueuedPool):
             for proc in self._procs:
                 proc.join(max(0.0, deadline - time.monotonic()))
             for proc in self._procs:
-                if proc.is_alive():  # stuck (e.g. a huge step): its run is marked interrupted below
-                    proc.terminate()
-                    proc.join()
+                if proc.is_alive():  # stuck (e.g. a huge step, or still importing Paddle): its run is marked interrupted below
+                    proc.kill()  # not SIGTERM: Paddle answers it with a crash report, seconds long
+                    proc.join(KILL_WAIT_S)
             self._dead_pids.update(p.pid for p in self._procs)
             self._procs = {}
         if self._monitor is not None:
-            self._monitor.join()
+            self._monitor.join(KILL_WAIT_S)  # it sees the stop within POLL_S, or once its store write returns
         try:
             self.store.interrupt_orphans(self._dead_pids)
             self._dead_pids.clear()
@@ -227,7 +227,7 @@ def shutdown_pools(grace_s: float = EXIT_GRACE_S) -> None:
         pool.shutdown(grace_s)
 
 
-atexit.register(shutdown_pools)
+on_exit(shutdown_pools)
 keep_sigterm_handler()  # so that a server told to stop gets to its exit, Paddle imported or not
 
 

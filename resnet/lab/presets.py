@@ -11,8 +11,8 @@ The reference runs are trained by exactly the lab's code path (``JobPool`` → w
 Seeds: one seed is an anecdote, so every variant is trained at each of ``REFERENCE_SEEDS``.
 A seed fixes the initial weights and the batch order; the variants of one seed share both
 (``resnet.lab.train``), so they differ only in the network. A file holds under ``runs`` the
-runs of ``preset.configs`` (seed 0: what ``reference_runs``, ``import_reference_runs`` and
-the pages read) and under ``other_seeds`` those of the other seeds; ``variant_runs`` groups
+runs of ``preset.configs`` (seed 0: what ``reference_runs`` and the pages' sentences read) and under ``other_seeds``
+those of the other seeds (``import_reference_runs`` loads both into the lab's store); ``variant_runs`` groups
 them all by variant, for the summaries over seeds of ``resnet.lab.seeds`` (median and band,
 intervals, "k of n seeds").
 
@@ -155,13 +155,14 @@ def variant_runs(key: str) -> dict[str, list[dict]] | None:
 
 
 def import_reference_runs(store: RunStore, keys: list[str] | None = None) -> dict[str, list[int]]:
-    """Load the shipped reference runs into ``store`` (idempotent); run ids per preset.
+    """Load the shipped reference runs of every seed into ``store`` (idempotent); run ids per preset,
+    seed 0's (``preset.configs``, in order) first: the oldest run of each variant is its seed 0.
 
     Presets without a reference file are left out.
     """
     imported = {}
     for key in keys or list(PRESETS):
-        if (runs := reference_runs(key)) is not None:
+        if (runs := reference_seed_runs(key)) is not None:
             imported[key] = [store.import_run(run, source="reference") for run in runs]
     return imported
 

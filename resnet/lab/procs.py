@@ -1,12 +1,26 @@
 """Process utilities of the lab's worker and task processes and of the server that starts them: spawning,
-thread limits, back-off, messages, and a SIGTERM handler that survives Paddle's import."""
+thread limits, back-off, messages, a SIGTERM handler that survives Paddle's import, and the exit.
+
+The exit: the pools, the task line and the service register their stop with ``on_exit``.
+At interpreter exit ``_exit`` marks the exit begun (``clean_spawn`` refuses from then on: a
+monitor replacing a worker, a task or a page request starting a process while the server
+stops, would start a child that Ctrl-C's signal kills at start-up, or one left for the next
+stage to wait for) and runs the stops in turn, each bounded. It runs before multiprocessing's
+own exit handler, which would SIGTERM every child and wait for each without a bound (a Paddle
+process answers SIGTERM with a crash report first), so that handler finds none left; then it
+spares the interpreter's finalization its full collections (``gc.freeze``).
+"""
 
 from __future__ import annotations
 
+import atexit
 import ctypes
+import gc
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import logging
+import multiprocessing.util  # noqa: F401  its exit handler registers now: ours, registered below, runs before it
 import os
 import re
 import signal
@@ -14,7 +28,7 @@ import sys
 import threading
 import types
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 from ..paths import REPO_ROOT
 
@@ -28,6 +42,35 @@ def limit_threads(threads: int) -> None:
 
 
 _SPAWN_LOCK = threading.Lock()  # two threads swapping __main__ at once could leave the stand-in behind
+_EXITING = threading.Event()  # set when this process's exit begins: no child starts after it
+_AT_EXIT: list[Callable[[], None]] = []
+_log = logging.getLogger(__name__)
+
+
+class Exiting(OSError):
+    """A child process was asked for while this process exits."""
+
+
+def on_exit(stop: Callable[[], None]) -> None:
+    """Run ``stop`` at interpreter exit, after no child may start any more (in the order registered)."""
+    _AT_EXIT.append(stop)
+
+
+def _exit() -> None:
+    _EXITING.set()
+    for stop in _AT_EXIT:
+        try:
+            stop()
+        except Exception:  # the other stops still run: every child ends
+            _log.exception("stopping at exit")
+    # The interpreter's finalization then runs full collections over every object a server
+    # holds (Streamlit, Plotly, pandas…): a second or more, ten times that on a loaded machine,
+    # all of it inside a stopped server's exit. Refcounts still free what they free; the
+    # collector skips the frozen objects (what only a cycle holds is left to the OS).
+    gc.freeze()
+
+
+atexit.register(_exit)
 
 
 @contextmanager
@@ -40,7 +83,10 @@ def clean_spawn() -> Iterator[None]:
     import Streamlit); with a bare stand-in the child only imports its target's module. The
     child also gets the parent's ``sys.path``, which lacks the app folder outside page
     runs (Streamlit adds it only while a script runs), when the monitor replaces a worker.
+    ``Exiting`` once this process's exit has begun.
     """
+    if _EXITING.is_set():
+        raise Exiting("the app is stopping")
     with _SPAWN_LOCK:
         saved_main = sys.modules["__main__"]
         sys.modules["__main__"] = types.ModuleType("__main__")

@@ -30,7 +30,7 @@ a busy one is killed).
 
 from __future__ import annotations
 
-import atexit
+import functools
 import importlib
 import logging
 import multiprocessing as mp
@@ -45,13 +45,14 @@ from typing import Any, Callable
 from ..errors import CodedError
 from ..paths import ENV_DATA_DIR, ENV_HOME, ENV_WEIGHTS_DIR
 from ..system import usable_cores
-from .procs import clean_spawn, ignore_ctrl_c, limit_threads, public_message
+from .procs import clean_spawn, ignore_ctrl_c, limit_threads, on_exit, public_message
 
 MAX_SERVICES = usable_cores()  # service processes at once per server
 SERVICE_THREADS = 1  # compute threads per service process (the fast path's predictor sets its own)
 TIMEOUT_S = 120.0  # a request's default bound: waiting for a process included
 KEYS_KEPT = 8  # a process remembers this many request keys to route the same model back to it
 STOP_WAIT_S = 5.0  # a stopped process gets this long to leave before it is killed
+EXIT_WAIT_S = 1.0  # … when the server stops (the rest of its exit waits for it)
 # Folders the service resolves like the server that asks: sent with every request, so a
 # long-lived process serves the server's current settings (tests change them per test).
 FORWARDED_ENV = (ENV_HOME, ENV_WEIGHTS_DIR, ENV_DATA_DIR)
@@ -110,9 +111,9 @@ class ServicePool:
         with self._cond:
             return sum(p.proc.is_alive() for p in self._procs)
 
-    def stop(self) -> None:
-        """Stop every process now: an idle one leaves on its own, a busy one is killed (its caller
-        gets ``ServiceStopped``). The next call starts afresh."""
+    def stop(self, wait_s: float = STOP_WAIT_S) -> None:
+        """Stop every process now: an idle one leaves on its own within ``wait_s`` (else it is
+        killed), a busy one is killed (its caller gets ``ServiceStopped``). The next call starts afresh."""
         with self._cond:
             stopping, self._procs = self._procs, []
         for process in stopping:  # the busy ones now; every idle pipe closed: those leave together, within one wait
@@ -120,7 +121,7 @@ class ServicePool:
                 _kill(process)
             else:
                 process.conn.close()
-        deadline = time.monotonic() + STOP_WAIT_S
+        deadline = time.monotonic() + wait_s
         for process in stopping:
             process.proc.join(max(0.0, deadline - time.monotonic()))
             if process.proc.is_alive():
@@ -243,9 +244,7 @@ def pool() -> ServicePool:
     with _POOL_LOCK:
         if _POOL is None:
             _POOL = ServicePool()
-            # Runs before multiprocessing's own exit handler (registered earlier), which would
-            # SIGTERM the idle processes: closing their pipe lets them leave on their own.
-            atexit.register(_POOL.stop)
+            on_exit(functools.partial(_POOL.stop, wait_s=EXIT_WAIT_S))
         return _POOL
 
 

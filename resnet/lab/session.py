@@ -1,8 +1,10 @@
 """The Training lab as its page uses it: one call for each thing the page shows or does.
 
     lab = open_lab()                       # the run store, or a private view of the reference runs
-    lab.preset_runs("degradation")         # the runs a preset shows
+    lab.preset_runs("degradation")         # the runs a preset shows (one per variant: its group's head)
+    lab.groups()                           # every run grouped by variant: its seeds side by side
     lab.submit(settings, folder="cats")    # → Submission: run id, created?, problems
+    lab.submit(settings, seeds=3)          # seeds s, s+1, s+2: three runs, checked before any is queued
     lab.rerun_preset("why_not_2x")         # → [Submitted(run_id, created), …]
     block_signals(lab.store, runs)         # per-block diagnostics of the runs on the chart (computed in workers)
 
@@ -33,6 +35,7 @@ from .config import DATASETS, ConfigError, Problem, TrainConfig, batch_problem, 
 from .data import PM_CLASSES, Dataset, load_dataset
 from .presets import BASE, PRESETS, import_reference_runs
 from .queued import Submitted
+from .seeds import variant_key
 from .store import ACTIVE, Artifact, RunInfo, RunStore, StoreError, store_address
 
 # The custom run's settings as the page's URL spells them: URL name → TrainConfig field.
@@ -46,6 +49,7 @@ FORM_FIELDS = {
 # (its CIFAR nets, He et al. 2015 Sec. 4.2) spelled out, so the form shows which one.
 FORM_START = replace(BASE, scale=2.0, downsample="pad")
 MAX_DIAG = 6  # configurations measured at initialisation
+MAX_SEEDS = 5  # seeds one press of the form may queue (as many as a reference variant ships with)
 
 
 class LabUnavailable(StoreError):
@@ -58,7 +62,10 @@ class LabUnavailable(StoreError):
 
 @dataclass(frozen=True)
 class Submission:
-    """What ``Lab.submit`` did. Nothing was queued when there are ``problems``."""
+    """What ``Lab.submit`` did. Nothing was queued when there are ``problems``.
+
+    ``run_id``, ``created`` and ``status`` are the first seed's; ``runs`` holds every seed's run.
+    """
 
     run_id: int | None = None
     created: bool = False  # this call queued the run (else an identical run was there already)
@@ -66,6 +73,58 @@ class Submission:
     label: str = ""
     problems: tuple[Problem, ...] = ()
     skipped: tuple[str, ...] = ()  # files of the data folder that could not be read
+    runs: tuple[Submitted, ...] = ()  # one per seed, in seed order
+
+
+@dataclass(frozen=True)
+class RunGroup:
+    """The runs of one variant (the same configuration but for the seed) from one kind of source:
+    the shipped reference runs, or the runs trained here (live or from the command line).
+
+    The page lists a group once (by its ``head``, its oldest run, whose id stands for it in the
+    picker and the URL) and draws it as a band over its seeds when it has several.
+    """
+
+    head: RunInfo
+    runs: tuple[RunInfo, ...]  # one per seed (the newest run of each), in seed order
+
+    @property
+    def id(self) -> int:
+        return self.head.id
+
+    @property
+    def reference(self) -> bool:
+        return self.head.source == "reference"
+
+    @property
+    def variant(self) -> str:
+        return variant_key(self.head.config)
+
+    @property
+    def seeds(self) -> list[int]:
+        return [int(r.config["seed"]) for r in self.runs]
+
+
+def run_groups(runs: Sequence[RunInfo]) -> list[RunGroup]:
+    """``runs`` grouped by variant and kind of source, in the order of their heads (oldest run first).
+
+    Of several runs of one seed (a cancelled run trained again) the newest counts.
+    """
+    members: dict[tuple[bool, str], dict[int, RunInfo]] = {}
+    heads: dict[tuple[bool, str], RunInfo] = {}
+    for run in sorted(runs, key=lambda r: r.id):
+        key = (run.source == "reference", variant_key(run.config))
+        heads.setdefault(key, run)
+        members.setdefault(key, {})[int(run.config["seed"])] = run  # ascending ids: the newest wins
+    return [RunGroup(head, tuple(members[key][s] for s in sorted(members[key]))) for key, head in heads.items()]
+
+
+def reference_bands(chosen: Sequence[RunGroup], groups: Sequence[RunGroup]) -> list[RunGroup]:
+    """The reference groups a chart of ``chosen`` draws: the chosen ones, and for each chosen group of
+    live runs its variant's reference band (if one ships) though it was not picked, before the rest."""
+    picked = {g.id for g in chosen}
+    live = {g.variant for g in chosen if not g.reference}
+    return [g for g in groups if g.reference and g.variant in live and g.id not in picked]
 
 
 @dataclass
@@ -85,28 +144,35 @@ class Lab:
         """Every run, oldest first."""
         return self.store.list_runs()
 
-    def preset_runs(self, key: str) -> list[int]:
-        """A preset's reference runs, then the newest live run of each of its configurations."""
-        wanted = {config_key(c) for c in PRESETS[key].configs}
-        live: dict[str, int] = {}
-        for run in self.store.list_runs(source="live"):
-            if (run_key := config_key(run.config)) in wanted:
-                live[run_key] = run.id  # oldest first: the newest wins
-        return [*self.references.get(key, []), *sorted(live.values())]
+    def groups(self) -> list[RunGroup]:
+        """Every run grouped by variant (``run_groups``)."""
+        return run_groups(self.runs())
 
-    def submit(self, settings: Mapping[str, Any], folder: str | None = None) -> Submission:
-        """Queue a run of ``settings`` (TrainConfig fields) unless it has problems.
+    def preset_runs(self, key: str) -> list[int]:
+        """A preset's variants as the picker lists them (each group's head): its reference runs,
+        then the live runs of each of its configurations (other seeds of a variant join its group)."""
+        variants = {variant_key(json.loads(config_key(c))) for c in PRESETS[key].configs}
+        references = set(self.references.get(key, []))
+        groups = [g for g in self.groups() if g.variant in variants]
+        return [*(g.id for g in groups if g.head.id in references), *(g.id for g in groups if not g.reference)]
+
+    def submit(self, settings: Mapping[str, Any], folder: str | None = None, *, seeds: int = 1) -> Submission:
+        """Queue runs of ``settings`` (TrainConfig fields) at ``seeds`` seeds (its seed, the next, …),
+        unless one of them has problems: then nothing is queued.
 
         ``folder``: the name of a data folder inside the operator's data directory, for
         the image data sets; no other folder is ever read. Image data is loaded here once
         to check it (cached: a second submit does not read it again).
         """
+        if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= MAX_SEEDS:
+            return Submission(problems=(Problem("range", "seeds", {"low": 1, "high": MAX_SEEDS, "value": seeds}),))
         values = dict(settings)
         root = data_root()
         if values.get("dataset") != "digits" and root is not None and folder in data_folders():
             values["data_dir"] = str(root / folder)
         try:
             config = TrainConfig(**values)
+            configs = [replace(config, seed=config.seed + k) for k in range(seeds)]  # each checked again
         except ConfigError as exc:
             return Submission(problems=exc.problems)
         skipped: tuple[str, ...] = ()
@@ -118,8 +184,10 @@ class Lab:
             if (problem := batch_problem(config.batch_size, len(data.y_train))) is not None:
                 return Submission(problems=(problem,))
             skipped = data.skipped
-        run_id, created = pools.pool_for(self.store.address).submit(config)
-        return Submission(run_id, created, self.store.get_run(run_id).status, config.label, skipped=skipped)
+        pool = pools.pool_for(self.store.address)
+        submitted = tuple(pool.submit(c) for c in configs)  # in seed order: seed s starts first
+        run_id, created = submitted[0]
+        return Submission(run_id, created, self.store.get_run(run_id).status, config.label, skipped=skipped, runs=submitted)
 
     def rerun_preset(self, key: str) -> list[Submitted]:
         """Queue a preset's configurations as live runs; identical runs already there are reused."""
@@ -298,8 +366,9 @@ class BlockReport:
 def block_signals(store: RunStore, runs: Sequence[RunInfo]) -> BlockReport:
     """Forward and backward signal per block for the runs on the chart, Fig. 7 for trained ones.
 
-    Each configuration (the first MAX_DIAG) is measured at initialisation, built with the
-    run's own seed; every run that left trained weights is measured with them. Both build
+    Each configuration of the first MAX_DIAG variants (up to MAX_SEEDS seeds each: the spread
+    over seeds) is measured at initialisation, built with the run's own seed; every run of
+    those that left trained weights is measured with them. Both build
     or load models, so they are computed in task processes (``resnet.lab.tasks``, targets
     in ``resnet.lab.measure``), never here: what is not in ``store`` yet is started and
     comes back ``pending``; call again (the page polls) for the results. A measurement
@@ -308,13 +377,19 @@ def block_signals(store: RunStore, runs: Sequence[RunInfo]) -> BlockReport:
     firsts: dict[str, RunInfo] = {}
     for run in runs:
         firsts.setdefault(config_key(run.config), run)
-    report = BlockReport([], [], max(0, len(firsts) - MAX_DIAG))
-    for key, run in list(firsts.items())[:MAX_DIAG]:
+    variants: dict[str, list[RunInfo]] = {}
+    for run in firsts.values():
+        variants.setdefault(variant_key(run.config), []).append(run)
+    kept = [run for seeds in list(variants.values())[:MAX_DIAG] for run in seeds[:MAX_SEEDS]]
+    report = BlockReport([], [], max(0, len(variants) - MAX_DIAG))
+    for run in kept:
+        key = config_key(run.config)
         artifact = signals.SIGNALS_INIT.start(store.address, run.id, key, {"key": key})
         _file(report, run, False, artifact)
+    kept_configs = {config_key(run.config) for run in kept}
     for run in runs:
         path = trained_file(run)
-        if path is None:
+        if path is None or config_key(run.config) not in kept_configs:
             continue
         key = json.dumps({"weights": path.name, "stamp": path.stat().st_mtime})  # new weights, new measurement
         artifact = signals.SIGNALS_TRAINED.start(store.address, run.id, key, {"path": str(path), "key": config_key(run.config)})
@@ -342,6 +417,15 @@ def fig7_means(measured: Sequence[RunSignals]) -> list[tuple[RunInfo, float]]:
     """
     means = [(m.run, float(sum(v for _, v in m.response_std) / len(m.response_std))) for m in measured if m.response_std]
     return sorted(means, key=lambda pair: pair[1])
+
+
+def fig7_spread(measured: Sequence[RunSignals]) -> list[tuple[RunInfo, list[float]]]:
+    """``fig7_means`` by variant (and kind of source): its first run, and each of its seeds' mean
+    response std, for the variants measured at several seeds (their spread over seeds)."""
+    by_variant: dict[tuple[bool, str], list[tuple[RunInfo, float]]] = {}
+    for run, value in sorted(fig7_means(measured), key=lambda pair: pair[0].id):
+        by_variant.setdefault((run.source == "reference", variant_key(run.config)), []).append((run, value))
+    return [(pairs[0][0], [v for _, v in pairs]) for pairs in by_variant.values() if len(pairs) > 1]
 
 
 def trained_file(run: RunInfo) -> Path | None:

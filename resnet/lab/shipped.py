@@ -43,11 +43,12 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from PIL import Image
 
+from .. import stats
 from ..inference import explore
 from ..inference.explore import file_stamp
 from ..inference.lesion_record import LesionStudy
@@ -115,16 +116,25 @@ def weight_files(source: str, trained: Path, folder: Path = MODELS_DIR) -> list[
     return files
 
 
-def file_option(path: Path, t: Callable[..., str], folder: Path = MODELS_DIR) -> str:
-    """A weights file as the selector lists it: a shipped model with its recorded test accuracy."""
+def file_option(path: Path, folder: Path = MODELS_DIR) -> str:
+    """A weights file as the selector lists it, short (a projector cuts long options): a shipped model by its
+    label; its test accuracy goes under the selector, with its interval (``recorded_accuracy``)."""
     if path.parent != folder:
         return explore.file_label(path)
     try:
         meta = read_sidecar(path)
     except WeightsError:
         meta = {}
-    label, acc = str(meta.get("label") or path.stem), meta.get("test_acc")
-    return t("fm.shipped_option", label=label, acc=float(acc)) if isinstance(acc, (int, float)) else label
+    return str(meta.get("label") or path.stem)
+
+
+def recorded_accuracy(meta: Mapping[str, Any]) -> stats.Interval | None:
+    """The test accuracy a sidecar records (``test_acc`` on ``test_images``, as ``train_shipped`` writes them) with
+    its 95 % Wilson interval; None if it records none."""
+    acc, n = meta.get("test_acc"), meta.get("test_images")
+    if not isinstance(acc, (int, float)) or not isinstance(n, int) or n <= 0 or not 0 <= acc <= 1:
+        return None
+    return stats.wilson(round(acc * n), n)
 
 
 def sample_digits(folder: Path = DIGITS_DIR) -> list[Path]:

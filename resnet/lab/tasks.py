@@ -26,7 +26,6 @@ says why, with file names, never absolute paths.
 
 from __future__ import annotations
 
-import atexit
 import importlib
 import logging
 import multiprocessing as mp
@@ -41,12 +40,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..system import usable_cores
-from .procs import clean_spawn, ignore_ctrl_c, keep_sigterm_handler, limit_threads, public_message
+from .procs import Exiting, clean_spawn, ignore_ctrl_c, keep_sigterm_handler, limit_threads, on_exit, public_message
 from .store import HEARTBEAT_S, LEASE_S, Artifact, RunStore, StoreError
 
 MAX_TASKS = usable_cores()  # task processes at once per server; the rest wait in line
 TASK_THREADS = 1  # compute threads per task process (the training workers use the cores too)
 POLL_S = 0.2  # the dispatcher looks at its processes this often
+STOP_WAIT_S = 1.0  # at shutdown, the dispatcher's thread and its terminated processes get this long
 IDLE_EXIT_S = 60.0  # a task process without work for this long leaves
 CHECK_S = 0.5  # a task asks the store "cancelled?" at most this often
 PROGRESS_S = 0.25  # …and writes its progress at most this often
@@ -152,7 +152,7 @@ class _Dispatcher:
         self._thread = threading.Thread(target=self._loop, name="resnet-tasks", daemon=True)
         self._thread.start()
 
-    def shutdown(self, timeout: float = 5.0) -> None:
+    def shutdown(self, timeout: float = STOP_WAIT_S) -> None:
         """Stop the thread and end every task process now; what they computed or waited for is left to the next request.
 
         A task may take minutes and checks for a stop only now and then, so its process
@@ -170,11 +170,12 @@ class _Dispatcher:
             self._waiting.clear()
         for slot in slots:
             slot.proc.terminate()
+        deadline = time.monotonic() + timeout  # one wait for all of them: they end together
         for slot in slots:
-            slot.proc.join(timeout)
+            slot.proc.join(max(0.0, deadline - time.monotonic()))
             if slot.proc.is_alive():
                 slot.proc.kill()
-                slot.proc.join()
+                slot.proc.join(timeout)
             slot.conn.close()
         for task in [s.task for s in slots if s.task is not None] + left:
             _try_store(lambda: _store(task.store_path).release_artifact(task.run_id, task.kind, task.key))
@@ -225,7 +226,7 @@ class _Dispatcher:
             if slot.task is not None and slot.conn.poll():  # before is_alive(): it may have finished, then left
                 try:
                     stays = slot.conn.recv()  # False: it ran out of memory and leaves
-                except EOFError:  # no: it died during the task
+                except (EOFError, OSError):  # no: it died during the task (or at start-up: Ctrl-C's signal)
                     pass
                 else:
                     slot.task, slot.idle_since = None, now
@@ -247,7 +248,10 @@ class _Dispatcher:
             if slot is None:
                 if len(self._slots) >= self.limit:
                     return
-                slot = self._start_process()
+                try:
+                    slot = self._start_process()
+                except Exiting:  # the server stops: the tasks in line are released by ``shutdown``
+                    return
             slot.task = self._waiting.popleft()
             if not self._send(slot, slot.task):  # it left meanwhile: the task goes first in line again
                 self._waiting.appendleft(slot.task)
@@ -311,7 +315,7 @@ def shutdown_dispatcher() -> None:
         dispatcher.shutdown()
 
 
-atexit.register(shutdown_dispatcher)  # no task process outlives the server, and their artifacts are released
+on_exit(shutdown_dispatcher)  # no task process outlives the server, and their artifacts are released
 keep_sigterm_handler()  # …also when SIGTERM stops it after Paddle's import
 
 

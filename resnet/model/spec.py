@@ -1,6 +1,6 @@
-"""What a ResNet may be, without Paddle: depths, shortcut modes, stems.
+"""What a ResNet may be, without Paddle: depths, shortcut modes and variants, units, stems.
 
-``network.py`` builds from these; ``resnet.lab.config`` checks a training configuration
+``plan.py`` walks them into blocks and ``network.py`` builds from that; ``resnet.lab.config`` checks a training configuration
 against them in processes that must not load Paddle yet (the store, the job queue).
 """
 
@@ -22,13 +22,29 @@ STAGES: dict[int, tuple[str, tuple[int, ...]]] = {
     44: ("basic", (7, 7, 7)),
     56: ("basic", (9, 9, 9)),
     110: ("basic", (18, 18, 18)),
+    # He et al. 2016 (Identity Mappings), Sec. 4.1 and appendix: 3 stages of n bottleneck blocks,
+    # depth = 9n + 2, inner widths 16/32/64, outputs ×4 (Table 4: 1.7 M and 10.2 M parameters).
+    164: ("bottleneck", (18, 18, 18)),
+    1001: ("bottleneck", (111, 111, 111)),
 }
 IMAGENET_DEPTHS = (18, 34, 50, 101, 152)
-CIFAR_DEPTHS = (20, 32, 44, 56, 110)
+CIFAR_DEPTHS = (20, 32, 44, 56, 110)  # He et al. 2015's CIFAR nets (basic blocks, the lab's)
+BOTTLENECK_CIFAR_DEPTHS = (164, 1001)  # He et al. 2016's: small stem, width 16, like CIFAR_DEPTHS
+SMALL_STEM_DEPTHS = CIFAR_DEPTHS + BOTTLENECK_CIFAR_DEPTHS
 
+# The shortcut's λ modes (the lab's choices): identity (λ = 1), none (λ = 0, the plain net), scaled.
 ShortcutMode = Literal["identity", "none", "scaled"]
 StemKind = Literal["imagenet", "small"]
 SHORTCUTS: tuple[ShortcutMode, ...] = get_args(ShortcutMode)
+# Every shortcut the model builds: the λ modes and He et al. 2016 (Identity Mappings)'s Fig. 2
+# variants: (c) F·g + x·(1−g), (d) F + x·(1−g), g = sigmoid(1×1 conv(x)); (e) a 1×1 conv on every
+# shortcut; (f) dropout (p = 0.5) on the shortcut.
+ShortcutVariant = Literal["identity", "none", "scaled", "exclusive_gate", "shortcut_gate", "conv1x1", "dropout"]
+SHORTCUT_VARIANTS: tuple[ShortcutVariant, ...] = get_args(ShortcutVariant)
+GATED_SHORTCUTS = ("exclusive_gate", "shortcut_gate")
+# Where BN and ReLU sit in a block, He et al. 2016 (Identity Mappings), Fig. 4 (a)-(e).
+Unit = Literal["original", "bn_after_add", "relu_before_add", "relu_preact", "full_preact"]
+UNITS: tuple[Unit, ...] = get_args(Unit)
 STEMS: tuple[StemKind, ...] = get_args(StemKind)
 # A stage start's shortcut (He et al. 2015, Sec. 3.3): option A, subsample + zero-pad, no
 # parameters (the paper's CIFAR nets, Sec. 4.2); option B, 1×1 conv + BN (paddle.vision's).
@@ -47,12 +63,13 @@ LAMBDA_RANGE: tuple[float, float] = (-1.0, 4.0)
 
 
 def default_downsample(depth: int) -> DownsampleKind:
-    """Option A ("pad") for the CIFAR depths, as the paper; "conv" for ImageNet's, as paddle.vision."""
+    """Option A ("pad") for He et al. 2015's CIFAR depths, as that paper; "conv" for ImageNet's, as
+    paddle.vision, and for ResNet-164/1001, whose code (KaimingHe/resnet-1k-layers) projects."""
     return "pad" if depth in CIFAR_DEPTHS else "conv"
 
 
-def shortcut_scale(shortcut: ShortcutMode, scale: float) -> float:
-    """The λ every block multiplies its shortcut by: 0 for a plain net, 1 for identity, else ``scale``."""
+def shortcut_scale(shortcut: ShortcutVariant, scale: float) -> float:
+    """The λ every block multiplies its shortcut by: 0 for a plain net, ``scale`` for "scaled", else 1."""
     if shortcut == "none":
         return 0.0
-    return 1.0 if shortcut == "identity" else float(scale)
+    return float(scale) if shortcut == "scaled" else 1.0

@@ -19,8 +19,8 @@ from typing import Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..inference.lesion_record import LesionStudy, Verdict, unpack
-from ..stats import wilson
+from ..inference.lesion_record import BlockDeletion, LesionStudy, Verdict, unpack
+from ..stats import Interval, wilson
 from .cache import shared_figure
 from .curves import COLORS, FONT
 from .style import STAGE_COLORS, Text
@@ -75,7 +75,7 @@ def single_deletion_figure(studies: Sequence[LesionStudy], t: Text) -> go.Figure
                 error_y=dict(type="data", symmetric=False, array=[_pct(v.delta.high - v.delta.value) for v in bars],
                              arrayminus=[_pct(v.delta.value - v.delta.low) for v in bars], color="#111", thickness=1.2, width=3),
                 marker=dict(color=color, pattern=dict(shape="/" if downsampling else "")),
-                hovertext=[_hover(v, t) for v in bars], hoverinfo="text", **legend(key),
+                hovertext=[_hover(v, study.test_images, t) for v in bars], hoverinfo="text", **legend(key),
             ), row=row, col=1)
         for value, key, dash in ((0.0, "fm.veit.baseline", "dash"), (study.chance - study.baseline, "fm.veit.chance", "dot")):
             fig.add_trace(go.Scatter(
@@ -90,16 +90,36 @@ def single_deletion_figure(studies: Sequence[LesionStudy], t: Text) -> go.Figure
     fig.update_xaxes(title=t("fm.veit.block_axis"), row=len(studies), col=1)
     fig.update_layout(
         height=300 * len(studies) + 120, barmode="overlay", bargap=0.15, legend=LEGEND, font=FONT,
-        margin=dict(l=10, r=10, t=36, b=10), title=dict(text=t("fm.veit.single_title"), x=0, font=dict(size=15, **FONT)),
+        # t: the figure's title on its own line above the first row's title, at classroom size too
+        margin=dict(l=10, r=10, t=64, b=10), title=dict(text=t("fm.veit.single_title"), x=0, font=dict(size=15, **FONT)),
     )
     return fig
 
 
-def _hover(v: Verdict, t: Text) -> str:
-    """One bar's hover: the accuracy left, the change with its interval, and whether that is beyond noise."""
-    return t("fm.veit.hover_block", name=v.block.name, acc=v.block.accuracy, drop=_pct(v.delta.value),
-             low=_pct(v.delta.low), high=_pct(v.delta.high),
+def accuracy_left(block: BlockDeletion, test_images: int) -> Interval:
+    """The test accuracy with ``block`` deleted, with its 95 % Wilson interval."""
+    return wilson(sum(unpack(block.right, test_images)), test_images)
+
+
+def _hover(v: Verdict, test_images: int, t: Text) -> str:
+    """One bar's hover: the accuracy left (95 % interval), the change with its interval, and whether that is beyond noise."""
+    left = accuracy_left(v.block, test_images)
+    return t("fm.veit.hover_block", name=v.block.name, acc=v.block.accuracy, alow=left.low, ahigh=left.high,
+             drop=_pct(v.delta.value), low=_pct(v.delta.low), high=_pct(v.delta.high),
              verdict=t("fm.veit.beyond_noise" if v.beyond_noise else "fm.veit.within_noise", half=_pct(v.delta.half_width)))
+
+
+def deletion_reading(study: LesionStudy, name: str, t: Text) -> str | None:
+    """What deleting block ``name`` did on the study's whole test split, phrased by its paired interval
+    (``fm.drop_test.hurts`` / ``.helps`` / ``.within_noise``); None if the study has no such block."""
+    verdict = next((v for v in study.verdicts() if v.block.name == name), None)
+    if verdict is None:
+        return None
+    left, intact, delta = accuracy_left(verdict.block, study.test_images), study.baseline_interval, verdict.delta
+    outcome = "within_noise" if not verdict.beyond_noise else "hurts" if delta.value < 0 else "helps"
+    return t(f"fm.drop_test.{outcome}", n=study.test_images, label=study.label, block=name, acc=left.value, alow=left.low,
+             ahigh=left.high, base=intact.value, blow=intact.low, bhigh=intact.high, delta=_pct(delta.value),
+             low=_pct(delta.low), high=_pct(delta.high), half=_pct(delta.half_width))
 
 
 @shared_figure(maxsize=8)
@@ -205,11 +225,12 @@ def why_some_hurt(study: LesionStudy, t: Text) -> str:
     study measured at its costliest block and at its downsampling blocks, each phrased by the data."""
     verdicts = {v.block.name: v for v in study.verdicts()}
     worst = verdicts[study.worst.name]
-    left = wilson(sum(unpack(worst.block.right, study.test_images)), study.test_images)  # the accuracy left, 95 %
+    left = accuracy_left(worst.block, study.test_images)
     at_chance = left.low <= study.chance <= left.high
     parts = [t("fm.veit.why_some_hurt"),
              t("fm.veit.worst.chance" if at_chance else "fm.veit.worst.above_chance", label=study.label, block=worst.block.name,
-               delta=_pct(worst.delta.value), acc=worst.block.accuracy, chance=study.chance)]
+               delta=_pct(worst.delta.value), dlow=_pct(worst.delta.low), dhigh=_pct(worst.delta.high),
+               acc=worst.block.accuracy, low=left.low, high=left.high, chance=study.chance)]
     if worst.block == study.blocks[0]:
         parts.append(t("fm.veit.worst_first"))
     down = [v for v in verdicts.values() if v.block.downsampling]
@@ -225,4 +246,5 @@ def why_some_hurt(study: LesionStudy, t: Text) -> str:
     return "".join(parts)  # each sentence after the first brings its own space (none in Chinese)
 
 
-__all__ = ["single_deletion_figure", "random_deletion_figure", "readings", "lesion_charts", "study_reading", "why_some_hurt"]
+__all__ = ["single_deletion_figure", "random_deletion_figure", "readings", "lesion_charts", "study_reading", "why_some_hurt",
+           "accuracy_left", "deletion_reading"]

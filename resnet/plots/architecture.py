@@ -66,7 +66,7 @@ def network_diagram(summary: list[dict[str, Any]], selected: str | None, t: Text
                 sizes.append(30 if b["block"] == selected else 22)
                 hovers.append(
                     f"<b>{b['block']}</b><br>{shape_text(b['input_shape'])} → {shape_text(b['output_shape'])}"
-                    f"<br>{t('diagram.params')}: {b['params']:,}<br>MACs: {_giga(b['macs'])}"
+                    f"<br>{t('diagram.params')}: {b['params']:,}<br>{t('col.macs')}: {_giga(b['macs'])}"
                     + (f"<br>{t('diagram.projection')}" if b["projection"] else "")
                 )
             y += 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from .style import BLUE, GREEN, ORANGE, PURPLE, SKY, VERMILLION, legend_below
+from .style import BLUE, GREEN, ORANGE, PURPLE, SKY, VERMILLION, legend_below, log_labels
 
 # One colour per series in order (kernel sizes 1×1, 3×3, 7×7, fc, BN; ours vs paper), the
 # same in the bars and the donut: Okabe–Ito, colour-blind safe (see style.py).
@@ -25,6 +25,8 @@ def bars(categories: list[str], series: dict[str, list[float]], y_title: str, *,
                       margin=dict(l=10, r=10, t=10, b=10), legend=legend_below(), showlegend=len(series) > 1)
     values_axis, categories_axis = (fig.update_xaxes, fig.update_yaxes) if horizontal else (fig.update_yaxes, fig.update_xaxes)
     values_axis(title=y_title, type="log" if log_y else "linear")
+    if log_y:
+        values_axis(**log_labels([v for values in series.values() for v in values]))
     categories_axis(automargin=True, autorange="reversed" if horizontal else True)  # horizontal: first category on top
     return fig
 

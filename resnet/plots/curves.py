@@ -8,8 +8,13 @@ blew up and a red ○ with a note where it settled at chance. Each data set's ch
 ln C is a dotted line (digits ln 10, a two-class folder ln 2), named after its data sets.
 
 A run keeps its colour and marker whatever else is on the chart: both come from its
-configuration's oldest run in the store (``colour_ids``), so a live rerun is drawn solid in
-its dashed reference's colour.
+variant's oldest run in the store (``colour_ids``: the configuration but for the seed), so a
+live rerun is drawn solid in its dashed reference's colour.
+
+Seeds: a variant run at several seeds (``resnet.lab.session.RunGroup``: every reference
+variant, and live runs of one configuration at several seeds) is one ``Curve`` drawn as the
+median over its seeds on a filled band from the lowest to the highest seed at each step
+(``resnet.lab.seeds.band``); a single run is drawn as its line, over its variant's band.
 """
 
 from __future__ import annotations
@@ -22,14 +27,15 @@ import plotly.graph_objects as go
 
 from pathlib import Path
 
-from ..lab.config import chance_loss, config_key
+from ..lab import seeds as seed_stats
+from ..lab.config import chance_loss
 from ..lab.store import RunInfo
 from .cache import by_value, shared_figure
 from .style import Text, plain, run_colour
 
 if TYPE_CHECKING:  # for the annotation only: the session module loads Paddle, these figures need none
     from ..lab.seeds import Band
-    from ..lab.session import ChanceLevel, RunSignals
+    from ..lab.session import ChanceLevel, RunGroup, RunSignals
 
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"]
@@ -60,17 +66,22 @@ def _legend() -> dict[str, Any]:
 
 @dataclass
 class Curve:
-    """One run's metrics as the charts draw them."""
+    """One run's metrics as the charts draw them, or a variant's over its seeds (``seeds``)."""
 
-    run_id: int
+    run_id: int  # the run's id, or its group's (the head's)
     name: str  # legend text
     color: str
-    metrics: dict[str, list]  # resnet.lab.store.METRIC_COLUMNS
+    metrics: dict[str, list]  # resnet.lab.store.METRIC_COLUMNS; of a band: its flagged seed's (else its first)
     symbol: str = "circle"
     reference: bool = False  # shipped reference run: dashed
     diverged_step: int | None = None
     stuck: bool = False
     chance: float | None = None  # ln C of its data set, where a stuck run settles
+    seeds: tuple[dict[str, list], ...] = ()  # with two or more: every seed's metrics, drawn as a median on a band
+
+    @property
+    def band(self) -> bool:
+        return len(self.seeds) > 1
 
 
 def ema(values: Sequence[float | None], smoothing: float) -> list[float | None]:
@@ -152,6 +163,11 @@ def train_loss_figure(
         xs, ys = _xs(c.metrics, x_axis), c.metrics["train_loss"]
         dash = "dash" if c.reference else "solid"
         group = f"run{c.run_id}"
+        if c.band:  # each seed smoothed, then the median and the band of the smoothed curves
+            smoothed = [{**m, "train_loss": ema(m["train_loss"], smoothing)} for m in c.seeds]
+            _band_traces(fig, c, smoothed, "train_loss", x_axis, t, hover="%{y:.3g}")
+            _flag(fig, c, xs, ys, t)
+            continue
         if smoothing > 0:
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=c.color, width=1, dash=dash), opacity=0.25,
                                      name=c.name, legendgroup=group, showlegend=False, hoverinfo="skip", meta=c.run_id))
@@ -218,6 +234,9 @@ def eval_figure(
     """Test loss or test accuracy at the evaluation steps (``metric``: test_loss | test_acc)."""
     fig = go.Figure()
     for c in curves:
+        if c.band:
+            _band_traces(fig, c, c.seeds, metric, x_axis, t, hover="%{y:.1%}" if metric == "test_acc" else "%{y:.3g}")
+            continue
         xs = _xs(c.metrics, x_axis)
         points = [(x, v) for x, v in zip(xs, c.metrics[metric]) if v is not None]
         fig.add_trace(go.Scatter(
@@ -251,6 +270,34 @@ def _translucent(color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
+def _edges_and_median(fig: go.Figure, b: Band, xs: list, color: str, group: str, t: Text, hover: str,
+                      median: dict[str, Any]) -> None:
+    """A band's three traces: its lower edge, its upper edge filled down to it, and its median line
+    (``median``: the line trace's own settings: name, dash, markers…), one legend group."""
+    n = max(b.runs, default=0)
+    edge = dict(color=color, width=0)
+    fig.add_trace(go.Scatter(x=xs, y=b.low, mode="lines", line=edge, legendgroup=group, showlegend=False,
+                             name=t("seeds.low", n=n), hovertemplate=hover))
+    fig.add_trace(go.Scatter(x=xs, y=b.high, mode="lines", line=edge, fill="tonexty", fillcolor=_translucent(color, 0.2),
+                             legendgroup=group, showlegend=False, name=t("seeds.high", n=n), hovertemplate=hover))
+    fig.add_trace(go.Scatter(x=xs, y=b.median, legendgroup=group, hovertemplate=hover, **median))
+
+
+def _band_traces(fig: go.Figure, c: Curve, seeds: Sequence[dict[str, list]], metric: str, x_axis: str, t: Text, hover: str) -> None:
+    """``c``'s seeds as a median line (dashed for reference runs, the curve's marker) over their min–max band.
+    On a wall-clock axis a step sits at the seeds' median time to reach it."""
+    b = seed_stats.band([{"metrics": m} for m in seeds], metric)
+    xs: list = b.steps
+    if x_axis == "wall":
+        wall = seed_stats.band([{"metrics": m} for m in seeds], "wall_s")
+        at = dict(zip(wall.steps, wall.median))
+        xs = [at.get(step) for step in b.steps]
+    _edges_and_median(fig, b, xs, c.color, f"run{c.run_id}", t, hover, dict(
+        mode="lines+markers", name=c.name, meta=c.run_id, connectgaps=False,
+        line=dict(color=c.color, width=2, dash="dash" if c.reference else "solid"),
+        marker=dict(symbol=c.symbol, size=7, maxdisplayed=MARKERS_PER_CURVE)))
+
+
 @shared_figure(maxsize=32, key=lambda variants, *args, **kwargs: (by_value(variants), args, by_value(kwargs)))
 def band_figure(
     variants: Sequence[VariantBand], t: Text, *, metric: str = "train_loss", live: Sequence[Curve] = (),
@@ -266,15 +313,9 @@ def band_figure(
     hover = "%{y:.1%}" if accuracy else "%{y:.3g}"
     fig = go.Figure()
     for v in variants:
-        b, group, n = v.band, f"band:{v.name}", max(v.band.runs, default=0)
-        edge = dict(color=v.color, width=0)
-        fig.add_trace(go.Scatter(x=b.steps, y=b.low, mode="lines", line=edge, legendgroup=group, showlegend=False,
-                                 name=t("seeds.low", n=n), hovertemplate=hover))
-        fig.add_trace(go.Scatter(x=b.steps, y=b.high, mode="lines", line=edge, fill="tonexty",
-                                 fillcolor=_translucent(v.color, 0.2), legendgroup=group, showlegend=False,
-                                 name=t("seeds.high", n=n), hovertemplate=hover))
-        fig.add_trace(go.Scatter(x=b.steps, y=b.median, mode="lines", line=dict(color=v.color, width=2),
-                                 legendgroup=group, name=t("seeds.median", label=plain(v.name), n=n), hovertemplate=hover))
+        n = max(v.band.runs, default=0)
+        _edges_and_median(fig, v.band, v.band.steps, v.color, f"band:{v.name}", t, hover, dict(
+            mode="lines", line=dict(color=v.color, width=2), name=t("seeds.median", label=plain(v.name), n=n)))
     for c in live:
         points = [(x, y) for x, y in zip(c.metrics["step"], c.metrics[metric]) if y is not None]
         fig.add_trace(go.Scatter(
@@ -298,13 +339,27 @@ def _last(values: Sequence[float | None]) -> float | None:
     return finite[-1] if finite else None
 
 
+def _median(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _final(c: Curve, metric: str) -> float | None:
+    """A curve's last value of ``metric``: a band's is the median over its seeds' last values."""
+    if not c.band:
+        return _last(c.metrics[metric])
+    ends = [v for m in c.seeds if (v := _last(m[metric])) is not None]
+    return _median(ends) if ends else None
+
+
 def _run_name(c: Curve) -> str:
     return c.name.split(" ⚠ ")[0]
 
 
 def train_summary(curves: Sequence[Curve], t: Text) -> str:
     """The training-loss chart in one line (for screen readers): the runs, the lowest and highest last loss, the flags."""
-    ends = [(v, c) for c in curves if (v := _last(c.metrics["train_loss"])) is not None]
+    ends = [(v, c) for c in curves if (v := _final(c, "train_loss")) is not None]
     if not ends:
         return t("lab.sum.empty", n=len(curves))
     (low, best), (high, worst) = min(ends, key=lambda e: e[0]), max(ends, key=lambda e: e[0])
@@ -315,7 +370,7 @@ def train_summary(curves: Sequence[Curve], t: Text) -> str:
 
 def eval_summary(curves: Sequence[Curve], metric: str, t: Text) -> str:
     """A test-loss or test-accuracy chart in one line: the best and worst value at each run's last evaluation."""
-    ends = [(v, c) for c in curves if (v := _last(c.metrics[metric])) is not None]
+    ends = [(v, c) for c in curves if (v := _final(c, metric)) is not None]
     if not ends:
         return t("lab.sum.empty", n=len(curves))
     good, bad = (max, min) if metric == "test_acc" else (min, max)
@@ -335,26 +390,49 @@ def block_summary(series: Sequence[Series], title: str, t: Text) -> str:
 
 @dataclass
 class Series:
-    """One line of a per-block chart: values by block (or layer) index."""
+    """One line of a per-block chart: values by block (or layer) index; over several seeds the
+    median, with the lowest and highest seed's values as a band (``low``, ``high``)."""
 
     name: str
     color: str
     names: list[str]  # block or layer names, for the hover
     values: list[float]
     dash: str = "solid"
+    low: list[float] | None = None
+    high: list[float] | None = None
+    seeds: int = 1
+
+
+def _over_seeds(name: str, color: str, names: list[str], rows: Sequence[Sequence[float]], dash: str, t: Text) -> Series:
+    """One variant's per-block values at one or several seeds: the values, or their median on a min–max band."""
+    if len(rows) == 1:
+        return Series(name, color, names, list(rows[0]), dash=dash)
+    columns = list(zip(*rows))  # block by block (the seeds of a variant have the same blocks)
+    return Series(f"{name} · {t('lab.seeds_band', n=len(rows))}", color, names, [_median(c) for c in columns], dash=dash,
+                  low=[min(c) for c in columns], high=[max(c) for c in columns], seeds=len(rows))
 
 
 def block_series(measured: Sequence[RunSignals], colors: dict[int, str], t: Text) -> tuple[list[Series], list[Series], list[Series]]:
-    """Per-block lines of the measured runs: forward RMS, backward RMS (dotted at init), Fig. 7 response std (trained)."""
-    forward, backward, response = [], [], []
+    """Per-block lines of the measured runs: forward RMS, backward RMS (dotted at init), Fig. 7 response std (trained).
+
+    The seeds of one variant (same source kind, same state) are one series: their median on a min–max band.
+    """
+    groups: dict[tuple, list[RunSignals]] = {}
     for m in measured:
-        names, color, dash = [s.name for s in m.signals], colors[m.run.id], "solid" if m.trained else "dot"
-        data = data_set_name(m.run.config, t)
-        label = f"{m.run.label} · {data} #{m.run.id} · {t('lab.trained')}" if m.trained else f"{m.run.label} · {data} · {t('lab.at_init')}"
-        forward.append(Series(label, color, names, [s.out_rms for s in m.signals], dash=dash))
-        backward.append(Series(label, color, names, [s.grad_rms for s in m.signals], dash=dash))
-        if m.trained:
-            response.append(Series(f"{m.run.label} · {data} #{m.run.id}", color, [n for n, _ in m.response_std], [v for _, v in m.response_std]))
+        groups.setdefault((m.trained, m.run.source == "reference", seed_stats.variant_key(m.run.config)), []).append(m)
+    forward, backward, response = [], [], []
+    for (trained, _, _), ms in groups.items():
+        first = ms[0]
+        names, color, dash = [s.name for s in first.signals], colors[first.run.id], "solid" if trained else "dot"
+        data = data_set_name(first.run.config, t)
+        ids = f" #{first.run.id}"  # a group's: its first run's
+        label = f"{first.run.label} · {data}{ids} · {t('lab.trained')}" if trained else f"{first.run.label} · {data} · {t('lab.at_init')}"
+        forward.append(_over_seeds(label, color, names, [[s.out_rms for s in m.signals] for m in ms], dash, t))
+        backward.append(_over_seeds(label, color, names, [[s.grad_rms for s in m.signals] for m in ms], dash, t))
+        stds = [m for m in ms if m.response_std]
+        if trained and stds:
+            response.append(_over_seeds(f"{first.run.label} · {data}{ids}", color, [n for n, _ in stds[0].response_std],
+                                        [[v for _, v in m.response_std] for m in stds], "solid", t))
     return forward, backward, response
 
 
@@ -365,15 +443,22 @@ def block_figure(series: Sequence[Series], y_title: str, x_title: str, *, log_y:
     ``log_y=None``: log when the positive values span more than a factor of 100.
     """
     fig = go.Figure()
-    for s in series:
+    for i, s in enumerate(series):
+        xs = list(range(1, len(s.values) + 1))
+        if s.low is not None and s.high is not None:  # the seeds' band under their median
+            edge = dict(color=s.color, width=0)
+            fig.add_trace(go.Scatter(x=xs, y=s.low, mode="lines", line=edge, legendgroup=f"series{i}", showlegend=False,
+                                     hoverinfo="skip", name=s.name))
+            fig.add_trace(go.Scatter(x=xs, y=s.high, mode="lines", line=edge, fill="tonexty", fillcolor=_translucent(s.color, 0.2),
+                                     legendgroup=f"series{i}", showlegend=False, hoverinfo="skip", name=s.name))
         fig.add_trace(go.Scatter(
-            x=list(range(1, len(s.values) + 1)), y=s.values, customdata=s.names, mode="lines+markers", name=s.name,
+            x=xs, y=s.values, customdata=s.names, mode="lines+markers", name=s.name, legendgroup=f"series{i}",
             line=dict(color=s.color, width=2, dash=s.dash), marker=dict(size=4),
             hovertemplate="%{customdata}: %{y:.3g}<extra>%{fullData.name}</extra>",
         ))
     fig.update_yaxes(title=y_title)
     if log_y is None:
-        positive = [v for s in series for v in s.values if math.isfinite(v) and v > 0]
+        positive = [v for s in series for v in [*s.values, *(s.low or []), *(s.high or [])] if math.isfinite(v) and v > 0]
         log_y = bool(positive) and max(positive) > 100 * min(positive)
     if log_y:
         _log_y(fig)
@@ -404,10 +489,12 @@ def run_title(run: RunInfo, t: Text) -> str:
     return f"#{run.id} {run.label} · {data_set_name(run.config, t)}"
 
 
-def legend_name(run: RunInfo, t: Text) -> str:
-    """Legend text: the data set, reference runs say so, live runs carry their id, warnings follow."""
+def legend_name(run: RunInfo, t: Text, flags: bool = True) -> str:
+    """Legend text: the data set, reference runs say so, live runs carry their id, warnings follow (``flags``)."""
     name = f"{run.label} · {plain(data_set_name(run.config, t))}"  # a folder's name is the user's
     name += f" · {t('lab.ref')}" if run.source == "reference" else f" · {t('lab.source.live')} #{run.id}"
+    if not flags:
+        return name
     if run.status == "diverged":
         name += " ⚠ " + t("lab.flag_diverged")
     elif run.stuck_at_chance:
@@ -416,16 +503,17 @@ def legend_name(run: RunInfo, t: Text) -> str:
 
 
 def colour_ids(runs: Sequence[RunInfo]) -> dict[str, int]:
-    """Each configuration's colour id: the id of its oldest run among ``runs`` (pass the whole store)."""
+    """Each variant's colour id (its configuration but for the seed: ``seeds.variant_key``): the id of
+    its oldest run among ``runs`` (pass the whole store)."""
     ids: dict[str, int] = {}
     for run in sorted(runs, key=lambda r: r.id):
-        ids.setdefault(config_key(run.config), run.id)
+        ids.setdefault(seed_stats.variant_key(run.config), run.id)
     return ids
 
 
 def style_of(run: RunInfo, ids: dict[str, int]) -> tuple[str, str]:
-    """A run's (colour, marker symbol): its configuration's (``colour_ids``), or its own id's if not listed."""
-    key = ids.get(config_key(run.config), run.id)
+    """A run's (colour, marker symbol): its variant's (``colour_ids``), or its own id's if not listed."""
+    key = ids.get(seed_stats.variant_key(run.config), run.id)
     return run_colour(key), SYMBOLS[key % len(SYMBOLS)]
 
 
@@ -450,6 +538,33 @@ def run_curves(runs: Sequence[RunInfo], metrics: dict[int, dict[str, list]], t: 
             chance=chance_loss(n) if n else None,
         ))
     return curves
+
+
+def group_curves(groups: Sequence[RunGroup], metrics: dict[int, dict[str, list]], t: Text,
+                 everyone: Sequence[RunInfo] = (), classes: dict[int, int | None] | None = None) -> list[Curve]:
+    """One curve per group (``metrics``: run id → the store's columns, for every member): a single
+    run as ``run_curves`` draws it, several seeds as a band named after its seeds and flagged by the
+    first seed that diverged or got stuck ("stuck at chance in 3 of 5 seeds")."""
+    out = []
+    for group in groups:
+        head = run_curves([group.runs[0]], metrics, t, everyone, classes)[0]
+        if len(group.runs) < 2:
+            out.append(head)
+            continue
+        flagged = next((r for r in group.runs if r.status == "diverged" or r.stuck_at_chance), None)
+        shown = run_curves([flagged], metrics, t, everyone, classes)[0] if flagged is not None else head
+        n = len(group.runs)
+        name = legend_name(group.head, t, flags=False) + " · " + t("lab.seeds_band", n=n)
+        if stuck := sum(r.stuck_at_chance for r in group.runs):
+            name += " ⚠ " + t("lab.flag_stuck_seeds", k=stuck, n=n)
+        if broke := sum(r.status == "diverged" for r in group.runs):
+            name += " ⚠ " + t("lab.flag_diverged_seeds", k=broke, n=n)
+        out.append(Curve(
+            run_id=group.id, name=name, color=head.color, symbol=head.symbol, metrics=shown.metrics, reference=group.reference,
+            diverged_step=shown.diverged_step, stuck=shown.stuck, chance=shown.chance,
+            seeds=tuple(metrics[r.id] for r in group.runs),
+        ))
+    return out
 
 
 def chance_lines(levels: Sequence[ChanceLevel], t: Text) -> list[tuple[float, str]]:
@@ -484,19 +599,84 @@ def flags_text(run: RunInfo, t: Text) -> str:
     return " · ".join(flags)
 
 
+def _percent(value: float) -> str:
+    return f"{value:.1%}"
+
+
+def accuracy_text(run: RunInfo) -> str:
+    """A run's final test accuracy with its 95 % Wilson interval over its test images ("95.5 % [93.0, 97.1]"),
+    the bare accuracy when the run did not record which images it got right, "–" without one."""
+    result = run.result or {}
+    acc = result.get("final_test_acc")
+    if not isinstance(acc, (int, float)):
+        return "–"
+    interval = seed_stats.final_accuracy({"result": result})
+    if interval is None:
+        return _percent(acc)
+    return f"{_percent(interval.value)} [{interval.low * 100:.1f}, {interval.high * 100:.1f}]"
+
+
+def median_run(runs: Sequence[RunInfo]) -> RunInfo:
+    """The run whose final test accuracy is the median (the lower middle of an even count), so the
+    accuracy a row shows is one run's, with that run's interval; the first run when none has one."""
+    scored = sorted((r for r in runs if isinstance((r.result or {}).get("final_test_acc"), (int, float))),
+                    key=lambda r: r.result["final_test_acc"])
+    return scored[(len(scored) - 1) // 2] if scored else runs[0]
+
+
+def _spread(values: Sequence[float], show: Any) -> str:
+    """"median (lowest–highest)" of several seeds' values."""
+    return f"{show(_median(values))} ({show(min(values))}–{show(max(values))})"
+
+
+def group_row(group: RunGroup, t: Text) -> dict[str, str]:
+    """One row of the run list under the charts for a variant at one or several seeds (by translated
+    column name): a single run's values, or its seeds' medians with the lowest and highest seed; the
+    test accuracy is the median seed's, with its 95 % Wilson interval."""
+    runs = group.runs
+    if len(runs) == 1:
+        return run_row(runs[0], t)
+    middle = median_run(runs)
+    statuses: dict[str, int] = {}
+    for run in runs:
+        status = "stuck" if run.stuck_at_chance else run.status
+        statuses[status] = statuses.get(status, 0) + 1
+    status_text = " · ".join(
+        f"{'⚠️' if s == 'stuck' else STATUS_ICONS.get(s, '')} {t('lab.flag_stuck') if s == 'stuck' else t('lab.status.' + s)} ×{k}"
+        for s, k in statuses.items())
+    flags = [f"{t('lab.seed_of', seed=run.config['seed'])}: {text}" for run in runs if (text := flags_text(run, t))]
+    losses = [v for r in runs if isinstance(v := (r.result or {}).get("final_train_loss"), (int, float)) and math.isfinite(v)]
+    accs = [v for r in runs if isinstance(v := (r.result or {}).get("final_test_acc"), (int, float))]
+    return {
+        t("lab.col.run"): run_title(group.head, t),
+        t("lab.col.source"): t("lab.source." + group.head.source),
+        t("lab.col.seeds"): ", ".join(str(s) for s in group.seeds),
+        t("lab.col.status"): status_text,
+        t("lab.col.flags"): " · ".join(flags),
+        t("lab.col.steps"): f"{min(r.steps_done for r in runs)}/{group.head.steps}",
+        t("lab.col.train_loss"): _spread(losses, lambda v: f"{v:.3g}") if losses else "–",
+        t("lab.col.test_acc_ci"): accuracy_text(middle),
+        t("lab.col.test_acc_seeds"): _spread(accs, _percent) if len(accs) > 1 else "–",
+        t("lab.col.wall"): duration(middle.last_wall_s, t),
+        t("lab.col.speed"): f"{middle.result['images_per_s']:.0f}" if (middle.result or {}).get("images_per_s") else "–",
+    }
+
+
 def run_row(run: RunInfo, t: Text) -> dict[str, str]:
-    """One row of the run list under the charts, by translated column name."""
+    """One row of the run list under the charts, by translated column name (``group_row``'s columns)."""
     result = run.result or {}
     icon = "⚠️" if run.stuck_at_chance else STATUS_ICONS.get(run.status, "")
-    loss, acc = result.get("final_train_loss"), result.get("final_test_acc")
+    loss = result.get("final_train_loss")
     return {
         t("lab.col.run"): run_title(run, t),
         t("lab.col.source"): t("lab.source." + run.source),
+        t("lab.col.seeds"): str(run.config["seed"]),
         t("lab.col.status"): f"{icon} {t('lab.status.' + run.status)}",
         t("lab.col.flags"): flags_text(run, t),
         t("lab.col.steps"): f"{run.steps_done}/{run.steps}",
         t("lab.col.train_loss"): f"{loss:.4g}" if isinstance(loss, (int, float)) and math.isfinite(loss) else "–",
-        t("lab.col.test_acc"): f"{acc:.1%}" if isinstance(acc, (int, float)) else "–",
+        t("lab.col.test_acc_ci"): accuracy_text(run),
+        t("lab.col.test_acc_seeds"): "–",
         t("lab.col.wall"): duration(run.last_wall_s, t),
         t("lab.col.speed"): f"{result['images_per_s']:.0f}" if result.get("images_per_s") else "–",
     }

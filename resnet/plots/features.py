@@ -61,7 +61,7 @@ def ablation_metrics(comparison: Comparison, t: Text) -> list[dict]:
         dict(label=t("fm.first_changed"), value=comparison.first_changed or "—"),
         dict(label=t("fm.top1_same"), value=t("fm.yes") if comparison.top1_same else t("fm.no")),
         dict(label=t("fm.top_prob", label=class_name(comparison.base[0], t)), value=f"{after:.1%}",
-             delta=f"{(after - before) * 100:+.1f} pp", help=t("fm.top_prob_help", before=before)),
+             delta=t("fm.delta_pp", delta=(after - before) * 100), help=t("fm.top_prob_help", before=before)),
     ]
 
 
@@ -71,7 +71,7 @@ def overview_figure(analysis: Analysis, selected: str | None, t: Text) -> go.Fig
 
     Each marker's customdata is "stem" or the block's name, so a click selects it.
     Diamonds have a projection shortcut (option B), triangles a subsample + zero-pad one
-    (option A); an × marks a dropped block. With more than
+    (option A); an × marks a deleted block (fm.overview_help names every mark). With more than
     ``DENSE_ROW`` blocks in a stage (ResNet-101/152) the shapes move from under the
     markers to the row labels, so the labels do not overlap.
     """
@@ -404,6 +404,6 @@ def change_summary(comparison: Comparison, t: Text) -> str:
 
 
 def cam_summary(analysis: Analysis, t: Text) -> str:
-    """The class-activation map: which class it is of (its figure's title, as text)."""
+    """The class-activation map: which class it is of (its figure's title, on one line, as text)."""
     top = top_k(analysis, 1)[0]
-    return t("fm.fig.cam_title", label=class_name(top, t), prob=f"{top.prob:.1%}")
+    return t("fm.fig.cam_title", label=class_name(top, t), prob=f"{top.prob:.1%}").replace("<br>", " ")

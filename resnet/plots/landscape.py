@@ -22,7 +22,7 @@ from plotly.subplots import make_subplots
 from ..lab.surfaces import edge_mean
 from .cache import by_value, shared_figure
 from .curves import FONT
-from .style import GREY, Text
+from .style import GREY, Text, log_labels
 
 LINEAR_CAP = 10.0
 COLOURSCALE = "Viridis"  # sequential and colour-blind safe: low loss dark, high loss yellow
@@ -54,8 +54,13 @@ def _colour_bar(zmin: float, zmax: float, log: bool, t: Text) -> dict[str, Any]:
                            "thickness": 12}
     if log:
         ticks = list(range(math.floor(zmin), math.ceil(zmax) + 1))
-        bar |= {"tickvals": ticks, "ticktext": [f"{10.0**k:g}" for k in ticks]}
+        bar |= {"tickvals": ticks, "ticktext": [_power_text(k) for k in ticks]}
     return bar
+
+
+def _power_text(k: int) -> str:
+    """10^k short enough for a 3-D axis's side: 0.01 … 100 as they are, then "10³", "10⁻³"…"""
+    return f"{10.0**k:g}" if -2 <= k <= 2 else "10" + str(k).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
 
 
 def _range(drawn: Sequence[Drawn], log: bool) -> tuple[float, float]:
@@ -63,10 +68,20 @@ def _range(drawn: Sequence[Drawn], log: bool) -> tuple[float, float]:
     return float(values.min()), float(values.max())
 
 
+def _subset_sizes(drawn: Sequence[Drawn]) -> str:
+    """How many fixed training images each surface was measured on: "512", or "256 / 512"."""
+    return " / ".join(str(n) for n in sorted({int(d.payload["subset"]) for d in drawn}))
+
+
 def subset_note(drawn: Sequence[Drawn], t: Text) -> str:
     """What the loss was measured on, e.g. "mean cross-entropy on 512 fixed training images …"."""
-    sizes = sorted({int(d.payload["subset"]) for d in drawn})
-    return t("lab.landscape.subset", n=" / ".join(str(n) for n in sizes))
+    return t("lab.landscape.subset", n=_subset_sizes(drawn))
+
+
+def _title(drawn: Sequence[Drawn], t: Text) -> dict[str, Any]:
+    """The figures' title: ``subset_note`` without its BatchNorm detail, which the captions give,
+    so that it fits a projector's width."""
+    return {"text": t("lab.landscape.measured_on", n=_subset_sizes(drawn)), "font": {"size": 12, "color": "#555555"}}
 
 
 def loss_text(value: float | None) -> str:
@@ -105,7 +120,7 @@ def contour_figure(drawn: Sequence[Drawn], t: Text, *, log: bool = True) -> go.F
         fig.update_xaxes(title_text=t("lab.landscape.alpha"), row=1, col=i)
         fig.update_yaxes(title_text=t("lab.landscape.beta") if i == 1 else None, scaleanchor=f"x{i if i > 1 else ''}", row=1, col=i)
     fig.update_layout(height=360, margin={"l": 10, "r": 10, "t": 60, "b": 10}, font=FONT,
-                      title={"text": subset_note(drawn, t), "font": {"size": 12, "color": "#555555"}})
+                      title=_title(drawn, t))
     return fig
 
 
@@ -115,7 +130,6 @@ def surface_figure(drawn: Sequence[Drawn], t: Text, *, log: bool = True) -> go.F
     zmin, zmax = _range(drawn, log)
     fig = make_subplots(rows=1, cols=len(drawn), specs=[[{"type": "scene"}] * len(drawn)],
                         subplot_titles=[d.name for d in drawn], horizontal_spacing=0.02)
-    z_title = t("lab.landscape.loss_log" if log else "lab.landscape.loss_linear", cap=f"{LINEAR_CAP:g}")
     for i, d in enumerate(drawn, start=1):
         coords, z = d.payload["coords"], _values(d.payload["loss"], log)
         fig.add_trace(go.Surface(
@@ -128,13 +142,15 @@ def surface_figure(drawn: Sequence[Drawn], t: Text, *, log: bool = True) -> go.F
             fig.add_trace(go.Scatter3d(x=[0], y=[0], z=[centre], mode="markers", showlegend=False, name=t("lab.landscape.own_point"),
                                        marker={"size": 5, "color": d.colour, "line": {"color": "white", "width": 1}}), row=1, col=i)
         scene = "scene" if i == 1 else f"scene{i}"
-        z_axis = {"title": z_title, "range": [zmin, zmax]}
+        # no z title: drawn beside the cube it falls out of the scene; the colour bar's title names the loss and its scale
+        z_axis = {"title": {"text": ""}, "range": [zmin, zmax]}
         if log:  # the z axis in loss units too, as the colour bar
             z_axis |= {key: _colour_bar(zmin, zmax, log, t)[key] for key in ("tickvals", "ticktext")}
+        # the eye far enough that the cube's tick labels and axis titles, drawn around it, stay in its scene
         fig.layout[scene].update(xaxis_title="α", yaxis_title="β", zaxis=z_axis,
-                                 camera={"eye": {"x": 1.5, "y": 1.5, "z": 1.0}}, aspectmode="cube")
-    fig.update_layout(height=420, margin={"l": 0, "r": 0, "t": 60, "b": 0}, font=FONT,
-                      title={"text": subset_note(drawn, t), "font": {"size": 12, "color": "#555555"}})
+                                 camera={"eye": {"x": 2.1, "y": 2.1, "z": 1.4}}, aspectmode="cube")
+    fig.update_layout(height=380, margin={"l": 10, "r": 10, "t": 60, "b": 10}, font=FONT,
+                      title=_title(drawn, t))
     return fig
 
 
@@ -149,9 +165,11 @@ def interpolation_figure(drawn: Sequence[Drawn], t: Text, *, log: bool = True) -
     for x, key in ((0.0, "lab.landscape.init"), (1.0, "lab.landscape.final")):
         fig.add_vline(x=x, line={"color": GREY, "dash": "dot", "width": 1}, annotation_text=t(key), annotation_position="top")
     fig.update_layout(height=340, margin={"l": 10, "r": 10, "t": 60, "b": 10}, font=FONT, hovermode="x unified",
-                      title={"text": subset_note(drawn, t), "font": {"size": 12, "color": "#555555"}},
+                      title=_title(drawn, t),
                       xaxis_title=t("lab.landscape.interp_x"), yaxis_title=t("lab.landscape.loss_axis"),
                       legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0})
-    fig.update_yaxes(type="log" if log else "linear")
+    if log:  # a diverging net's curve spans dozens of decades: powers of ten, one notation ("1T" beside "10²⁰" before)
+        fig.update_yaxes(type="log", exponentformat="power",
+                         **log_labels([v for d in drawn for v in d.payload["loss"] if isinstance(v, (int, float))]))
     return fig
 

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 
 from .cache import shared_figure
 from .curves import ema
-from .style import BLUE, PLAIN, PREDICTION, VERMILLION, Text, dash, lambda_colour, legend_below, marker
+from .style import BLUE, PLAIN, PREDICTION, VERMILLION, Text, dash, lambda_colour, legend_below, log_labels, marker
 
 
 @shared_figure(maxsize=4)  # one per language
@@ -99,7 +99,8 @@ def signal_chart(runs: dict[str, list[Any]], field: str, t: Text, colours: dict[
         names = [s.name for s in next(iter(runs.values()))]
         fig.add_trace(go.Scatter(x=names, y=list(predicted[1]), mode="lines", name=predicted[0],
                                  line=dict(color=PREDICTION, dash="dash", width=2)))
-    fig.update_yaxes(type="log", title=t(f"why.{field}"), exponentformat="power")
+    fig.update_yaxes(type="log", title=t(f"why.{field}"), exponentformat="power",
+                     **log_labels([y for trace in fig.data for y in trace.y]))
     fig.update_xaxes(title=t("why.block_axis"), tickangle=-45)
     fig.update_layout(height=440, margin=dict(l=10, r=10, t=10, b=10), legend=legend_below())
     return fig

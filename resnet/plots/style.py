@@ -9,6 +9,7 @@ also differ by dash (``dash``), so they stay apart on a washed-out projector or 
 from __future__ import annotations
 
 import html
+import math
 from typing import Any, Callable, Sequence
 
 import plotly.graph_objects as go
@@ -54,6 +55,16 @@ def legend_below() -> dict[str, Any]:
     the plot shrinks to make room for however many rows it needs, so the legend never covers
     an axis title or the data, whatever the width or text size."""
     return dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0, xanchor="left")
+
+
+def log_labels(values: Sequence[float | None]) -> dict[str, Any]:
+    """A log axis's label settings for ``values``: Plotly labels every digit between powers of
+    ten when it thinks there is room, and at classroom size on a narrow or short axis those
+    piled on each other ("9" on "100k"). Over more than two decades only the powers of ten
+    are labelled; over fewer, 1, 2 and 5 of each decade (``dtick="D2"``), written in full ("200M", "500M", "1B")."""
+    positive = [v for v in values if v is not None and math.isfinite(v) and v > 0]
+    decades = math.log10(max(positive) / min(positive)) if positive else 0.0
+    return {"minorloglabels": "none"} if decades > 2 else {"dtick": "D2", "minorloglabels": "complete"}
 
 
 def _times(size: Any, scale: float) -> Any:

@@ -202,3 +202,126 @@ def test_the_live_region_holds_still_while_runs_train_and_analyses_compute(serve
         expect(page.locator(f".st-key-run-{run_id}")).to_have_count(0, timeout=30_000)
     page.locator(f".st-key-cancel_landscape_{finished}").get_by_role("button").click(timeout=10_000)
     expect(computing).to_have_count(0, timeout=30_000)
+
+
+# The training-loss chart's box (in page coordinates) and the page's scroll (Streamlit scrolls its main
+# section, not the window), sampled in the page every 100 ms
+# (a timer, so a loaded machine may sample less often; each sample records when it was taken). "drawn": the
+# plot is there with its curves (a chart being re-mounted is briefly absent, or a blank white box).
+CHART_WATCH_JS = """() => {
+    const watch = {samples: []};
+    const main = document.querySelector('[data-testid="stMain"]');
+    const sample = () => {
+        const plot = document.querySelector('.st-key-chart_train_loss .js-plotly-plot');
+        const box = plot ? plot.getBoundingClientRect() : null;
+        const drawn = !!(box && box.height > 0 && plot.querySelector('.main-svg .scatterlayer .trace'));
+        watch.samples.push({t: Math.round(performance.now()), drawn, y: main.scrollTop,
+                            top: box ? box.top + main.scrollTop : null, left: box ? box.left : null,
+                            width: box ? box.width : null, height: box ? box.height : null});
+    };
+    sample();
+    setInterval(sample, 100);
+    window.__chartWatch = watch;
+}"""
+STARTED = re.compile(r"Started (\d+) new run\(s\): ((?:#\d+(?:, )?)+)")
+
+
+def watched(page: Page) -> list[dict]:
+    return page.evaluate("() => window.__chartWatch.samples")
+
+
+def movement(samples: list[dict]) -> str:
+    tops = [s["top"] for s in samples if s["top"] is not None]
+    return (f"chart_samples={len(samples)} chart_moved_px={max(tops) - min(tops) if tops else None} "
+            f"chart_missing_samples={sum(not s['drawn'] for s in samples)} scroll_y={sorted({s['y'] for s in samples})}")
+
+
+def wait_for_samples(page: Page, more: int) -> None:
+    """Let the page sample ``more`` times again (bounded: a poll on the recorder's own count)."""
+    count = page.evaluate("() => window.__chartWatch.samples.length")
+    page.wait_for_function(f"() => window.__chartWatch.samples.length >= {count + more}", timeout=60_000)
+
+
+def test_the_training_loss_chart_holds_still_through_rerun_live_and_a_cancel(server, page):
+    """Issue 22: while a preset's runs are queued, train and one is cancelled (a learner's click), the
+    training-loss chart stays where it is (≤ 2 px), is never missing or blank, and the page never scrolls by itself."""
+    page.goto(f"{server}/lab?lang=en&preset=degradation")
+    expect(page.get_by_role("heading", name=HEADING)).to_be_visible()
+    page.wait_for_function(f"({POINTS_JS})() !== null")
+    expect(page.get_by_text("Measuring every block")).to_have_count(0)  # the first run is over
+    scrolled = "document.querySelector('[data-testid=\"stMain\"]')"
+    page.evaluate(f"() => {{ {scrolled}.scrollTop = 120; }}")  # off the top: a page that scrolled itself would show it
+    page.wait_for_function(f"() => {scrolled}.scrollTop === 120")
+    page.evaluate(CHART_WATCH_JS)
+    wait_for_samples(page, 10)
+
+    page.locator(".st-key-rerun_live").get_by_role("button").filter(visible=True).click()  # it has help: a hidden copy
+    started = page.get_by_text(STARTED)
+    expect(started).to_be_visible()
+    runs = [int(i) for i in re.findall(r"#(\d+)", STARTED.search(started.inner_text()).group(2))]
+    assert len(runs) == 4
+    expect(page.get_by_text(re.compile(r"#\d+ \S+: step \d+/120")).first).to_be_visible()  # one trains
+    wait_for_samples(page, 30)  # three seconds of the region's ticks while runs train and wait
+    print(f"before_cancel: {movement(watched(page))}")
+    target = runs[-1]  # queued behind the others: cancelled while it waits
+    cancel = page.locator(f".st-key-cancel_{target}").get_by_role("button").filter(visible=True)
+    cancel.scroll_into_view_if_needed()  # the queue sits below the charts: the test scrolls to it, as a reader would
+    scrolled_to = page.evaluate(f"() => {scrolled}.scrollTop")
+    cancel.click(timeout=30_000)
+    expect(page.locator(f".st-key-run-{target}")).to_have_count(0, timeout=10_000)
+    wait_for_samples(page, 30)
+    samples = watched(page)
+
+    tops = [s["top"] for s in samples if s["top"] is not None]
+    moved = max(tops) - min(tops) if tops else None
+    missing = [s["t"] for s in samples if not s["drawn"]]
+    scrolls = sorted({s["y"] for s in samples})
+    print(f"chart_samples={len(samples)} chart_moved_px={moved} chart_missing_samples={len(missing)} scroll_y={scrolls}")
+    try:
+        assert not missing, f"the chart was missing or blank in {len(missing)} of {len(samples)} samples"
+        assert moved is not None and moved <= 2, f"the chart moved {moved} px"
+        lefts = [s["left"] for s in samples if s["left"] is not None]
+        assert max(lefts) - min(lefts) <= 2, f"the chart moved sideways: {sorted(set(lefts))}"
+        # its height changes once, when the pressed preset's live runs join its legend (two more legend rows);
+        # never on a tick
+        heights = [s["height"] for s in samples if s["height"] is not None]
+        changes = sum(a != b for a, b in zip(heights, heights[1:]))
+        assert changes <= 1, f"the chart's height changed {changes} times: {sorted(set(heights))}"
+        assert set(scrolls) <= {120, scrolled_to}, f"the page scrolled by itself: {scrolls}"
+    finally:  # leave the server as found: the preset's other runs cancelled, by the same buttons
+        for run_id in runs[:-1]:
+            row = page.locator(f".st-key-run-{run_id}")
+            if row.count():
+                row.get_by_role("button").filter(visible=True).click(timeout=30_000)
+            expect(row).to_have_count(0, timeout=90_000)  # a running run stops at its next step (the first one compiles)
+
+
+def test_after_rerun_live_one_click_computes_the_presets_landscapes(server, page):
+    """Issue 22: after "Rerun live" of the Degradation preset the analyses pick its live runs (they sit
+    after the references on the chart), and once they finish one click starts their four landscapes. The
+    computation itself (about a minute per run at 11×11 here) is cancelled: the page tests draw its result."""
+    page.goto(f"{server}/lab?lang=en&preset=degradation")
+    expect(page.get_by_role("heading", name=HEADING)).to_be_visible()
+    page.locator(".st-key-rerun_live").get_by_role("button").filter(visible=True).click()
+    started = page.get_by_text(re.compile(r"(Started \d+ new run\(s\)|These runs already exist)"))
+    expect(started).to_be_visible()
+    page.wait_for_function(f"({POINTS_JS})() !== null")
+    live = [n for n in points(page) if "· live #" in n]
+    assert len(live) == 4
+    runs = [int(n.rsplit("#", 1)[1]) for n in live]
+    for run_id in runs:  # the preset's four short runs train to the end (their weights are saved then)
+        expect(page.locator(f".st-key-run-{run_id}")).to_have_count(0, timeout=600_000)
+    page.get_by_role("radio", name="11×11 · quick").click()
+    compute = page.locator(".st-key-lab_landscape_compute").get_by_role("button").filter(visible=True)
+    expect(compute).to_have_text(re.compile(r"Compute for 4 run\(s\)$"))
+    expect(compute).to_be_enabled()
+    compute.click()
+    computing = page.get_by_text(re.compile(r"Computing the 11×11 surface and the interpolation of .*#(\d+) "))
+    expect(computing).to_have_count(4)
+    for run_id in runs:
+        expect(page.get_by_text(re.compile(rf"Computing the 11×11 surface .*#{run_id} "))).to_be_visible()
+    expect(compute).to_be_disabled()
+    expect(page.get_by_text("has its 11×11 landscape already")).to_be_visible()  # and it says why
+    for run_id in runs:  # leave the server as found, by the Cancel buttons
+        page.locator(f".st-key-cancel_landscape_{run_id}").get_by_role("button").filter(visible=True).click(timeout=30_000)
+    expect(computing).to_have_count(0, timeout=60_000)

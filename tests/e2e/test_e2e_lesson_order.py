@@ -85,8 +85,8 @@ def expect_cost(page: Page, depth: int, batch: int, size: int, params: str, macs
 
 
 def expect_feature_maps_defaults(page: Page) -> None:
-    expect(selectbox(page, "Weights")).to_have_value("Trained on digits (ships with the app)")
-    expect(selectbox(page, "File")).to_have_value("ResNet-56 (98.1% test accuracy)")  # not Architecture's depth
+    expect(selectbox(page, "Weights")).to_have_value("Trained on digits")
+    expect(selectbox(page, "File")).to_have_value("ResNet-56")  # not Architecture's depth
     expect(selectbox(page, "Image")).to_have_value("Handwritten digit 3 (test set)")
     expect(page.get_by_text("layer1.1: input x 16×16×16")).to_be_visible()  # its default block, of the digits ResNet-56
 

@@ -67,14 +67,6 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
-# Known defect, issue 20 left open: the server sometimes has not exited 10 s after SIGTERM or
-# after Ctrl-C to its group (about 1 run in 5 here; a clean-clone CI run showed a child process
-# being spawned during the exit: "Fatal Python error: init_sys_streams"). Not strict: every run
-# still executes the test and reports it (xfailed / xpassed) until the exit is fixed.
-EXIT_DEFECT = pytest.mark.xfail(reason="known defect: the server's exit sometimes exceeds 10 s (issue 20)", strict=False)
-
-
-@EXIT_DEFECT
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
 def test_a_stopped_server_leaves_no_process_and_an_interrupted_run(tmp_path, page: Page, signum):
     """SIGTERM goes to the server alone (a service manager); Ctrl-C's SIGINT to every process of the terminal's group."""

@@ -325,9 +325,13 @@ def test_sentences_are_chosen_by_the_intervals(lang):
                                              least=100 * 200 / 359, most=100 * 314 / 359)
     assert everything.harmless() is None
     # the costliest deletion: at chance (36 of 359 right: chance, 10 %, is inside its interval), or above it
-    worst = dict(label="made-up", block="layer1.0", chance=0.1)
-    assert t("fm.veit.worst.chance", **worst, delta=-100 * 314 / 359, acc=36 / 359) in why_some_hurt(everything, t)
-    assert t("fm.veit.worst.above_chance", **worst, delta=-100 * 10 / 359, acc=340 / 359) in why_some_hurt(some, t)
+    def worst(study, right):  # the accuracy left with its Wilson interval, the change with its paired one
+        left, delta = wilson(right, 359), study.verdicts()[0].delta
+        return dict(label="made-up", block="layer1.0", chance=0.1, acc=right / 359, low=left.low, high=left.high,
+                    delta=100 * delta.value, dlow=100 * delta.low, dhigh=100 * delta.high)
+
+    assert t("fm.veit.worst.chance", **worst(everything, 36)) in why_some_hurt(everything, t)
+    assert t("fm.veit.worst.above_chance", **worst(some, 340)) in why_some_hurt(some, t)
     # the downsampling block: within noise, or beyond it, by its interval
     layer20 = {v.block.name: v for v in verdicts}["layer2.0"]
     interval = t("fm.veit.block_interval", name="layer2.0", delta=100 * layer20.delta.value, low=100 * layer20.delta.low,

@@ -78,6 +78,10 @@ def test_blow_up_claim_is_the_files():
     assert claim.test_outcome == ("all" if len(blown) == len(stuck) else "some")
     accs = [r["result"]["final_test_acc"] for r in stuck]
     assert claim.stuck_acc == (min(accs), max(accs))
+    intervals = [stats.wilson(sum(unpack_correct(r["result"]["final_test_correct"], r["result"]["test_images"])), r["result"]["test_images"])
+                 for r in stuck]  # the Wilson intervals recomputed from each seed's per-image outcomes
+    assert claim.stuck_acc_interval == (min(i.low for i in intervals), max(i.high for i in intervals))
+    assert claim.stuck_acc_interval[0] <= claim.stuck_acc[0] <= claim.stuck_acc[1] <= claim.stuck_acc_interval[1]
     identity = [r["result"]["final_train_loss"] for r in runs[("identity", 56, 1.0)].values()]
     assert claim.identity_loss == pytest.approx(median(identity))
 
@@ -113,8 +117,14 @@ def test_every_outcome_has_a_phrasing_that_fills(lang):
         assert placeholders(texts[f"claims.compare.{outcome}"]) <= filled.keys(), outcome
     blow_up = claims.blow_up_values(Translator(lang), claims.blow_up_claim())
     for key in ("claims.lambda2.never_trains", "claims.lambda2.trains_some", "claims.lambda2_test.all",
-                "claims.lambda2_test.some", "claims.lambda2_test.none", "why.q1_run", "lab.preset.why_not_2x.question"):
+                "claims.lambda2_test.some", "claims.lambda2_test.none", "why.q1_run", "claims.lambda_big_measured"):
         assert placeholders(texts[key]) <= blow_up.keys(), key
+    question = claims.question_values("why_not_2x", Translator(lang))
+    assert placeholders(texts["lab.preset.why_not_2x.question"]) <= question.keys()
+    assert placeholders(texts["lab.lambda_big.pad"]) <= claims.lambda_big_values(Translator(lang)).keys()
+    for key in ("claims.lambda_best.all", "claims.lambda_best.some"):
+        assert placeholders(texts[key]) <= {"lam", "k", "n"}, key
+    assert placeholders(texts["claims.lambda_row"]) <= {"lam", "loss", "range", "k", "n"}
     deg = claims.degradation_values(Translator(lang), claims.degradation_claim())
     for key in ("why.deg_summary", "lab.preset.degradation.question"):
         assert placeholders(texts[key]) <= deg.keys(), key
@@ -134,5 +144,102 @@ def test_no_measured_figure_is_typed_into_these_sentences(lang):
     """The old hand-typed figures are gone: each measured number is a placeholder."""
     texts = catalog(lang)
     for key in ("why.deg_summary", "why.q1_run", "lab.preset.degradation.question", "lab.preset.why_not_2x.question",
+                "lab.lambda_big.pad", "lab.lambda_big.conv", "lab.fig7_intro", "lab.diag_reading", "why.prediction_note.pad",
                 *(k for k in texts if k.startswith("claims."))):
-        assert not re.search(r"\b(58|2\.30|57\.8|9\.7|~50|120)\b", texts[key]), key
+        assert not re.search(r"\b(58|2\.30|57\.8|9\.7|~50|120|97\.5|57|1\.07|1\.26|290|0\.98|1\.05|17)\b", texts[key]), key
+
+
+def test_lambda_sweep_is_the_files():
+    """Each λ's final training loss over the seeds, its seeds at chance, and in how many seeds it ends lowest."""
+    runs = every_seed("why_not_2x")
+    by_scale = {scale: seeds for (_, _, scale), seeds in runs.items()}
+
+    def final(run: dict) -> float:
+        loss = run["result"]["final_train_loss"]
+        return loss if loss is not None and math.isfinite(loss) else math.inf
+
+    seeds = sorted(next(iter(by_scale.values())))
+    lowest = [min(by_scale, key=lambda scale: final(by_scale[scale][seed])) for seed in seeds]
+    sweep = {s.scale: s for s in claims.lambda_sweep()}
+    assert sweep.keys() == by_scale.keys() == {0.0, 0.5, 1.0, 2.0}
+    for scale, outcome in sweep.items():
+        losses = [final(r) for r in by_scale[scale].values() if math.isfinite(final(r))]
+        assert outcome.final_loss == pytest.approx((median(losses), min(losses), max(losses)))
+        at_chance = sum(abs(sum(r["metrics"]["train_loss"][-20:]) / 20 - CHANCE) <= 0.1 * CHANCE
+                        for r in by_scale[scale].values() if r["status"] == "done")
+        assert outcome.at_chance == at_chance and outcome.lowest == lowest.count(scale), scale
+    assert sweep[1.0].lowest == len(seeds)  # what the files show today: λ = 1 ends lowest in every seed
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_lambda_sentences_say_the_recomputed_claims(lang):
+    t = Translator(lang)
+    values = claims.question_values("why_not_2x", t)
+    question = t("lab.preset.why_not_2x.question", **values)
+    # ResNet-56: 27 blocks, two of them stage starts; λ = 2 doubles at the 24 identity blocks after the
+    # first, √2 at each stage start: 2^(24 + 1)
+    assert "2²⁵" in question and values["blocks"] == "27"
+    for outcome in claims.lambda_sweep():
+        if outcome.scale <= 1:
+            assert f"{outcome.final_loss[0]:.2g} [{outcome.final_loss[1]:.2g}–{outcome.final_loss[2]:.2g}]" in question
+    assert t("claims.lambda_best.all", lam="1", k=5, n=5) in question
+    note = t("lab.lambda_big.pad", **claims.lambda_big_values(t))
+    blow = claims.blow_up_claim()
+    assert f"{blow.step1_range[0]:.0f}–{blow.step1_range[1]:.0f}" in note and t(f"claims.lambda2.{blow.outcome}", **values) in note
+    assert placeholders(catalog(lang)["lab.lambda_big.conv"]) == set()  # no shipped run has option B with λ > 1: no claim
+
+
+# He et al. 2015's Fig. 7 read on measured means (label, config, mean response std): the issue's
+# retrained degradation preset, and two seeds per depth that overlap.
+RESNET = {"shortcut": "identity"}
+MEASURED = [("ResNet-20 A", {**RESNET, "depth": 20}, 0.96), ("ResNet-56 A", {**RESNET, "depth": 56}, 1.08),
+            ("plain-20", {"shortcut": "none", "depth": 20}, 1.15), ("plain-56", {"shortcut": "none", "depth": 56}, 2.00)]
+
+
+def test_fig7_reading_follows_the_measured_means():
+    reading = claims.fig7_reading(MEASURED)
+    assert (reading.plain, reading.depth) == ("below", "more")  # the deeper ResNet responds more: not the paper's order
+    seeds = [*MEASURED[:2], ("ResNet-20 A", {**RESNET, "depth": 20}, 1.10), ("ResNet-56 A", {**RESNET, "depth": 56}, 1.00)]
+    assert claims.fig7_reading(seeds).depth == "overlap" and claims.fig7_reading(seeds).plain == "none"
+    flipped = [(label, config, 3 - v) for label, config, v in MEASURED]
+    assert (claims.fig7_reading(flipped).plain, claims.fig7_reading(flipped).depth) == ("above", "less")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_fig7_intro_says_the_reading(lang):
+    t = Translator(lang)
+    text = t("lab.fig7_intro", **claims.fig7_values(t, MEASURED))
+    sep = t("claims.list_sep")
+    assert t("claims.fig7.depth.more", deep="ResNet-56 A 1.08", shallow="ResNet-20 A 0.96") in text
+    assert t("claims.fig7.plain.below", residual=f"ResNet-20 A 0.96{sep}ResNet-56 A 1.08",
+             plain=f"plain-20 1.15{sep}plain-56 2.00") in text
+    assert "{" not in text and "0.98" not in text
+    for key in ("claims.fig7.plain.below", "claims.fig7.plain.above", "claims.fig7.plain.overlap",
+                "claims.fig7.depth.less", "claims.fig7.depth.more", "claims.fig7.depth.overlap"):
+        assert placeholders(catalog(lang)[key]) <= {"residual", "plain", "deep", "shallow"}, key
+
+
+def test_prediction_note_is_the_measurement():
+    """The Why page's ∏λ line against a real measurement (ResNet-20, option A, λ = 2 at initialisation):
+    the largest gaps recomputed from the theory's gains (λ per identity block, λ/√2 forward and λ/2
+    backward at a zero-padded stage start), not from the gains the measurement stores."""
+    from resnet.inference.diagnostics import measure_at_init
+
+    signals = measure_at_init(20, "scaled", 2.0, downsample="pad")
+    forward, backward = [signals[0].out_rms], [signals[-1].grad_rms]
+    for s in signals[1:]:
+        forward.append(forward[-1] * (2.0 / math.sqrt(2) if s.shortcut_kind == "pad" else 2.0))
+    for s in reversed(signals[:-1]):
+        backward.insert(0, backward[0] * (2.0 / 2 if s.shortcut_kind == "pad" else 2.0))
+    fwd = [abs(s.out_rms / p - 1) for s, p in zip(signals, forward)]
+    bwd = [abs(s.grad_rms / p - 1) for s, p in zip(signals, backward)]
+    for lang in LANGS:
+        t = Translator(lang)
+        fit = t("claims.prediction.fit", lam="2", fwd_dev=f"{max(fwd):.0%}", fwd_at=signals[fwd.index(max(fwd))].name,
+                bwd_dev=f"{max(bwd):.0%}", bwd_at=signals[bwd.index(max(bwd))].name)
+        assert claims.prediction_values(t, signals) == {"fit": fit}
+        note = t("why.prediction_note.pad", **claims.prediction_values(t, signals))
+        assert fit in note and "{" not in note
+        # λ ≤ 0: no positive multiple of x rides the shortcuts, so no gap is quoted
+        plain = measure_at_init(20, "scaled", 0.0, downsample="pad")
+        assert claims.prediction_values(t, plain) == {"fit": t("claims.prediction.none", lam="0")}

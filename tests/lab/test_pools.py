@@ -174,9 +174,13 @@ def test_shutdown_interrupts_training_and_queued_runs_survive_restart(new_pool):
     store = pool.store
     run_id = pool.submit(replace(LONG, seed=40)).run_id
     _training(store, run_id)
+    workers = list(pool._procs)
     pool.shutdown()
     run = store.get_run(run_id)
     assert run.status == "interrupted" and run.steps_done >= 1 and pool.worker_pids == []
+    # each worker recorded its run and ended itself (exit 0), not killed after the grace (-9):
+    # a Paddle interpreter's own exit is skipped, so a stopping server does not wait for it
+    assert [w.exitcode for w in workers] == [0] * len(workers)
     queued, _ = store.enqueue(replace(TINY, seed=41))  # e.g. submitted by another server meanwhile
     pool.start()
     assert pool.wait([queued], timeout=DEADLINE_S)[0].status == "done"

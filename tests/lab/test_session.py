@@ -52,10 +52,52 @@ def image_folder(root, name: str, classes: dict[str, int]) -> None:
 def test_open_imports_the_references_and_a_preset_shows_them_then_its_live_runs(lab):
     assert lab.writable and lab.reference_problem is None
     shown = lab.preset_runs("degradation")
-    assert shown == lab.references["degradation"] and len(shown) == len(PRESETS["degradation"].configs)
+    # every seed imported, seed 0's first; the preset shows each variant once, by its seed-0 run
+    assert len(lab.references["degradation"]) == len(PRESETS["degradation"].reference_configs)
+    assert shown == lab.references["degradation"][:len(PRESETS["degradation"].configs)]
+    assert [lab.store.get_run(i).config["seed"] for i in shown] == [0] * len(shown)
     (first, *_), (again, *_) = lab.rerun_preset("degradation"), lab.rerun_preset("degradation")
     assert first.created and again == (first.run_id, False)  # a second press queues nothing new
     assert lab.preset_runs("degradation")[len(shown):] == sorted(s.run_id for s in lab.rerun_preset("degradation"))
+
+
+def test_groups_put_the_seeds_of_a_variant_together_by_source(lab):
+    groups = {(g.head.label, g.reference): g for g in lab.groups() if g.head.config["steps"] == 120}
+    plain = groups[("plain-56", True)]
+    assert plain.seeds == [0, 1, 2, 3, 4] and plain.id == min(r.id for r in plain.runs)
+    assert {r.label for r in plain.runs} == {"plain-56"} and len({r.id for r in plain.runs}) == 5
+    # a live rerun at seed 0 is its own group, and its variant's reference band is drawn under it
+    rerun = {lab.store.get_run(s.run_id).label: s.run_id for s in lab.rerun_preset("degradation")}
+    groups = {(g.head.label, g.reference): g for g in lab.groups() if g.head.config["steps"] == 120}
+    live = groups[("plain-56", False)]
+    assert live.id == rerun["plain-56"] and live.seeds == [0] and live.variant == plain.variant
+    assert session.reference_bands([live], lab.groups()) == [plain]
+    assert session.reference_bands([live, plain], lab.groups()) == []  # picked already
+
+
+def test_submit_with_seeds_queues_one_run_per_seed(lab):
+    done = lab.submit(TINY, seeds=3)
+    assert not done.problems and [s.created for s in done.runs] == [True] * 3 and done.run_id == done.runs[0].run_id
+    runs = [lab.store.get_run(s.run_id) for s in done.runs]
+    assert [r.config["seed"] for r in runs] == [7, 8, 9] and {r.label for r in runs} == {"ResNet-20 A w4"}
+    (group,) = [g for g in lab.groups() if not g.reference]
+    assert group.seeds == [7, 8, 9] and group.id == done.run_id  # one variant: one pick, one band
+    more = lab.submit(TINY, seeds=5)  # seeds 7–9 are there already: only 10 and 11 are new
+    assert [s.created for s in more.runs] == [False] * 3 + [True] * 2
+    assert len(lab.store.list_runs(source="live")) == 5
+
+
+@pytest.mark.parametrize("seeds", [0, 6, -1, 2.5, True, "3"])
+def test_a_seed_count_out_of_range_is_a_problem_and_queues_nothing(lab, seeds):
+    done = lab.submit(TINY, seeds=seeds)
+    assert [(p.code, p.field) for p in done.problems] == [("range", "seeds")] and done.run_id is None
+    assert not lab.store.list_runs(source="live")
+
+
+def test_seeds_past_the_last_seed_are_refused_before_any_is_queued(lab):
+    done = lab.submit({**TINY, "seed": 2**31 - 2}, seeds=3)  # 2**31 - 2, 2**31 - 1, then one too many
+    assert [(p.code, p.field) for p in done.problems] == [("range", "seed")]
+    assert not lab.store.list_runs(source="live")
 
 
 def test_submit_says_whether_it_created_the_run(lab):

@@ -14,12 +14,18 @@ from resnet.plots.architecture import ROW_MAX
 from tests.helpers import open_page as run
 
 
+def opened_lesson(at):
+    """The page after its lesson expander was opened (it runs its content only then)."""
+    at.session_state["arch_lesson"] = True
+    return at.run()
+
+
 @pytest.mark.parametrize("lang", LANGS)
 def test_lesson_map_renders_in_both_languages(lang):
     texts = catalog(lang)
     at = run("pages/architecture.py", lang=lang)
-    assert texts["arch.lesson"] in [e.label for e in at.expander]
-    mapping, blocks = (table.value for table in at.table)
+    assert texts["arch.lesson"] in [e.label for e in at.expander] and not at.table  # its tables drawn once opened
+    mapping, blocks = (table.value for table in opened_lesson(at).table)
     assert list(mapping.columns) == [texts[f"arch.lesson_col_{c}"] for c in ("lesson", "ours", "note")]
     assert len(mapping) == len(ROWS)
     assert list(mapping.iloc[:, 2]) == [texts[f"arch.lesson.{r.key}"] for r in ROWS]  # the notes in this language
@@ -32,7 +38,7 @@ def test_lesson_map_renders_in_both_languages(lang):
 
 
 def test_lesson_map_has_no_block_table_for_basic_block_nets():
-    at = run("pages/architecture.py", lang="en", depth="18")
+    at = opened_lesson(run("pages/architecture.py", lang="en", depth="18"))
     assert len(at.table) == 1  # the name map only: the lesson's loop builds bottleneck nets
     assert catalog("en")["arch.lesson_no_blocks"].format(depth=18) in [c.value for c in at.caption]
 

@@ -34,6 +34,7 @@ from streamlit.testing.v1 import AppTest
 
 from pages.common.ui import md_escape
 from tests.helpers import open_page, query_param
+from resnet import stats
 from resnet.inference import images
 from resnet.lab import shipped, tasks
 from resnet.model import preprocess, weights
@@ -41,6 +42,7 @@ from resnet.i18n import MISSING, catalog
 from resnet.model import resnet
 from resnet.model.init import init_parameters
 from resnet.model.spec import STEMS
+from resnet.plots import ablation as ablation_plots
 
 REPO = Path(__file__).resolve().parents[2]
 EN, ZH = catalog("en"), catalog("zh")
@@ -131,7 +133,8 @@ def test_every_key_the_core_uses_is_in_both_catalogs():
     keys |= {f"fm.stem_info.{stem}" for stem in STEMS}
     page = (REPO / "pages" / "feature_maps.py").read_text(encoding="utf-8")
     keys |= set(re.findall(r"[\"'](fm\.[a-z_]+(?:\.[a-z_0-9]+)+)[\"']", page))  # the page's own texts
-    assert {"fm.veit.untrained", "fm.veit.recompute", "fm.shipped_option", "fm.weights_error.shipped_missing"} <= keys
+    keys |= {f"fm.drop_test.{outcome}" for outcome in ("hurts", "helps", "within_noise")}  # ablation.deletion_reading
+    assert {"fm.veit.untrained", "fm.veit.recompute", "fm.veit.worst.chance", "fm.weights_error.shipped_missing"} <= keys
     assert len(keys) > 60
     assert not keys - set(EN), sorted(keys - set(EN))
     assert not keys - set(ZH), sorted(keys - set(ZH))
@@ -231,7 +234,7 @@ def test_dropping_a_block_leaves_earlier_blocks_alone():
     run(at)
     assert metrics(at)["First block that changes"] == "layer3.2"
     assert query_param(at, "ablate") == "drop" and query_param(at, "drop") == "layer3.2"
-    assert "Channel" in " ".join(s.value for s in at.subheader if "layer3.2 dropped" in s.value)
+    assert "Channel" in " ".join(s.value for s in at.subheader if "layer3.2 deleted" in s.value)
     at.radio(key="fm.ablate").set_value("none")
     run(at)
     assert "First block that changes" not in metrics(at) and query_param(at, "drop") is None
@@ -457,7 +460,7 @@ def titled(at: AppTest, title: str) -> dict:
 def test_the_page_opens_on_the_trained_resnet56_and_a_test_digit():
     at = run()
     assert query_param(at, "weights") == "shipped" and query_param(at, "file") == "resnet56_digits16.safetensors"
-    assert at.selectbox(key="fm.file").options == ["ResNet-56 (98.1% test accuracy)", "plain-20 (97.8% test accuracy)"]
+    assert at.selectbox(key="fm.file").options == ["ResNet-56", "plain-20"]  # short: a projector cuts long options
     image = at.selectbox(key="fm.image")
     assert image.value == "digit_3" and image.options[:10] == [f"Handwritten digit {c} (test set)" for c in range(10)]
     assert "Chelsea the cat" in image.options  # the photos stay available
@@ -521,6 +524,40 @@ def test_recompute_live_shows_progress_cancel_then_measured_live(no_task_process
     again = at.button(key="veit_recompute")
     assert again.label == EN["fm.veit.measure_again"] and again.proto.type == "tertiary"  # now a secondary action
     assert len(titled(at, EN["fm.veit.single_title"])["layout"]["annotations"]) == 2
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_accuracies_carry_their_intervals_and_a_deletion_within_noise_says_so(lang):
+    """Under the File box, the shipped net's test accuracy with its 95 % Wilson interval (n = its test images);
+    deleting a block the lesion study finds within noise says "within noise (± x pp)" on the whole test split,
+    the costliest deletion its paired interval and a loss beyond noise (exact McNemar)."""
+    t = catalog(lang)
+    meta = weights.read_sidecar(shipped.shipped_path(shipped.DEFAULT_KEY))
+    n = meta["test_images"]
+    right = round(meta["test_acc"] * n)
+    accuracy = stats.wilson(right, n)
+    assert (right, n) == (352, 359) and accuracy.low < accuracy.value < accuracy.high  # 98.1 % of 359 digits
+    study = shipped.stored_lesion_studies()[shipped.DEFAULT_KEY]
+    verdicts = {v.block.name: v for v in study.verdicts()}
+    quiet, worst = verdicts[study.harmless().name], verdicts[study.worst.name]
+    assert not quiet.beyond_noise and worst.beyond_noise and worst.delta.value < 0
+
+    at = run(lang=lang, ablate="drop", drop=quiet.block.name)
+    shown = texts(at)
+    assert t["fm.file_accuracy"].format(label="ResNet-56", acc=accuracy.value, low=accuracy.low, high=accuracy.high,
+                                        n=n) in [c.value for c in at.caption]
+    intact = study.baseline_interval
+    assert (intact.value, intact.low, intact.high) == accuracy  # the study's intact net is the file's accuracy
+    left = ablation_plots.accuracy_left(quiet.block, n)
+    within = t["fm.drop_test.within_noise"].format(
+        n=n, label="ResNet-56", block=quiet.block.name, acc=left.value, alow=left.low, ahigh=left.high, base=intact.value,
+        blow=intact.low, bhigh=intact.high, delta=100 * quiet.delta.value, half=100 * quiet.delta.half_width)
+    assert within in shown and ("within noise (±" in within or "在噪声范围内（±" in within)
+    at = run(lang=lang, ablate="drop", drop=worst.block.name)
+    sentence = next(m.value for m in at.markdown if worst.block.name in m.value and str(n) in m.value)
+    assert sentence.startswith(t["fm.drop_test.hurts"].split("{")[0])
+    assert f"{100 * worst.delta.low:+.1f}" in sentence and f"{100 * worst.delta.high:+.1f}" in sentence
+    assert worst.delta.high < 0  # the interval excludes 0: only then may the text say it costs accuracy
 
 
 def test_random_weights_say_they_are_untrained_and_what_to_pick():

@@ -11,6 +11,7 @@ import importlib
 import json
 import math
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -20,7 +21,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.helpers import REPO, open_page, poll, query_param, started_pools
-from resnet.lab import pools, session, tasks
+from resnet import stats
+from resnet.i18n import Translator
+from resnet.lab import claims, pools, session, tasks
+from resnet.lab.config import StepMetrics, unpack_correct
 from resnet.plots import curves
 from resnet.lab.presets import PRESETS
 from resnet.lab.queued import Submitted
@@ -74,21 +78,29 @@ def test_presets_show_reference_curves_at_once():
     at = open_lab()
     store = RunStore()
     refs = store.list_runs(source="reference")
-    assert len(refs) == sum(len(p.configs) for p in PRESETS.values())  # imported on the first load
+    assert len(refs) == sum(len(p.reference_configs) for p in PRESETS.values())  # every seed, imported on the first load
     degradation = legend(figure(at, "Training loss"))
-    assert degradation == {f"{label} · digits · reference": 120 for label in ("plain-20", "plain-56", "ResNet-20 A", "ResNet-56 A")}
-    assert legend(figure(at, "Test accuracy"))["plain-56 · digits · reference"] == 6  # evaluated every 20 steps
-    assert at.multiselect(key="lab.runs").value == [r.id for r in refs if r.config["steps"] == 120]  # the four of the preset
+    assert degradation == {f"{label} · digits · reference · median of 5 seeds": 120
+                           for label in ("plain-20", "plain-56", "ResNet-20 A", "ResNet-56 A")}
+    assert legend(figure(at, "Test accuracy"))["plain-56 · digits · reference · median of 5 seeds"] == 6  # evaluated every 20 steps
+    # one pick per variant (its seed-0 run stands for its five seeds), drawn as a median on a min–max band
+    assert at.multiselect(key="lab.runs").value == [r.id for r in refs if r.config["steps"] == 120 and r.config["seed"] == 0]
+    assert len(at.multiselect(key="lab.runs").options) == sum(len(p.configs) for p in PRESETS.values())
 
     at.radio(key="lab.preset").set_value("why_not_2x").run()
     spec = figure(at, "Training loss")
     names = legend(spec)
-    assert "ResNet-56 A λ=2 · digits · reference ⚠ stuck at chance" in names and "ResNet-56 A λ=0.5 · digits · reference" in names
+    lam2 = [r for r in refs if r.label == "ResNet-56 A λ=2"]
+    stuck, diverged = sum(r.stuck_at_chance for r in lam2), sum(r.status == "diverged" for r in lam2)
+    assert stuck and diverged and stuck + diverged == 5
+    assert (f"ResNet-56 A λ=2 · digits · reference · median of 5 seeds ⚠ stuck at chance in {stuck} of 5 seeds"
+            f" ⚠ diverged in {diverged} of 5 seeds") in names
+    assert "ResNet-56 A λ=0.5 · digits · reference · median of 5 seeds" in names
     assert all(n == 200 for n in names.values())
     notes = [a["text"] for a in spec["layout"]["annotations"]]
     # the λ = 2 failure at a glance: where it blew up (loss 58–64, capped: see presets.LAMBDA_BASE) and where it settled
-    # (the numbers are the shipped run's: its peak, and the step after its last loss ≥ 3·ln 10)
-    exploded = next(r for r in refs if r.label == "ResNet-56 A λ=2")
+    # (the numbers are the first stuck seed's run: its peak, and the step after its last loss ≥ 3·ln 10)
+    exploded = next(r for r in sorted(lam2, key=lambda r: r.config["seed"]) if r.stuck_at_chance)
     losses = store.metrics(exploded.id)["train_loss"]
     peak = max(losses)
     settled = curves.stuck_from(losses, math.log(10)) + 1
@@ -100,6 +112,7 @@ def test_presets_show_reference_curves_at_once():
     assert len(marks) == 1 and marks[0]["marker"]["symbol"] == ["triangle-up", "circle-open"]
     assert spec["layout"]["yaxis"]["type"] == "log"  # the preset opens on a log loss axis: 64 and 0.009 both show
     table = at.dataframe[0].value
+    assert len(table) == 4  # one row per variant
     flagged = table[table["flags"].str.contains("stuck at chance")]
     assert list(flagged["run"].str.replace(r"^#\d+ ", "", regex=True)) == ["ResNet-56 A λ=2 · digits"]
     assert query_param(at, "preset") == "why_not_2x" and query_param(at, "runs") == ",".join(str(i) for i in at.multiselect(key="lab.runs").value)
@@ -108,20 +121,45 @@ def test_presets_show_reference_curves_at_once():
 
 def test_reference_curves_in_chinese():
     at = open_lab(lang="zh", preset="resnet50_shortcut")
-    names = legend(figure(at, "训练损失"))
-    assert names == {"ResNet-50 w8 · 手写数字 · 参考": 200, "plain-50 w8 · 手写数字 · 参考": 200}
+    spec = figure(at, "训练损失")
+    assert legend(spec) == {"ResNet-50 w8 · 手写数字 · 参考 · 5 种子中位数": 200, "plain-50 w8 · 手写数字 · 参考 · 5 种子中位数": 200}
+    assert [d["name"] for d in spec["data"] if d.get("fill") == "tonexty"] == [Translator("zh")("seeds.high", n=5)] * 2  # one band each
     assert at.title[0].value.startswith("训练实验室")
+    table = at.dataframe[0].value
+    assert list(table["随机种子"]) == ["0, 1, 2, 3, 4"] * 2
+    assert all(re.fullmatch(r"\d+\.\d% \[\d+\.\d, \d+\.\d\]", v) for v in table["测试准确率 [95% 区间]"])
+    assert any("Wilson" in c.value and "n = 359" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_table_shows_each_accuracy_with_its_wilson_interval(lang):
+    """The median seed's final test accuracy, with its 95 % Wilson interval computed from the images it got right."""
+    at = open_lab(lang=lang)
+    t = Translator(lang)
+    store = RunStore()
+    table = at.dataframe[0].value
+    for (_, row), head in zip(table.iterrows(), [store.get_run(i) for i in at.multiselect(key="lab.runs").value]):
+        runs = [r for r in store.list_runs(source="reference") if r.label == head.label and r.config["steps"] == head.steps]
+        middle = curves.median_run(runs)
+        right = unpack_correct(middle.result["final_test_correct"], middle.result["test_images"])
+        value, low, high = stats.wilson(sum(right), len(right))
+        assert row[t("lab.col.test_acc_ci")] == f"{value:.1%} [{low * 100:.1f}, {high * 100:.1f}]"
+        assert low < middle.result["final_test_acc"] < high
+        accs = sorted(r.result["final_test_acc"] for r in runs)
+        assert row[t("lab.col.test_acc_seeds")] == f"{accs[2]:.1%} ({accs[0]:.1%}–{accs[-1]:.1%})"
 
 
 @pytest.mark.task_processes
 def test_diagnostics_at_initialisation_for_each_configuration():
     at = measured(open_lab())
     specs = [json.loads(e.proto.spec) for e in at.get("plotly_chart")]
-    per_block = [s for s in specs if any(d["name"].endswith("· init") for d in s["data"])]
+    seeds = " · median of 5 seeds"  # every seed of a reference variant is measured: its median on a min–max band
+    per_block = [s for s in specs if any(d["name"].endswith("· init" + seeds) for d in s["data"])]
     assert len(per_block) == 2  # activation and gradient RMS per block
-    forward = {d["name"]: d for d in per_block[0]["data"]}
-    assert len(forward["ResNet-56 A · digits · init"]["x"]) == 27 and len(forward["ResNet-20 A · digits · init"]["x"]) == 9
-    assert all(v > 0 for v in forward["plain-56 · digits · init"]["y"])
+    forward = {d["name"]: d for d in per_block[0]["data"] if d.get("showlegend", True)}
+    assert len(forward["ResNet-56 A · digits · init" + seeds]["x"]) == 27 and len(forward["ResNet-20 A · digits · init" + seeds]["x"]) == 9
+    assert all(v > 0 for v in forward["plain-56 · digits · init" + seeds]["y"])
+    assert sum(d.get("fill") == "tonexty" for d in per_block[0]["data"]) == 4  # a band per variant
     assert any("needs trained weights" in i.value for i in at.info)  # Fig. 7: the references ship without weights
 
 
@@ -181,7 +219,7 @@ def test_tiny_live_run_appears_in_store_and_its_curve_shows(isolated_home):
     store = RunStore()
     (run,) = store.list_runs(source="live")
     assert run.label == "ResNet-20 A w4" and run.config["steps"] == 6 and run.config["seed"] == 11
-    assert any(f"Queued as run #{run.id}" in s.value for s in at.success)
+    assert any(f"Queued as run #{run.id}" in s.value for s in at.toast)
     assert at.multiselect(key="lab.runs").value[-1] == run.id
 
     done = poll(lambda: (r := store.get_run(run.id)).status == "done" and r, f"run {run.id} to finish", timeout=DEADLINE_S)
@@ -201,8 +239,8 @@ def test_tiny_live_run_appears_in_store_and_its_curve_shows(isolated_home):
 
     # the same settings again: the same run, not a second one
     at.button(key="train").click().run()
-    assert any(f"Run #{run.id}" in i.value and "already (done)" in i.value for i in at.info)  # truthfully: not "Queued"
-    assert not any("Queued as run" in s.value for s in at.success)
+    assert any(f"Run #{run.id}" in i.value and "already (done)" in i.value for i in at.toast)  # truthfully: not "Queued"
+    assert not any("Queued as run" in s.value for s in at.toast)
     assert [r.id for r in store.list_runs(source="live")] == [run.id]
 
 
@@ -251,6 +289,53 @@ def test_custom_run_says_and_picks_the_stage_start_shortcut(monkeypatch):
     assert at.radio(key="lab.down").disabled  # a plain net has no shortcut at all
 
 
+@pytest.mark.parametrize(("lang", "queued"), [("en", "Queued 3 runs of ResNet-20 A w4, seeds 11 to 13"),
+                                               ("zh", "已将 ResNet-20 A w4 的 3 个训练任务加入队列，种子 11 到 13")])
+def test_the_form_trains_one_to_five_seeds_and_draws_them_as_one_band(monkeypatch, lang, queued):
+    """Seeds = 3 queues the runs at seeds 11, 12, 13 (bounded: 1 to 5); they are one pick, drawn as a band."""
+    monkeypatch.setattr(pools, "pool_for", QueueOnlyPool)
+    at = open_lab(lang=lang, smooth="0", **TINY)
+    seeds = at.number_input(key="lab.seeds")
+    assert (seeds.value, seeds.min, seeds.max) == (1, 1, session.MAX_SEEDS) == (1, 1, 5)
+    assert seeds.label == Translator(lang)("lab.field.seeds")
+    seeds.set_value(3).run()
+    at.button(key="train").click().run()
+    assert not at.exception
+    runs = RunStore().list_runs(source="live")
+    assert [r.config["seed"] for r in runs] == [11, 12, 13] and {r.label for r in runs} == {"ResNet-20 A w4"}
+    assert any(queued in m.value for m in at.toast)
+    assert runs[0].id in at.multiselect(key="lab.runs").value and runs[1].id not in at.multiselect(key="lab.runs").value
+    assert query_param(at, "seeds") == "3"
+    store = RunStore()
+    for run, losses in zip(runs, ([2.3, 2.0, 1.0], [2.3, 1.5, 0.5], [2.3, 2.5, 1.5])):  # as if trained
+        store.claim_next(os.getpid())
+        store.add_metrics(run.id, [StepMetrics(i + 1, 0.1 * (i + 1), v) for i, v in enumerate(losses)])
+    at.run()
+    spec = figure(at, Translator(lang)("lab.train_loss"))
+    band = [d for d in spec["data"] if d.get("legendgroup") == f"run{runs[0].id}"]
+    low, high, median = band[:3]
+    assert high["fill"] == "tonexty" and median["name"].endswith(Translator(lang)("lab.seeds_band", n=3))
+    assert (low["y"], high["y"], median["y"]) == ([2.3, 1.5, 0.5], [2.3, 2.5, 1.5], [2.3, 2.0, 1.0])
+    table = at.dataframe[0].value
+    assert len(table[table[Translator(lang)("lab.col.seeds")] == "11, 12, 13"]) == 1
+
+
+@pytest.mark.parametrize("seeds", ["0", "6", "two", "1e9"])
+def test_a_seed_count_outside_one_to_five_in_the_url_falls_back_with_a_notice(seeds):
+    at = open_lab(seeds=seeds)
+    assert any(f"seeds={seeds}" in w.value for w in at.warning)
+    assert at.number_input(key="lab.seeds").value == 1
+
+
+def test_a_run_of_another_seed_in_a_link_stands_for_its_variant():
+    at = open_lab()
+    store = RunStore()
+    seed3 = next(r for r in store.list_runs(source="reference") if r.label == "plain-56" and r.config["seed"] == 3)
+    head = next(r for r in store.list_runs(source="reference") if r.label == "plain-56" and r.config["seed"] == 0)
+    at = open_lab(runs=str(seed3.id))
+    assert at.multiselect(key="lab.runs").value == [head.id] and not at.warning
+
+
 def test_rerun_live_queue_positions_and_cancel_while_queued(monkeypatch):
     monkeypatch.setattr(pools, "pool_for", QueueOnlyPool)
     at = open_lab(preset="resnet50_shortcut")
@@ -258,13 +343,13 @@ def test_rerun_live_queue_positions_and_cancel_while_queued(monkeypatch):
     store = RunStore()
     first, second = store.list_runs(source="live")
     assert {first.label, second.label} == {"ResNet-50 w8", "plain-50 w8"}
-    assert any(f"Started 2 new run(s): #{min(first.id, second.id)}, #{max(first.id, second.id)}." in s.value for s in at.success)
+    assert any(f"Started 2 new run(s): #{min(first.id, second.id)}, #{max(first.id, second.id)}." in s.value for s in at.toast)
     assert at.multiselect(key="lab.runs").value[-2:] == [first.id, second.id]
     bars = progress_bars(at, measuring=False)
     assert bars == [f"#{first.id} {first.label}: queued, position 1", f"#{second.id} {second.label}: queued, position 2"]
 
     at.button(key="rerun_live").click().run()  # a second press (or a second tab) trains nothing new
-    assert any("These runs already exist" in s.value for s in at.success)
+    assert any("These runs already exist" in s.value for s in at.toast)
     assert len(store.list_runs(source="live")) == 2
 
     at.button(key=f"cancel_{first.id}").click().run()
@@ -368,10 +453,11 @@ def test_a_custom_run_opens_the_form_from_its_link():
 def test_lambda_above_one_says_where_it_fails_and_sets_that_up():
     at = open_lab(shortcut="scaled", lam="2", depth="20", down="conv")
     note = " ".join(i.value for i in at.info)
-    assert "ResNet-20 B trains" in note and "97.5 %" in note  # measured: see pages/common/lab_form.py lambda_note
+    assert Translator("en")("lab.lambda_big.conv") in note  # no shipped run has option B with λ > 1: nothing claimed
     at.button(key="lab_blow_up").click().run()
     assert at.selectbox(key="lab.depth").value == 56 and at.radio(key="lab.down").value == "pad"
-    assert "ResNet-56 A blows up to loss 58 at step 1" in " ".join(i.value for i in at.info)
+    t = Translator("en")  # option A: what the shipped λ = 2 runs measured (resnet.lab.claims)
+    assert t("lab.lambda_big.pad", **claims.lambda_big_values(t)) in " ".join(i.value for i in at.info)
     assert not [b for b in at.button if b.key == "lab_blow_up"]  # already the failing setup
     at.number_input(key="lab.lam").set_value(1.0).run()
     assert not any("λ > 1" in i.value for i in at.info)
@@ -382,14 +468,15 @@ def test_past_twelve_runs_the_oldest_picks_leave_the_chart_and_the_page_says_so(
 
     monkeypatch.setattr(pools, "pool_for", QueueOnlyPool)
     store = RunStore()
-    ids = [finished_run(store, TrainConfig(depth=20, width=4, steps=2, eval_every=2, seed=seed), [2.3, 2.2]) for seed in range(12)]
+    # twelve variants (seeds of one variant would be one pick)
+    ids = [finished_run(store, TrainConfig(depth=20, width=4, steps=2, eval_every=2, lr=0.01 * (k + 1)), [2.3, 2.2]) for k in range(12)]
     at = open_lab(runs=",".join(map(str, ids)), **TINY)
     assert at.multiselect(key="lab.runs").value == ids and "up to 12" in at.multiselect(key="lab.runs").label
     at.button(key="train").click().run()  # a 13th run
     (new,) = store.list_runs(source="live")
     assert at.multiselect(key="lab.runs").value == [*ids[1:], new.id]
     assert len(legend(figure(at, "Training loss"))) == 12
-    assert any(f"at most 12 runs, so the oldest picks left it: #{ids[0]}." in m.value for m in at.success)
+    assert any(f"at most 12 runs, so the oldest picks left it: #{ids[0]}." in m.value for m in at.toast)
 
 
 # ---------------------------------------------------------------------------------

@@ -7,20 +7,25 @@ Goodfellow, Vinyals & Saxe 2015, "Qualitatively characterizing neural network op
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import numpy as np
 import pytest
 
-from resnet.i18n import catalog
-from resnet.lab import surfaces, tasks
+from pages.common.lab_context import ANALYSED
+from pages.common.ui import md_escape
+from resnet.i18n import Translator, catalog
+from resnet.lab import pools, surfaces, tasks
 from resnet.lab.config import TrainConfig
 from resnet.lab.data import load_digits
 from resnet.lab.landscape import interpolation_payload, surface_payload
+from resnet.lab.queued import Submitted
 from resnet.lab.store import Artifact, RunStore
 from resnet.lab.train import train
 from resnet.paths import trained_weights_path
+from resnet.plots import curves
 from resnet.plots.landscape import loss_text
-from tests.helpers import open_page
+from tests.helpers import open_page, query_param
 
 TINY = TrainConfig(depth=20, width=4, batch_size=16, steps=2, eval_every=2, seed=3)
 
@@ -46,9 +51,18 @@ def test_why_page_shows_the_shipped_pair_and_what_it_shows(lang):
     texts = catalog(lang)
     text = text_of(at)
     assert texts["why.landscape"] in [h.value for h in at.header]
-    contour = next(spec for title, spec in charts(at) if shipped[0]["label"] in title and shipped[1]["label"] in title)
-    surfaces_drawn = [d for d in contour["data"] if d["type"] == "surface"]
-    assert len(surfaces_drawn) == 2 and surfaces_drawn[0]["cmin"] == surfaces_drawn[1]["cmin"]  # one shared colour scale
+
+    def pair() -> dict:
+        return next(spec for title, spec in charts(at) if shipped[0]["label"] in title and shipped[1]["label"] in title)
+
+    # contours on opening; the 3-D surfaces (WebGL, slow to draw without a GPU) once chosen, in the share link too
+    contours = [d for d in pair()["data"] if d["type"] == "contour"]
+    assert len(contours) == 2 and contours[0]["zmin"] == contours[1]["zmin"]  # one shared colour scale
+    assert not any(d["type"] == "surface" for _, spec in charts(at) for d in spec["data"])
+    at.radio(key="why.landscape").set_value("3d").run()
+    surfaces_drawn = [d for d in pair()["data"] if d["type"] == "surface"]
+    assert len(surfaces_drawn) == 2 and surfaces_drawn[0]["cmin"] == surfaces_drawn[1]["cmin"]
+    assert query_param(at, "landscape") == "3d"
     # the numbers the text quotes are the shipped file's (python -m resnet.lab landscape)
     for entry in shipped:
         surface = entry["surface"]
@@ -124,3 +138,63 @@ def test_lab_draws_a_cached_surface_and_curve_in_chinese():
     curve = next(s for s in specs if s["layout"].get("xaxis", {}).get("title", {}).get("text", "").startswith("θ(t)"))
     assert len(curve["data"][0]["x"]) == 31
     assert "0.2" in text  # the summary quotes the loss at the run's own weights
+
+
+class QueueOnlyPool:
+    """Stands in for ``resnet.lab.pools.pool_for``: queues in the real store, trains nothing."""
+
+    def __init__(self, path=None) -> None:
+        self.store = RunStore(path)
+
+    def submit_many(self, configs) -> list[Submitted]:
+        return [Submitted(*self.store.enqueue(c)) for c in configs]
+
+
+def finish_with_weights(store: RunStore, run_ids: list[int], folder) -> None:
+    """Mark the runs done as a worker would, each with a saved weights file (never loaded: the task line is stubbed)."""
+    with sqlite3.connect(store.address) as con:
+        for run_id in run_ids:
+            weights = folder / f"run{run_id}.pdparams"
+            weights.write_bytes(b"stub")
+            con.execute("UPDATE runs SET status = 'done', result = ? WHERE id = ?", (json.dumps({"weights": str(weights)}), run_id))
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_after_rerun_live_the_analyses_measure_the_new_runs_and_one_click_computes_their_landscapes(lang, monkeypatch, tmp_path,
+                                                                                                     no_task_processes):
+    """Issue 22: after "Rerun live" of the Degradation preset the analyses pick its four live runs (not the
+    references listed before them); while they train the disabled button says why, and once they finish one
+    click starts their landscapes. A pick of the visitor's own is kept until the next "Rerun live"."""
+    monkeypatch.setattr(pools, "pool_for", QueueOnlyPool)
+    t = Translator(lang)
+    at = open_page("pages/lab.py", lang=lang, preset="degradation")
+    references = at.multiselect(key="lab.runs").value
+    assert at.multiselect(key=ANALYSED).value == references  # nothing live yet: the references' analyses
+    at.button(key="rerun_live").click().run()
+    store = RunStore()
+    live = [r.id for r in store.list_runs(source="live")]
+    assert len(live) == 4 and at.multiselect(key="lab.runs").value == references + live  # the live runs are 5th–8th on the chart
+    pick = at.multiselect(key=ANALYSED)
+    assert pick.value == live and pick.label == t("lab.analysed", n=4)
+    button = at.button(key="lab_landscape_compute")
+    assert button.disabled and button.label == t("lab.landscape.compute", n=0)
+    titles = [md_escape(curves.run_title(r, t)) for r in store.list_runs(source="live")]
+    assert t("lab.landscape.why_training", runs=", ".join(titles)) in [i.value for i in at.info]  # why, and what then
+
+    finish_with_weights(store, live, tmp_path)
+    at.run()
+    button = at.button(key="lab_landscape_compute")
+    assert not button.disabled and button.label == t("lab.landscape.compute", n=4)
+    button.click().run()
+    started = sorted((task.run_id, task.kind) for task in no_task_processes.tasks if task.kind in (surfaces.SURFACE, surfaces.INTERPOLATION))
+    assert started == sorted((i, kind) for i in live for kind in (surfaces.SURFACE, surfaces.INTERPOLATION))
+    bars = [p.proto.text for p in at.get("progress")]
+    assert all(t("lab.landscape.computing", label=title, size=21) in bars for title in titles)
+    done = at.button(key="lab_landscape_compute")  # all four computing: nothing left to start, and it says so
+    assert done.disabled and t("lab.landscape.why_done", size=21) in " ".join(i.value for i in at.info)
+
+    at.multiselect(key=ANALYSED).set_value([live[0]]).run()  # the visitor's own pick
+    assert at.multiselect(key=ANALYSED).value == [live[0]]
+    at.radio(key="lab.preset").set_value("degradation").run()
+    assert at.multiselect(key=ANALYSED).value == [live[0]]  # kept across page runs
+    assert not at.exception

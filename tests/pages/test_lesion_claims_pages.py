@@ -6,12 +6,14 @@ Why page's links drop the blocks the data chose).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
 import pytest
 
 from resnet.i18n import Translator
+from resnet.lab import tasks
 from resnet.lab.stored_lesions import stored_lesion_studies
 from resnet.plots.ablation import study_reading, why_some_hurt
 from tests.helpers import open_page
@@ -64,3 +66,34 @@ def test_the_why_pages_q2_quotes_the_shipped_studies_and_drops_blocks_the_data_c
     verdicts = {v.block.name: v for v in resnet.verdicts()}
     assert not verdicts[harmless.name].beyond_noise and verdicts[worst.name].beyond_noise
     assert drop_links(at) == [harmless.name, worst.name] == ["layer3.7", "layer1.0"]
+
+
+def compute_as_stored(line) -> None:
+    """What the task processes would do, with the stored studies standing in for minutes of model work."""
+    for task in line.tasks:
+        tasks._compute(dataclasses.replace(task, target="tests.lab.task_targets:stored_lesion"))
+    line.tasks.clear()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_lesion_control_shows_computing_then_done_with_measuring_again_secondary(lang, no_task_processes):
+    """Issue 22: the control says what the live measurement is doing: a button, then progress and Cancel (no
+    second start), then done, with "Measure again" as a secondary action, never "Recompute live" beside the
+    "measured live" note."""
+    t = Translator(lang)
+    at = open_page("pages/feature_maps.py", timeout=300, lang=lang)
+    start = at.button(key="veit_recompute")
+    assert start.label == t("fm.veit.recompute") and not start.disabled
+    start.click().run()
+    assert not at.exception
+    assert [p.proto.text for p in at.get("progress")] == [t("fm.veit.computing")]
+    assert at.button(key="veit_cancel").label == t("fm.veit.cancel")
+    assert "veit_recompute" not in [b.key for b in at.button]
+    compute_as_stored(no_task_processes)
+    at.run()
+    assert not at.exception and not at.get("progress")
+    texts = shown(at)
+    assert t("fm.veit.done") in texts and t("fm.veit.live") in texts and t("fm.veit.stored") not in texts
+    again = at.button(key="veit_recompute")
+    assert again.label == t("fm.veit.measure_again") and again.proto.type == "tertiary"
+    assert t("fm.veit.recompute") not in [b.label for b in at.button]

@@ -191,6 +191,9 @@ def test_bad_classroom_or_step_value_gets_a_notice():
 @pytest.mark.parametrize("script", ["app.py", *PAGES])
 def test_share_box_holds_the_link_with_the_settings(script):
     at = run(script, lang="zh")
+    assert not at.sidebar.code  # drawn once opened: a code box loads the browser's syntax highlighter
+    at.session_state["_share_open"] = True  # the share box opened
+    at.run()
     links = [c.value for c in at.sidebar.code]
     assert len(links) == 1 and "lang=zh" in links[0]
     if script == "pages/architecture.py":

@@ -15,7 +15,10 @@ import re
 
 import pytest
 
+from resnet import papers
 from resnet.i18n import Translator, catalog
+from resnet.lab import stored_lesions
+from resnet.papers import CITATIONS, HE_2015
 from resnet.inference import cost
 from resnet.inference.diagnostics import measure_at_init
 from resnet.lab import claims
@@ -192,7 +195,7 @@ def test_degradation_step_draws_the_shipped_runs_with_a_summary_over_the_seeds(l
     every = payload["runs"] + payload["other_seeds"]
     plain56 = [r["result"]["final_train_loss"] for r in every if (r["config"]["shortcut"], r["config"]["depth"]) == ("none", 56)]
     at = open_page("app.py", lang=lang, classroom="1", step="1")
-    assert len(at.get("plotly_chart")) == 1
+    assert len(at.get("plotly_chart")) == 2  # the shipped runs, then the paper's Tables 2 and 6
     summary = " ".join(c.value for c in at.caption)
     t = Translator(lang)
     claim = claims.degradation_claim()
@@ -248,3 +251,74 @@ def test_plain_vs_residual_draws_relu_after_the_addition():
     assert residual.index("ReLU") == residual.index("⊕") + 1
     shortcut = [tr for tr in fig.data if tr.line.dash == "dot"][0]  # it joins the main path at ⊕
     assert shortcut.y[-1] == next(a.y for a in fig.layout.annotations if a.text == "⊕")
+
+
+# --- issue 21: the papers' evidence, and intervals on every comparison --------------------------
+
+
+def links_of(at) -> str:
+    """The page's link labels, page links or (a page run on its own) markdown links."""
+    return "\n".join([link.proto.label for link in at.get("page_link")] + [m.value for m in at.markdown])
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_papers_evidence_is_on_the_page_with_its_sources(lang):
+    """He et al. 2015: Sec. 4.1 (not vanishing gradients), Table 2 beside Table 6 and ResNet-1202 (Sec. 4.2), Table 3's
+    shortcut options: each sentence cites its paper and place, and its figures are resnet/papers.py's, drawn too."""
+    t = Translator(lang)
+    at = open_page("app.py", lang=lang)
+    text, captions = text_of(at), "\n".join(c.value for c in at.caption)
+    cite = CITATIONS[HE_2015][lang]
+    place = {"en": ("Sec. 4.1", "Table 2", "Table 3", "Sec. 4.2"), "zh": ("第 4.1 节", "表 2", "表 3", "第 4.2 节")}[lang]
+    assert t("why.not_vanishing") in text and place[0] in t("why.not_vanishing") and cite in t("why.not_vanishing")
+    for key, where in (("why.evidence_imagenet", place[1]), ("why.evidence_options", place[2]),
+                       ("why.evidence_depth_limit", place[3])):
+        sentence = t(key, **papers.quoted(key))
+        assert sentence in text and cite in sentence and where in sentence, key
+        for name in papers.QUOTED[key].values():
+            assert f"**{papers.printed(name)}%**" in sentence or f"{papers.printed(name)} M" in sentence, (key, name)
+    assert {"27.94", "28.54", "27.88", "25.03", "24.52", "24.19", "7.93", "6.43"} <= set(re.findall(r"\d+\.\d+", text))
+    for key in ("why.ev_depth_summary", "why.ev_options_summary"):  # the bar charts' captions
+        assert t(key, **papers.quoted(key)) in captions
+    drawn = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    bars = {tuple(tr["text"]) for fig in drawn for tr in fig["data"] if tr["type"] == "bar"}
+    assert {("27.94", "28.54"), ("27.88", "25.03"), ("8.75", "6.97", "6.43", "7.93"), ("28.54", "25.03", "24.52", "24.19")} <= bars
+
+
+def test_beside_the_backward_chart_the_plain_nets_gradient_is_measured_not_vanishing(no_task_processes):
+    """He et al. 2015, Sec. 4.1 says the plain nets' gradients keep healthy norms: the sentence under the backward
+    chart quotes this measurement's plain-20 factor (last block back to the first), phrased by it."""
+    at = measured(open_page("app.py", lang="en"), no_task_processes)
+    plain = measure_at_init(20, "none", 1.0)
+    factor = plain[0].grad_rms / plain[-1].grad_rms
+    assert factor > 1  # it grows going back: the phrasing that says so
+    shown = f"{factor:,.0f}" if factor >= 10 else f"{factor:.2g}"
+    assert catalog("en")["why.not_vanishing_measured.grows"].format(depth=20, factor=shown) in text_of(at)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_deletion_links_carry_their_paired_intervals(lang):
+    """The Why page's two links into Feature maps: the deletion the study finds within noise says so, with its ± x pp;
+    the costliest shows its paired 95 % interval, which excludes 0 (exact McNemar on the same 359 images)."""
+    t = Translator(lang)
+    study = stored_lesions.stored_lesion_studies()["resnet56_digits16"]
+    verdicts = {v.block.name: v for v in study.verdicts()}
+    quiet, worst = verdicts[study.harmless().name].delta, verdicts[study.worst.name].delta
+    assert not quiet.excludes_zero and worst.excludes_zero
+    labels = links_of(open_page("app.py", lang=lang))
+    within = t("why.link_ablation", block=study.harmless().name, label=study.label, delta=100 * quiet.value,
+               half=100 * quiet.half_width)
+    assert within in labels and ("within noise (±" in within or "在噪声范围内（±" in within)
+    assert t("why.link_ablation_worst", block=study.worst.name, label=study.label, delta=100 * worst.value,
+             low=100 * worst.low, high=100 * worst.high) in labels
+
+
+def test_q3_weighs_the_courses_answer_against_the_papers_reason(why_en):
+    """He et al. 2015, Sec. 4.1: the bottleneck is for cost, and a projection between its 256-channel ends would
+    double time and size; counted on the block the section compares: 65,536 more weights on 69,632, ×1.94."""
+    bott = cost.bottleneck_vs_basic(64, 56, 1)[0]
+    projection = bott["channels"][0] * bott["channels"][2]
+    assert (projection, bott["weights"]) == (65_536, 69_632)
+    text = text_of(why_en)
+    assert "compress sparse features" in text and "sparsity is not the paper's argument" in text
+    assert f"holds {projection:,} weights beside the bottleneck's {bott['weights']:,}, ×1.94" in text

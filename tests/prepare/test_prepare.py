@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from resnet.lab import service
-from resnet.lab.presets import PRESETS, reference_runs
+from resnet.lab.presets import PRESETS, reference_seed_runs
 from resnet.lab.store import RunStore
 from resnet.model import weights
 from resnet.paths import ENV_HOME, PROGRAM_SUBDIR
@@ -70,7 +70,7 @@ def test_warmup_fills_a_fresh_home(monkeypatch, isolated_home):
     out = io.StringIO()
     tasks.warm_up(out)
     text = out.getvalue()
-    expected = sum(len(reference_runs(key) or []) for key in PRESETS)
+    expected = sum(len(reference_seed_runs(key) or []) for key in PRESETS)  # every seed of every preset
     assert expected and len(RunStore().list_runs(source="reference")) == expected
     assert "shipped model resnet56_digits16.safetensors: ResNet-56 loads" in text
     assert "fast path for random ResNet-18, seed 0: predictor" in text and "NOTICE" not in text
