@@ -19,9 +19,10 @@ arrives, and removes what the region no longer draws (a cancelled run's row, a f
 progress line) only after a tick that ran to its end. On a loaded server (a room of tabs,
 two cores) drawing the region can take longer than ``LIVE_S``; then no tick would ever end,
 rows would stay and the region would stay greyed out. So every tick measures what it cost,
-the tick is at least ``HEADROOM`` times that, and a tick that finds the interval too short
-for what the last ticks cost has the page pick a longer one (one page run, nothing drawn by
-it: the page draws the same elements in their places).
+and the page's next run (any press outside the region: Train, Rerun live, a pick) sets the
+tick to at least ``HEADROOM`` times that. A fragment cannot change its own tick, and a page
+run asked for by the fragment (``st.rerun``) made the queue's rows blink out in the browser
+test, so a tick that is too short lasts until the page runs again.
 """
 
 from __future__ import annotations
@@ -47,7 +48,6 @@ JUST_READ = "_lab_snapshot_just_read"  # the page run's snapshot was read by ``t
 IDLE_S = 5.0  # …and on an idle page (a classroom of idle tabs draws the figures only this often)
 HEADROOM = 3.0  # the tick is at least this many times what the region's last ticks cost to draw
 TICK_COST = "_lab_tick_cost"  # seconds a tick of the region costs (moving average, this session)
-TICK_NOW = "_lab_tick_s"  # the tick the page picked at its last run
 
 
 @dataclass(frozen=True)
@@ -117,9 +117,7 @@ def tick_s(page: LabPage) -> float:
     except StoreError:  # the region says so
         return IDLE_S
     st.session_state[JUST_READ] = True  # the region's first draw, right after, uses this snapshot
-    tick = max(LIVE_S if busy else IDLE_S, HEADROOM * st.session_state.get(TICK_COST, 0.0))
-    st.session_state[TICK_NOW] = tick
-    return tick
+    return max(LIVE_S if busy else IDLE_S, HEADROOM * st.session_state.get(TICK_COST, 0.0))
 
 
 def _measured(seconds: float) -> None:
@@ -144,9 +142,7 @@ def keep_analysed() -> None:
 def live_region(page: LabPage, view: dict[str, Any]) -> None:
     """The fragment: the chosen runs' curves and table, the queue, the analysed runs' diagnostics and landscapes.
 
-    A tick too short for what drawing costs now has the page pick a longer one first (``tick_s``)."""
-    if HEADROOM * st.session_state.get(TICK_COST, 0.0) > 1.5 * st.session_state.get(TICK_NOW, LIVE_S):
-        st.rerun(scope="app")
+    Each tick measures what it cost; the page's next run picks the tick from it (``tick_s``)."""
     started = time.monotonic()
     try:
         _draw_region(page, view)

@@ -130,7 +130,7 @@ def test_the_why_pages_link_drops_a_block_the_trained_net_does_not_miss(server, 
     block = stored_lesion_studies()["resnet56_digits16"].harmless().name  # the Why page's choice (within noise)
     page.goto(f"{server}/?lang=en")
     expect(page.get_by_role("heading", name="Why residuals?")).to_be_visible()
-    link = page.get_by_role("link", name=re.compile("a deletion within noise"))
+    link = page.get_by_role("link", name=re.compile(rf"Delete {block} from .*within noise \(±"))
     expect(link).to_be_visible(timeout=240_000)  # below the sections that measure a net at initialisation
     link.click()
     expect(page.get_by_role("heading", name=HEADING)).to_be_visible()

@@ -49,7 +49,8 @@ def test_lab_opens_with_reference_curves(server, page):
     expect(page.get_by_role("heading", name=HEADING)).to_be_visible()
     expect(page.locator(".js-plotly-plot").first).to_be_visible()
     page.wait_for_function(f"({POINTS_JS})() !== null")
-    assert points(page) == {f"{n} · digits · reference": 120 for n in ("plain-20", "plain-56", "ResNet-20 A", "ResNet-56 A")}
+    # each variant's five seeds drawn as one median line on its band
+    assert points(page) == {f"{n} · digits · reference · median of 5 seeds": 120 for n in ("plain-20", "plain-56", "ResNet-20 A", "ResNet-56 A")}
     expect(page.get_by_text("chance level ln 10 = 2.30 (digits)")).to_be_visible()
     expect(page.get_by_test_id("stException")).to_have_count(0)
     # exports: Plotly's own PNG button on the chart, and the curves as CSV
@@ -57,7 +58,7 @@ def test_lab_opens_with_reference_curves(server, page):
     with page.expect_download() as download:
         page.get_by_role("button", name=re.compile(r"^\W*CSV$")).click()
     rows = open(download.value.path(), encoding="utf-8").read().splitlines()
-    assert rows[0] == "run_id,label,step,wall_s,train_loss,test_loss,test_acc" and len(rows) == 1 + 4 * 120
+    assert rows[0] == "run_id,label,step,wall_s,train_loss,test_loss,test_acc" and len(rows) == 1 + 4 * 5 * 120  # every seed
     # the λ = 2 reference run is flagged on the chart and in the run list
     page.get_by_text("Why not 2x?", exact=True).click()
     expect(page.get_by_text("▲ blew up to loss 64 (step 4),")).to_be_visible()
