@@ -161,14 +161,15 @@ def press_train(page: Page, seed: int) -> int:
 def test_the_live_region_holds_still_while_runs_train_and_analyses_compute(server, page):
     """Issue 20: while three runs train and a landscape and diagnostics compute, every run has one row
     and one Cancel button, the whole time, and a learner's click on Cancel ends that run."""
-    page.goto(tiny_run_url(server, seed=404, steps=30))
+    # steps no other test uses: live runs of one configuration but their seed are one variant (one legend entry)
+    page.goto(tiny_run_url(server, seed=404, steps=31))
     expect(page.get_by_role("heading", name=HEADING)).to_be_visible()
     finished = queued_id(page)
     name = f"ResNet-20 A w4 · digits · live #{finished}"
-    page.wait_for_function(f"(({POINTS_JS})() || {{}})[{name!r}] === 30", timeout=120_000)
+    page.wait_for_function(f"(({POINTS_JS})() || {{}})[{name!r}] === 31", timeout=120_000)
     expect(page.locator(f".st-key-run-{finished}")).to_have_count(0, timeout=30_000)  # done: its weights are saved
     # on the chart alone, its loss landscape on the fine grid: a task process computes it for a while
-    page.goto(tiny_run_url(server, seed=405, steps=20_000) + f"&runs={finished}")
+    page.goto(tiny_run_url(server, seed=405, steps=19_999) + f"&runs={finished}")
     page.get_by_role("radio", name="41×41 · fine").click()
     page.locator(".st-key-lab_landscape_compute").get_by_role("button").filter(visible=True).click()  # it has help: a hidden copy
     computing = page.get_by_text(re.compile(rf"Computing the 41×41 surface .*#{finished} "))
@@ -176,7 +177,7 @@ def test_the_live_region_holds_still_while_runs_train_and_analyses_compute(serve
     # three long runs (new configurations: their diagnostics at initialisation start too)
     runs = [press_train(page, seed) for seed in (405, 406, 407)]
     assert len(set(runs)) == 3 and finished not in runs
-    expect(page.get_by_text(re.compile(rf"#{runs[0]} ResNet-20 A w4: step \d+/20000"))).to_be_visible()
+    expect(page.get_by_text(re.compile(rf"#{runs[0]} ResNet-20 A w4: step \d+/19999"))).to_be_visible()
 
     page.evaluate(WATCH_JS, runs)
     start = time.monotonic()
