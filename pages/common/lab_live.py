@@ -13,21 +13,10 @@ again; a tick whose snapshot has not moved reuses it (only the run list is read)
 figures come from ``resnet.plots.cache``, but sending them again still costs the server
 CPU for every open tab. So the page picks the tick when it runs (``tick_s``): ``LIVE_S``
 while something moves, ``IDLE_S`` on an idle page, which still notices runs started elsewhere.
-
-A tick must also end before the next one starts: Streamlit cuts a tick short when the next
-arrives, and removes what the region no longer draws (a cancelled run's row, a finished
-progress line) only after a tick that ran to its end. On a loaded server (a room of tabs,
-two cores) drawing the region can take longer than ``LIVE_S``; then no tick would ever end,
-rows would stay and the region would stay greyed out. So every tick measures what it cost,
-and the page's next run (any press outside the region: Train, Rerun live, a pick) sets the
-tick to at least ``HEADROOM`` times that. A fragment cannot change its own tick, and a page
-run asked for by the fragment (``st.rerun``) made the queue's rows blink out in the browser
-test, so a tick that is too short lasts until the page runs again.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,8 +35,6 @@ from resnet.plots import curves
 LIVE_S = 1.0  # the region's tick while a run trains or waits, or an analysis computes
 JUST_READ = "_lab_snapshot_just_read"  # the page run's snapshot was read by ``tick_s``: its region reuses it
 IDLE_S = 5.0  # …and on an idle page (a classroom of idle tabs draws the figures only this often)
-HEADROOM = 3.0  # the tick is at least this many times what the region's last ticks cost to draw
-TICK_COST = "_lab_tick_cost"  # seconds a tick of the region costs (moving average, this session)
 
 
 @dataclass(frozen=True)
@@ -117,13 +104,7 @@ def tick_s(page: LabPage) -> float:
     except StoreError:  # the region says so
         return IDLE_S
     st.session_state[JUST_READ] = True  # the region's first draw, right after, uses this snapshot
-    return max(LIVE_S if busy else IDLE_S, HEADROOM * st.session_state.get(TICK_COST, 0.0))
-
-
-def _measured(seconds: float) -> None:
-    """Fold one tick's cost into the session's moving average (a tick cut short counts what it took so far)."""
-    last = st.session_state.get(TICK_COST)
-    st.session_state[TICK_COST] = seconds if last is None else 0.5 * last + 0.5 * seconds
+    return LIVE_S if busy else IDLE_S
 
 
 def cancel(page: LabPage, run_id: int) -> None:
@@ -140,17 +121,7 @@ def keep_analysed() -> None:
 
 
 def live_region(page: LabPage, view: dict[str, Any]) -> None:
-    """The fragment: the chosen runs' curves and table, the queue, the analysed runs' diagnostics and landscapes.
-
-    Each tick measures what it cost; the page's next run picks the tick from it (``tick_s``)."""
-    started = time.monotonic()
-    try:
-        _draw_region(page, view)
-    finally:  # also when the next tick cuts this one short
-        _measured(time.monotonic() - started)
-
-
-def _draw_region(page: LabPage, view: dict[str, Any]) -> None:
+    """The fragment: the chosen runs' curves and table, the queue, the analysed runs' diagnostics and landscapes."""
     notice, charts_box, queue_box, pick_box, diagnostics_box, landscapes_box = (
         st.empty(), st.container(), st.container(), st.container(), st.container(), st.container())
     try:

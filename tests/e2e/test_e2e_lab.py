@@ -262,7 +262,8 @@ def test_the_training_loss_chart_holds_still_through_rerun_live_and_a_cancel(ser
     expect(started).to_be_visible()
     runs = [int(i) for i in re.findall(r"#(\d+)", STARTED.search(started.inner_text()).group(2))]
     assert len(runs) == 4
-    expect(page.get_by_text(re.compile(r"#\d+ \S+: step \d+/120")).first).to_be_visible()  # one trains
+    # one trains (a worker takes its first run once the previous test's runs are done: setup, not the measure)
+    expect(page.get_by_text(re.compile(r"#\d+ \S+: step \d+/120")).first).to_be_visible(timeout=120_000)
     wait_for_samples(page, 30)  # three seconds of the region's ticks while runs train and wait
     print(f"before_cancel: {movement(watched(page))}")
     target = runs[-1]  # queued behind the others: cancelled while it waits
