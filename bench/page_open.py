@@ -50,11 +50,8 @@ from playwright.sync_api import Browser, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.server import HOST, REPO, free_port, start_server, stop_server  # noqa: E402
+from bench.server import CHROMIUM, CHROMIUM_ARGS, HOST, REPO, free_port, start_server, stop_server  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 VIEWPORT = {"width": 1280, "height": 720}
 HOLD_S = 0.5  # settled means it stays so this long (a rerun or a fragment's tick would undo it)
 FRAME_GAP_S = 0.15  # a longer pause between two frames: the browser is still busy with the page

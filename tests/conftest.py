@@ -7,17 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from bench.server import HOST, free_port, start_server, stop_server
+from bench.server import CHROMIUM, CHROMIUM_ARGS, HOST, free_port, start_server, stop_server
 from resnet.lab import pools, tasks
 
-CHROMIUM = "/usr/bin/chromium"
 # No background warm-up in the pages and servers the tests start (resnet.prepare.background):
 # it would export models into whichever test's data dir is current. Its own tests turn it on.
 os.environ.setdefault("RESNET_LAB_WARMUP", "0")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 
 
 @pytest.fixture(autouse=True)
