@@ -3,10 +3,12 @@
 One fragment draws the whole region from one ``Snapshot`` of the store per tick. Nothing
 above it on the page changes how many elements it draws (the page gives every conditional
 notice a fixed slot), its parts are containers made unconditionally in a fixed order, and
-each queue row is a container keyed by its run: the elements keep their places, so a row
-never shows twice and a Cancel button stays put under the pointer. The queue sits below the
-charts, so the rows that come and go move nothing a reader is looking at. The region never
-reruns the page: what finishes (a run, a diagnostic, a landscape) is drawn by its next tick.
+each queue row is a container keyed by its run at a place it keeps while it is in the queue
+(``queue_places``): Streamlit places elements by position, so a row never shows twice and a
+Cancel button stays put under the pointer. The queue sits below the charts, so the rows that
+come and go move nothing a reader is looking at, and it is drawn first, so a tick cut short
+by the next one under load still updates it. The region never reruns the page: what
+finishes (a run, a diagnostic, a landscape) is drawn by its next tick.
 
 A fragment's tick that draws nothing clears what it drew, so every tick draws the region
 again; a tick whose snapshot has not moved reuses it (only the run list is read) and its
@@ -54,9 +56,7 @@ class Snapshot:
 
     @property
     def analysed(self) -> list[RunInfo]:
-        """The run whose landscape stands for each analysed variant: its first seed's newest run (the head, its
-        oldest, may be a cancelled one trained again since)."""
-        return [g.runs[0] for g in self.analysed_groups]
+        return landscape_runs(self.analysed_groups)
 
     @property
     def members(self) -> list[RunInfo]:
@@ -67,6 +67,12 @@ class Snapshot:
     def busy(self) -> bool:
         """Something it shows moves on by itself (a run trains or waits, an analysis computes)."""
         return any(r.status in ACTIVE for r in self.runs) or bool(self.diagnostics.pending) or self.landscapes.running
+
+
+def landscape_runs(groups: list[session.RunGroup]) -> list[RunInfo]:
+    """The run whose landscape stands for each variant: its first seed's newest run (the head, its oldest, may
+    be a cancelled one trained again since)."""
+    return [g.runs[0] for g in groups]
 
 
 def read_snapshot(page: LabPage) -> Snapshot:
@@ -91,7 +97,7 @@ def read_snapshot(page: LabPage) -> Snapshot:
     positions = {r.id: page.lab.store.queue_position(r.id) for r in runs if r.status == "queued"}
     snapshot = Snapshot(runs, groups, chosen_groups, bands, analysed_groups, metrics, positions,
                         lab_analyses.read_diagnostics(page, [r for g in analysed_groups for r in g.runs]),
-                        lab_analyses.read_landscapes(page, [g.runs[0] for g in analysed_groups], size), stamp)
+                        lab_analyses.read_landscapes(page, landscape_runs(analysed_groups), size), stamp)
     st.session_state[SNAPSHOT] = snapshot
     st.session_state[STALE] = False
     return snapshot
@@ -134,16 +140,17 @@ def live_region(page: LabPage, view: dict[str, Any]) -> None:
     else:
         if text := st.session_state.pop(LIVE_NOTICE, None):
             notice.error(text, icon="🛑")
+    with queue_box:  # drawn first, though below the charts: a tick cut short by the next still updates the rows
+        queue(page, snap)
     with charts_box:
         charts(page, snap, view)
-    with queue_box:
-        queue(page, snap)
     with pick_box:
         analyses_pick(page, snap)
     with diagnostics_box:
         lab_analyses.diagnostics_section(page, snap.diagnostics, snap.members, snap.runs)
     with landscapes_box:
         lab_analyses.landscape_section(page, snap.landscapes, snap.analysed, snap.runs)
+    st.session_state[QUEUE_SETTLED] = st.session_state.get(QUEUE_PLACES, [])  # this tick drew the whole region
 
 
 def analyses_pick(page: LabPage, snap: Snapshot) -> None:
@@ -159,15 +166,44 @@ def analyses_pick(page: LabPage, snap: Snapshot) -> None:
                    placeholder=t("lab.analysed_placeholder"), wrap=False)
 
 
+QUEUE_PLACES = "_lab_queue_places"  # this tab's queue rows: each run's place, as its last tick drew them
+QUEUE_SETTLED = "_lab_queue_settled"  # …as the last tick that drew the whole region drew them
+MAX_HOLES = 16  # places of runs that left, kept empty; more, and the rows close up (they move once)
+
+
+def queue_places(placed: list[int | None], settled: list[int | None], active: list[int]) -> list[int | None]:
+    """Each queued or training run's row place. A run keeps the place it had, a new run takes one at the end,
+    and a run that left leaves its place empty, so no row after it moves: Streamlit places a fragment's
+    elements by position, so a row moving up lands on the next row's place (one run twice, the next one
+    missing, a Cancel button moving under the pointer). An empty place at the end goes once a tick that
+    finished drew it empty (``settled``): Streamlit removes what a tick no longer draws only when the tick
+    finishes, and under load a tick is often cut short by the next one."""
+    places = [run_id if run_id in active else None for run_id in placed]
+    places += [run_id for run_id in active if run_id not in places]
+    if sum(run_id is None for run_id in places) > MAX_HOLES:
+        places = [run_id for run_id in places if run_id is not None]
+    while places and places[-1] is None and len(places) <= len(settled) and settled[len(places) - 1] is None:
+        places.pop()
+    return places
+
+
 def queue(page: LabPage, snap: Snapshot) -> None:
-    """The runs training now and waiting, each in its own row (keyed by the run) with its Cancel button."""
+    """The runs training now and waiting, each in its own row (keyed by the run) with its Cancel button, at a
+    place of its own (``queue_places``); the heading and every place are drawn on every tick."""
     t = page.t
-    active = [r for r in snap.runs if r.status in ACTIVE]
-    if not active:
-        return
-    st.subheader(t("lab.queue", n=len(active)))
-    for run in active:
-        with st.container(key=f"run-{run.id}"):
+    active = {r.id: r for r in snap.runs if r.status in ACTIVE}
+    if active:
+        st.subheader(t("lab.queue", n=len(active)))
+    else:
+        st.empty()
+    places = st.session_state[QUEUE_PLACES] = queue_places(
+        st.session_state.get(QUEUE_PLACES, []), st.session_state.get(QUEUE_SETTLED, []), list(active))
+    for run_id in places:
+        if run_id is None:  # a run that left: its place stays, empty
+            st.empty()
+            continue
+        run = active[run_id]
+        with st.container(key=f"run-{run.id}"):  # drawn straight into its place: an empty drawn first would blink
             text_col, button_col = st.columns([6, 1], vertical_alignment="center")
             if run.status == "queued":
                 text_col.progress(0.0, text=t("lab.queued", id=run.id, label=md_escape(run.label), pos=snap.positions.get(run.id) or "?"))

@@ -158,15 +158,6 @@ def press_train(page: Page, seed: int) -> int:
     return queued_id(page)
 
 
-# Known defect (issues 20 and 22 stay open for it): run after the other browser tests on one shared server, the
-# queue's row of a training run blinks out for a few samples, a preset's first run may not start training within the
-# wait, and the landscape test after them failed once (CI6). Both pass alone and in the lab file's own sequence here; they failed in clean-clone CI runs. Not strict: every
-# run still executes and reports them (xfailed / xpassed) until the cause is found.
-SHARED_SERVER_DEFECT = pytest.mark.xfail(reason="known defect on a shared server after the other browser tests (issues 20, 22)",
-                                         strict=False)
-
-
-@SHARED_SERVER_DEFECT
 def test_the_live_region_holds_still_while_runs_train_and_analyses_compute(server, page):
     """Issue 20: while three runs train and a landscape and diagnostics compute, every run has one row
     and one Cancel button, the whole time, and a learner's click on Cancel ends that run."""
@@ -253,7 +244,6 @@ def wait_for_samples(page: Page, more: int) -> None:
     page.wait_for_function(f"() => window.__chartWatch.samples.length >= {count + more}", timeout=60_000)
 
 
-@SHARED_SERVER_DEFECT
 def test_the_training_loss_chart_holds_still_through_rerun_live_and_a_cancel(server, page):
     """Issue 22: while a preset's runs are queued, train and one is cancelled (a learner's click), the
     training-loss chart stays where it is (≤ 2 px), is never missing or blank, and the page never scrolls by itself."""
@@ -309,7 +299,6 @@ def test_the_training_loss_chart_holds_still_through_rerun_live_and_a_cancel(ser
             expect(row).to_have_count(0, timeout=90_000)  # a running run stops at its next step (the first one compiles)
 
 
-@SHARED_SERVER_DEFECT
 def test_after_rerun_live_one_click_computes_the_presets_landscapes(server, page):
     """Issue 22: after "Rerun live" of the Degradation preset the analyses pick its live runs (they sit
     after the references on the chart), and once they finish one click starts their four landscapes. The
