@@ -4,7 +4,8 @@
 
 Starts ``streamlit run app.py`` on 127.0.0.1 with a throw-away RESNET_LAB_HOME, keeps one
 session open throughout (a teacher's tab), warms the caches (every page opened twice, in
-turn, one session at a time), then for each N opens N sessions at once, each
+turn, one session at a time), waits until the server's child processes are idle (its background warm-up done), then for each N opens N
+sessions at once, each
 the way the browser does it: a WebSocket to ``/_stcore/stream`` (subprotocol
 ``streamlit``), one ``rerun_script`` BackMsg naming the page and its query string, then
 ForwardMsgs read until ``script_finished``. The pages are mixed in turn: home,
@@ -207,6 +208,20 @@ def children_cpu_seconds(pid: int) -> float:
     return (done + sum(int(f[11]) + int(f[12]) for p in live if (f := _stat(p)))) / os.sysconf("SC_CLK_TCK")
 
 
+async def children_settle(pid: int, idle_cpu_s: float = 0.1, limit_s: float = 300.0) -> str:
+    """Wait until the server's descendants are idle (under ``idle_cpu_s`` CPU-seconds in each of two seconds in a
+    row; at most ``limit_s``): the server's background warm-up (reference runs imported, the fast path exported,
+    the home page's measurements) runs in them after start, and a round measured meanwhile measures it too."""
+    start, last, quiet = time.monotonic(), children_cpu_seconds(pid), 0
+    while quiet < 2 and time.monotonic() - start < limit_s:
+        await asyncio.sleep(1.0)
+        now = children_cpu_seconds(pid)
+        quiet = quiet + 1 if now - last < idle_cpu_s else 0
+        last = now
+    state = "idle" if quiet >= 2 else f"still busy after {limit_s:.0f} s"
+    return f"background work in the server's child processes: {state} {time.monotonic() - start:.0f} s after the warm-up"
+
+
 def _descends(pid: int, ancestor: int, parents: dict[int, int]) -> bool:
     for _ in range(64):  # bounded walk up the process tree
         pid = parents.get(pid, 0)
@@ -237,6 +252,7 @@ async def rounds(port: int, pid: int, counts: list[int], warm: int, timeout: flo
                 run = await open_page(port, *page, timeout=timeout)
                 failed = failed or run.error is not None
                 print(f"warm-up {run.page:<13} {run.seconds:6.2f} s{'  ERROR ' + run.error if run.error else ''}")
+        print(await children_settle(pid))
         print(f"{'N':>4} {'median_s':>9} {'p95_s':>7} {'max_s':>7} {'errors':>6} {'server_cpu_s':>12} {'workers_cpu_s':>13} {'peak_rss_mb':>11}")
         p95s: dict[int, float] = {}
         for n in counts:

@@ -13,6 +13,7 @@ catalog tests use them alike.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple, Sequence
 
@@ -75,6 +76,7 @@ def paired_difference(right_a: Sequence[bool], right_b: Sequence[bool]) -> Inter
     return difference_from_counts(discordant(right_a, right_b))
 
 
+@functools.lru_cache(maxsize=65536)  # scipy's exact quantiles cost ~1 ms; a page asks for the same counts on every run
 def difference_from_counts(counts: Discordant) -> Interval:
     """``paired_difference`` from the discordant counts alone."""
     only_a, only_b, n = counts
@@ -90,6 +92,7 @@ def difference_from_counts(counts: Discordant) -> Interval:
     return Interval(value, scale * (2 * pi_low - 1), scale * (2 * pi_high - 1))
 
 
+@functools.lru_cache(maxsize=65536)
 def mcnemar_p(counts: Discordant) -> float:
     """Exact two-sided McNemar p-value: the binomial test of only_b among the discordant images at ½."""
     from scipy.stats import binomtest

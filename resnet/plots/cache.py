@@ -39,9 +39,20 @@ class _Unkeyable(Exception):
     """An input neither hashable by value nor weakly referable: that call is not cached."""
 
 
+# Values whose equality is their value: a list or tuple of only these is keyed as it is, in one step (a lab
+# chart's curves are thousands of numbers; walking them one by one in Python cost more than drawing)
+SCALARS = frozenset({int, float, str, bool, type(None)})
+
+
+def _scalars(value: list | tuple) -> bool:
+    return set(map(type, value)) <= SCALARS
+
+
 def _freeze(value: Any, refs: list[weakref.ref]) -> Any:
     """``value`` as part of a cache key; objects matched by identity go to ``refs``."""
     if isinstance(value, (list, tuple)):
+        if _scalars(value):
+            return (type(value).__name__, tuple(value))
         return (type(value).__name__, *(_freeze(v, refs) for v in value))
     if isinstance(value, dict):
         return ("dict", *((_freeze(k, refs), _freeze(v, refs)) for k, v in value.items()))
@@ -71,7 +82,7 @@ def by_value(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return (type(value).__qualname__, *(by_value(getattr(value, f.name)) for f in dataclasses.fields(value)))
     if isinstance(value, (list, tuple)):
-        return tuple(by_value(v) for v in value)
+        return tuple(value) if _scalars(value) else tuple(by_value(v) for v in value)
     if isinstance(value, dict):
         return tuple((k, by_value(v)) for k, v in value.items())
     return value
