@@ -15,6 +15,7 @@ import streamlit as st
 from pages.common.ui import (
     chart, classroom, link, page_setup, safe_reason, setting_slider, show_url_notices, sync_url, url_choice, url_int,
 )
+from pages.common.why_gradient import gradient_split
 from resnet import papers
 from resnet.inference.signals import predicted_growth
 from resnet.lab import claims, surfaces
@@ -178,6 +179,7 @@ def why_not_2x() -> list[str]:
         return ["lam", "L", "net", "downsample"]
     # polls while it computes (or may be asked again); a finished measurement is drawn once
     st.fragment(run_every=None if artifact.status == "done" else LIVE_S)(measured_figures)(chosen)
+    gradient_split(t)  # the same question on the gradient itself, split by path (He et al. 2016 (Identity Mappings), Eqs. 4-5)
     return ["lam", "L", "net", "downsample"]
 
 

@@ -31,7 +31,9 @@ CITATIONS: dict[str, dict[str, str]] = {
 
 # The copies of the papers each value was read in (the project's search tool over public text;
 # "file id" is that index's id, for files whose repository it does not name). Derived pages
-# with altered numbers exist (e.g. "fate-oracle.com/trap/…" rewrites Table 3): none is used.
+# with altered numbers exist (e.g. "fate-oracle.com/trap/…" rewrites Table 3; a summary of He et al.
+# 2016 (Identity Mappings), file id 53303093229, gives its 1×1 conv shortcut 6.91 % and dropout 7.17 %,
+# where both copies below print 12.22 and "fail"): none is used.
 SOURCES: dict[str, str] = {
     "he15-tables": "He et al. 2015, tables extracted from the PDF: github.com/pranav-85/agentic_rag, "
                    "src/parse/output_tables/sample_page0.md (Table 1), sample_page1.md (Table 2), "
@@ -223,11 +225,37 @@ PLACES: dict[str, Place] = {
         HE_2015, "Sec. 4.1",
         "a projection instead of a bottleneck block's identity shortcut doubles time complexity and model size, as the "
         "shortcut connects the two high-dimensional ends", (T3, T7)),
+    # Sec. 4.1: "Table 2 shows that the ReLU-only pre-activation performs very similar to the baseline on
+    # ResNet-110/164" (6.71 vs 6.61, 5.91 vs 5.93): read as alike, not as worse (``ALIKE_IN_PAPER``)
+    "he2016.relu_preact_similar": Place(
+        HE_2016, "Sec. 4.1, Table 2",
+        "the ReLU-only pre-activation unit performs very similar to the original unit on ResNet-110 and ResNet-164",
+        (I1, I2)),
     "he2015.resnet1202_overfits": Place(
         HE_2015, "Sec. 4.2",
         "ResNet-1202 tests worse than ResNet-110 with a similar training error; the authors argue it overfits, being "
         "unnecessarily large for this small data set (no dropout or maxout used)", (T3, T7)),
 }
+
+# He et al. 2016 (Identity Mappings)' figure letter of each shortcut (Fig. 2, Table 1's "Fig." column: the
+# plain net is its constant scaling by 0) and of each unit (Fig. 4, Table 2's column), read in I1 and I2:
+# setting -> value -> (figure, letter). The lab and the pages gloss each variant's name with it.
+FIGURE_LETTERS: dict[str, dict[str, tuple[str, str]]] = {
+    "shortcut": {
+        "identity": ("2", "a"), "scaled": ("2", "b"), "none": ("2", "b"), "exclusive_gate": ("2", "c"),
+        "shortcut_gate": ("2", "d"), "conv1x1": ("2", "e"), "dropout": ("2", "f"),
+    },
+    "unit": {
+        "original": ("4", "a"), "bn_after_add": ("4", "b"), "relu_before_add": ("4", "c"), "relu_preact": ("4", "d"),
+        "full_preact": ("4", "e"),
+    },
+}
+FIGURE_LETTER_SOURCES = (I1, I2)
+# Figures the paper's own text calls alike to its baseline's, though the numbers differ a little: figure -> its PLACES entry.
+ALIKE_IN_PAPER: dict[str, str] = {
+    "he2016.unit.relu_preact.110": "he2016.relu_preact_similar", "he2016.unit.relu_preact.164": "he2016.relu_preact_similar",
+}
+
 
 # Catalog sentences that quote figures through placeholders (catalog key -> placeholder -> figure), so
 # no figure is typed into a catalog: the page fills them with ``quoted(key)``.

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import http.server
+import subprocess
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -24,6 +27,24 @@ def open_page(script: str, *, timeout: float = 180, **params: str) -> AppTest:
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def paddle_modules_after(script: str, params: dict[str, str], checks: str = "", setup: str = "",
+                         timeout: float = 300) -> list[str]:
+    """Paddle's modules a fresh interpreter holds after AppTest ran ``script`` with these URL settings (its
+    ``setup`` lines before, its ``checks`` lines on ``at`` after): [] for a page that never imports Paddle."""
+    code = ("import sys\n"
+            "from streamlit.testing.v1 import AppTest\n"
+            f"{setup}"
+            f"at = AppTest.from_file({script!r}, default_timeout={timeout})\n"
+            f"at.query_params.update({params!r})\n"
+            "at.run()\n"
+            "assert not at.exception, [e.value for e in at.exception]\n"
+            f"{checks}"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'paddle')[:3])\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=2 * timeout)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return ast.literal_eval(out.stdout.strip().splitlines()[-1])  # the list the code above printed
 
 
 def query_param(at: AppTest, name: str) -> str | None:

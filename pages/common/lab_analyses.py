@@ -27,6 +27,8 @@ from resnet.plots import curves
 from resnet.plots import landscape as landscape_plots
 
 GRID_KEY = "lab_landscape_grid"  # the grid picker
+VIEW_KEY = "lab_landscape_view"  # contours or 3-D surfaces
+VIEWS = ("contour", "3d")
 GRID_KEPT = "_lab_landscape_size"  # the visitor's pick, kept apart from the picker's state (which a run may drop)
 
 
@@ -207,13 +209,7 @@ def landscape_section(page: LabPage, state: Landscapes, analysed: list[RunInfo],
     drawn_surfaces, drawn_curves = [], []
     for run in analysed:
         name = curves.run_title(run, t)
-        if run.id in state.shipped:
-            drawn_surfaces.append(landscape_plots.Drawn(name, colours[run.id], state.shipped[run.id]["surface"]))
-            drawn_curves.append(landscape_plots.Drawn(name, colours[run.id], state.shipped[run.id]["interpolation"]))
-            continue
-        if run.id not in state.artifacts:
-            continue
-        surface, curve = state.artifacts[run.id]
+        surface, curve = state.artifacts.get(run.id, (None, None)) if run.id not in state.shipped else (None, None)
         if any(a is not None and a.status == "running" for a in (surface, curve)):
             with progress.container(key=f"landscape-{run.id}"):
                 text_col, button_col = st.columns([6, 1], vertical_alignment="center")
@@ -221,6 +217,11 @@ def landscape_section(page: LabPage, state: Landscapes, analysed: list[RunInfo],
                 text_col.progress(min(1.0, done), text=t("lab.landscape.computing", label=md_escape(name), size=state.size))
                 button_col.button(t("lab.cancel"), key=f"cancel_landscape_{run.id}", on_click=cancel_landscape,
                                   args=(page, run.id, state.size), icon="⏹️", disabled=not page.lab.writable)
+        else:  # its row's place, empty: every analysed run has one, so a row that ends moves no other row
+            progress.empty()
+        if run.id in state.shipped:
+            drawn_surfaces.append(landscape_plots.Drawn(name, colours[run.id], state.shipped[run.id]["surface"]))
+            drawn_curves.append(landscape_plots.Drawn(name, colours[run.id], state.shipped[run.id]["interpolation"]))
         for artifact, into in ((surface, drawn_surfaces), (curve, drawn_curves)):
             if artifact is None:
                 continue
@@ -259,10 +260,16 @@ def landscape_figures(page: LabPage, drawn_surfaces: list, drawn_curves: list, s
         if press:
             st.info(t("lab.landscape.none_yet"))
         return
-    chart(landscape_plots.contour_figure(drawn_surfaces, t, log=log), landscape_plots.summary(drawn_surfaces, t),
-          key="landscape_contour", config=curves.png_config("loss_landscape"))
-    chart(landscape_plots.surface_figure(drawn_surfaces, t, log=log), t("lab.landscape.surface_caption"), key="landscape_3d",
-          config={**curves.png_config("loss_landscape_3d"), "scrollZoom": False})  # the wheel scrolls the page, not the 3-D scene
+    # contours first: the 3-D scenes are WebGL, drawn in software by a browser without a GPU (seconds, at every
+    # open of the page), so only a click draws them; the Why page's words for the same choice
+    view = st.radio(t("why.landscape_view"), VIEWS, horizontal=True, key=VIEW_KEY, format_func=lambda v: t(f"why.landscape_view.{v}"),
+                    help=t("lab.landscape.view_help"))
+    if view == "3d":
+        chart(landscape_plots.surface_figure(drawn_surfaces, t, log=log), t("lab.landscape.surface_caption"), key="landscape_3d",
+              config={**curves.png_config("loss_landscape_3d"), "scrollZoom": False})  # the wheel scrolls the page, not the scene
+    else:
+        chart(landscape_plots.contour_figure(drawn_surfaces, t, log=log), landscape_plots.summary(drawn_surfaces, t),
+              key="landscape_contour", config=curves.png_config("loss_landscape"))
     if drawn_curves:
         st.subheader(t("lab.landscape.interp_title"))
         chart(landscape_plots.interpolation_figure(drawn_curves, t, log=log), t("lab.landscape.interp_caption"),

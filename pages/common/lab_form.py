@@ -9,15 +9,17 @@ from __future__ import annotations
 from contextlib import nullcontext
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from pages.common.lab_context import MAX_COMPARE, LabPage, flash, follow_new_runs, heads
-from pages.common.ui import md_escape, safe_reason
+from pages.common.ui import md_escape, safe_reason, variant_option
 from resnet.lab import claims, session
-from resnet.lab.config import DEFAULT_IMAGE_SIZE, LIMITS, Problem, TrainConfig
+from resnet.lab.config import CHOICES, DEFAULT_IMAGE_SIZE, LIMITS, Problem, TrainConfig
 from resnet.lab.presets import PRESETS
 from resnet.lab.store import StoreError
-from resnet.model.spec import CIFAR_DEPTHS, DOWNSAMPLES, IMAGENET_DEPTHS, SHORTCUTS
+from resnet.model.spec import CIFAR_DEPTHS, DOWNSAMPLES, IMAGENET_DEPTHS
+from resnet.papers import printed
 from resnet.paths import ENV_DATA_DIR
 
 CUSTOM_OPEN = "lab_custom_open"  # the "Your own run" expander's state
@@ -142,7 +144,17 @@ def presets(page: LabPage) -> None:
     right.button(t("lab.rerun_live", n=len(PRESETS[preset].configs)), key="rerun_live", on_click=rerun_live, args=(page,),
                  type="primary", icon="▶️", disabled=not lab.writable, help=t("lab.rerun_help"))
     st.markdown(t(f"lab.preset.{preset}.question", **claims.question_values(preset, t)))  # measured parts from the shipped runs
+    if rows := claims.paper_table_rows(t, preset):
+        paper_table(page, preset, rows)
     st.caption(t("lab.reference_note"))
+
+
+def paper_table(page: LabPage, preset: str, rows: list[dict[str, str]]) -> None:
+    """A paper preset's variants: the paper's test error beside ours, measured on the shipped runs."""
+    t = page.t
+    # st.table, not st.dataframe: a short table read whole, its long headers wrapped
+    st.table(pd.DataFrame([{t(f"lab.paper_table.{column}"): value for column, value in row.items()} for row in rows]))
+    st.caption(t(f"lab.preset.{preset}.paper_caption", fail=printed("he2016.fail_above")))
 
 
 def lambda_note(page: LabPage) -> None:
@@ -166,16 +178,21 @@ def custom_run(page: LabPage) -> None:
         c1, c2, c3 = st.columns(3)
         c1.selectbox(t("lab.field.depth"), DEPTHS, key=keys["depth"], help=t("lab.depth_help"),
                      format_func=lambda d: t("lab.depth_cifar", d=d) if d in CIFAR_DEPTHS else t("lab.depth_imagenet", d=d))
-        shortcut = c2.radio(t("lab.field.shortcut"), SHORTCUTS, key=keys["shortcut"], horizontal=True,
-                            format_func=lambda s: t(f"lab.shortcut.{s}"))
+        shortcut = c2.radio(t("lab.field.shortcut"), CHOICES["shortcut"], key=keys["shortcut"], horizontal=True,
+                            help=t("lab.shortcut_help"), format_func=lambda s: variant_option(t, "shortcut", s))
         lam_now = st.session_state[keys["lam"]]
         st.session_state["lab_lam_pick"] = lam_now if lam_now in LAMBDA_PRESETS else None
         c3.pills(t("lab.lambda_presets"), LAMBDA_PRESETS, key="lab_lam_pick", on_change=pick_lambda, args=(page,),
                  format_func=lambda v: f"λ = {v:g}", disabled=shortcut != "scaled")
         c3.number_input(t("lab.field.scale"), *LIMITS["scale"], key=keys["lam"], step=0.1, format="%g", disabled=shortcut != "scaled",
                         help=t("lab.lambda_range_help", lo=fmt(LIMITS["scale"][0]), hi=fmt(LIMITS["scale"][1])))
-        c2.radio(t("lab.field.downsample"), DOWNSAMPLES, key=keys["down"], horizontal=True, disabled=shortcut == "none",
+        # a plain net has no shortcut, and Fig. 2(e)'s 1×1 conv is on every one, stage starts included
+        c2.radio(t("lab.field.downsample"), DOWNSAMPLES, key=keys["down"], horizontal=True, disabled=shortcut in ("none", "conv1x1"),
                  format_func=lambda d: t(f"lab.downsample.{d}"), help=t("lab.downsample_help"))
+        c3.selectbox(t("lab.field.unit"), CHOICES["unit"], key=keys["unit"], help=t("lab.unit_help"),
+                     format_func=lambda u: variant_option(t, "unit", u))
+        c3.number_input(t("lab.field.residual_scale"), *LIMITS["residual_scale"], key=keys["rho"], step=0.1, format="%g",
+                        help=t("lab.residual_scale_help", lo=fmt(LIMITS["residual_scale"][0]), hi=fmt(LIMITS["residual_scale"][1])))
         if shortcut == "scaled" and st.session_state[keys["lam"]] > 1:
             lambda_note(page)
         c1, c2, c3, c4 = st.columns(4)

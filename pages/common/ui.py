@@ -197,6 +197,14 @@ def chart(fig: Any, summary: str, **kwargs: Any) -> Any:
     return event
 
 
+def variant_option(t: Translator, setting: str, value: str) -> str:
+    """A unit or shortcut as every select offers it: its one name (the URL's value, the one runs' labels carry)
+    and, as gloss, the paper's name with its figure letter (the shared ``variant.*`` texts):
+    "exclusive_gate · exclusive gating (Fig. 2c)", "identity shortcut (Fig. 2a)" (a gloss that starts with the name)."""
+    gloss = t(f"variant.{setting}.{value}")
+    return gloss if gloss.startswith(value) else f"{value} · {gloss}"
+
+
 def count_columns(*labels: str) -> dict[str, Any]:
     """``st.dataframe``'s column_config showing these columns' counts with thousands separators
     (in the reader's locale: 25,557,032), still numbers to sort by."""

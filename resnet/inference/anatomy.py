@@ -15,7 +15,6 @@ BatchNorm is not counted: at inference it folds into the preceding conv.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any, Iterable
 
 import paddle
@@ -23,8 +22,7 @@ from paddle import nn
 
 from ..model.modes import eval_mode
 from ..model.network import MIN_IMAGE_SIZE, ResNet, block_stage, resnet
-
-Shape = tuple[int, ...]
+from ..model.rows import LayerRow, Shape
 
 # What a table may describe. Its shapes are arithmetic, not a forward pass, so it takes
 # batches and sizes that running the network would not (``fastpath.IMAGE_SIZE_RANGE``).
@@ -45,34 +43,6 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: int, ceil_mod
         raise ValueError(f"input {size} too small for kernel {kernel} with padding {padding}")
     steps = math.ceil(span / stride) if ceil_mode else span // stride
     return steps + 1
-
-
-@dataclass(frozen=True)
-class LayerRow:
-    """One layer of the table. ``macs`` and ``output_shape`` are for the whole batch."""
-
-    name: str  # state-dict prefix, e.g. "layer1.0.conv2"
-    block: str  # "stem", "layer1.0", …, "head"
-    stage: str  # "stem", "stage 1".."stage 4", "head"
-    kind: str  # conv | bn | maxpool | avgpool | fc | shortcut (option A's: no layer)
-    role: str  # what it does: stem | bn | maxpool | reduce | conv3x3 | expand | projection | subsample_pad | avgpool | classifier
-    kernel_shape: Shape | None  # [M, C, kh, kw] for convs, [in, out] for fc
-    padding: int | None
-    stride: int | None
-    params: int  # trainable scalars
-    input_shape: Shape
-    output_shape: Shape
-    macs: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name, "block": self.block, "stage": self.stage, "kind": self.kind,
-            "role": self.role,
-            "kernel_shape": list(self.kernel_shape) if self.kernel_shape else None,
-            "padding": self.padding, "stride": self.stride, "params": self.params,
-            "input_shape": list(self.input_shape), "output_shape": list(self.output_shape),
-            "macs": self.macs,
-        }
 
 
 def _first(value: int | Iterable[int]) -> int:
@@ -220,20 +190,6 @@ def cross_check(model: ResNet, rows: list[LayerRow], seed: int = 0) -> list[str]
     extra = set(seen) - {row.name for row in rows}
     problems += [f"{name}: ran in the forward pass but missing from the table" for name in sorted(extra)]
     return problems
-
-
-@dataclass(frozen=True)
-class Totals:
-    params: int  # trainable
-    macs_per_batch: int
-    macs_per_image: int
-    batch: int
-
-
-def totals(rows: list[LayerRow]) -> Totals:
-    batch = rows[0].input_shape[0]
-    macs = sum(r.macs for r in rows)
-    return Totals(params=sum(r.params for r in rows), macs_per_batch=macs, macs_per_image=macs // batch, batch=batch)
 
 
 def group_rows(rows: list[LayerRow], by: str) -> dict[str, list[LayerRow]]:

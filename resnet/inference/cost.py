@@ -25,7 +25,8 @@ import paddle
 from paddle import nn
 from paddle.vision.models import vgg16, vgg19
 
-from .anatomy import LayerRow, block_summary, check_int, group_rows, layer_row, model_rows, totals
+from ..model.rows import LayerRow, totals
+from .anatomy import block_summary, check_int, group_rows, layer_row, model_rows
 from .fastpath import BATCH_RANGE, IMAGE_SIZE_RANGE, fast_forward_features, fast_model
 from ..model.modes import ensure_dygraph, eval_mode, shapes_only
 from ..model.network import STAGES, BasicBlock, BottleneckBlock, ResNet, ResNetConfig, resnet

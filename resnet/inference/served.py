@@ -6,7 +6,8 @@ warm from one request to the next:
 
     info = model_info(spec)                                  # Feature maps: the weights, loaded once
     analysis, seconds = maps(spec, array, drop=("layer3.2",))  # every block's maps of one image
-    problems = table_check(50, 224)                          # Architecture: the layer table against a forward pass
+    traced = traced_table(50, 224, "full_preact", "conv1x1")  # Architecture: each layer's shape and MACs, run
+    note = course_note()                                     # Architecture: the course's ResNet-50, counted
     result = latency(50, 1, 224, repeats=7)                  # Compute cost: dygraph against the fast path
 
 The server checks what a visitor sent (widgets' ranges, an upload's bytes) before it asks;
@@ -20,6 +21,7 @@ from collections import OrderedDict
 from typing import Any, Sequence
 
 import numpy as np
+import paddle
 
 from ..model import weights
 from ..model.network import IMAGENET_DEPTHS, resnet
@@ -69,13 +71,23 @@ def maps(spec: ModelSpec, array: np.ndarray, drop: Sequence[str] = (), shortcuts
     return explore.analyse(lab.model, array, labels=lab.classes, drop_blocks=drop, shortcuts_off=shortcuts_off)
 
 
-def table_check(depth: int, size: int) -> list[str]:
-    """Cross-check the Architecture page's layer table (batch 1) by a forward pass of a fresh ResNet-``depth``."""
+def traced_table(depth: int, size: int, unit: str = "original", shortcut: str = "identity") -> dict[str, tuple[list[int], int]]:
+    """Each layer's (output shape, MACs) in a forward pass (batch 1) of a fresh ResNet-``depth`` with this
+    unit and shortcut (λ = 0.5 if scaled): the Architecture page checks its plan-derived table against it."""
     if depth not in IMAGENET_DEPTHS:
         raise ValueError(f"depth must be one of {list(IMAGENET_DEPTHS)}, got {depth!r}")
     anatomy.check_int("size", size, *cost.IMAGE_SIZE_RANGE)
-    net = resnet(depth)  # private: the check hooks its layers
-    return anatomy.cross_check(net, anatomy.model_rows(net, 1, size))
+    net = resnet(depth, unit=unit, shortcut=shortcut, scale=0.5)  # private: the check hooks its layers; resnet validates the variant
+    net.eval()
+    seen = anatomy.traced_layers(net, paddle.zeros([1, net.config.in_channels, size, size]))
+    return {name: (list(shape), macs) for name, (shape, macs) in seen.items()}
+
+
+def course_note() -> dict[str, Any]:
+    """What the Architecture page's note on the course's slips quotes: ``cost.course_estimate()``,
+    ``anatomy.pooling_rounding()`` (Paddle's pooling, measured), the course's figure and its rounding."""
+    return {"estimate": cost.course_estimate(), "pooling": anatomy.pooling_rounding(),
+            "course_figure": cost.COURSE_FIGURES["resnet50_multiplications"], "decimals": cost.COURSE_DECIMALS}
 
 
 def latency(depth: int, batch: int, size: int, repeats: int, progress: cost.Progress | None = None) -> dict[str, Any]:

@@ -10,6 +10,7 @@ page's translator ``t`` (``t(key, **values)``). No Paddle, no Streamlit:
     blow_up_claim()       # the why_not_2x preset's λ = 2 over its seeds: loss at step 1, stuck or diverged
     lambda_sweep()        # every λ of that preset over its seeds: final loss, at chance, lowest in k of n
     question_values(key, t)  # the placeholders of a lab preset's question
+    paper_rows(key)       # He et al. 2016 (Identity Mappings)' presets: each variant, the paper's error, ours, agreement
     fig7_values(t, means)    # He et al. 2015's Fig. 7 findings read on measured response stds
     prediction_values(t, signals)  # how far the Why page's ∏λ line is from one measurement
 """
@@ -24,6 +25,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..inference.signals import BlockSignal, predicted_growth
+from ..papers import ALIKE_IN_PAPER, FIGURES, printed
 from .config import chance_loss
 from .presets import PRESETS, variant_runs
 from .seeds import NEAR_CHANCE, TAIL_STEPS, VariantSummary, diverged, final_accuracy, near_chance, seed_differences, stuck_at_chance, summarise
@@ -212,7 +214,125 @@ def question_values(key: str, t: Translate) -> dict[str, str]:
         return degradation_values(t, claim)
     if key == "why_not_2x" and (claim := blow_up_claim()) is not None and (sweep := lambda_sweep()) is not None:
         return lambda_question_values(t, claim, sweep)
+    if PRESETS[key].paper and (rows := paper_rows(key)) is not None:
+        return paper_question_values(t, key, rows)
     return {}
+
+
+# ---------------------------------------------------------------------------------
+# He et al. 2016 (Identity Mappings)' ablations against the presets that train them
+# ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PaperRow:
+    """One variant of a preset with a paper figure per variant: the paper's test error beside ours."""
+
+    label: str
+    figure: str  # its FIGURES name
+    summary: VariantSummary
+    versus: Comparison | None  # against the preset's first variant (the paper's baseline), paired seed by seed
+    # "worse" / "better" than the baseline in the paper ("fail" is worse), "alike" where its text says so;
+    # "" for the baseline
+    direction: str
+
+    @property
+    def agreement(self) -> str:
+        """How our seeds read the paper's finding. Worse or better there: "agrees" (so beyond noise in every
+        seed), "partly" (in some, the rest within noise), "noise" (within noise in every seed: our runs cannot
+        show it), "opposite" (the other way in some seed). Alike there: "same" (within noise in every seed) or
+        "differs" (beyond noise in some seed). "" for the baseline."""
+        if self.versus is None or not self.direction:
+            return ""
+        outcome = self.versus.outcome
+        if self.direction == "alike":
+            return "same" if outcome == "alike" else "differs"
+        if outcome == self.direction:
+            return "agrees"
+        if outcome == f"{self.direction}_some":
+            return "partly"
+        return "noise" if outcome == "alike" else "opposite"
+
+    @property
+    def failed(self) -> int:
+        """Seeds whose final test error is above the paper's "fail" line (a test error above ``he2016.fail_above``)."""
+        line = FIGURES["he2016.fail_above"].value / 100
+        return sum(1 for a in self.summary.accuracies if a is None or 1 - a.value > line)
+
+
+def paper_direction(figure: str, baseline: str) -> str:
+    """The paper's finding for ``figure`` (a test error) against its ``baseline``'s: "worse" ("fail" is worse) or
+    "better", or "alike" where the paper's text calls them so (``ALIKE_IN_PAPER``)."""
+    value, base = FIGURES[figure].value, FIGURES[baseline].value
+    if figure in ALIKE_IN_PAPER:
+        return "alike"
+    if value == "fail":
+        return "worse"
+    return "worse" if value > base else "better" if value < base else "alike"
+
+
+@lru_cache(maxsize=None)
+def paper_rows(key: str) -> tuple[PaperRow, ...] | None:
+    """Each variant of preset ``key`` (one with ``paper`` figures) over its shipped seeds, beside the paper's
+    test error for it; the first variant is the paper's baseline. None without the file."""
+    grouped = variant_runs(key)
+    if grouped is None:
+        return None
+    figures = PRESETS[key].paper_figures()
+    summaries = {s.label: s for s in summarise(grouped)}
+    baseline = next(iter(figures))
+    return tuple(
+        PaperRow(label, figure, summaries[label], None, "") if label == baseline else
+        PaperRow(label, figure, summaries[label], compare(grouped[baseline], grouped[label]),
+                 paper_direction(figure, figures[baseline]))
+        for label, figure in figures.items()
+    )
+
+
+def paper_question_values(t: Translate, key: str, rows: Sequence[PaperRow]) -> dict[str, str]:
+    """The placeholders of a paper preset's question: its net and recipe, and what our seeds say about the
+    paper's findings, variant by variant grouped by agreement (each group's sentence only when it has members)."""
+    config, sep = PRESETS[key].configs[0], t("claims.list_sep")
+    groups: dict[str, list[PaperRow]] = {}
+    for row in rows[1:]:
+        groups.setdefault(row.agreement, []).append(row)
+    verdict = " ".join(
+        t(f"claims.paper.{agreement}", n=len(members), seeds=len(rows[0].summary.seeds), baseline=rows[0].label,
+          labels=sep.join(r.label for r in members))
+        for agreement in AGREEMENTS if (members := groups.get(agreement))
+    )
+    fail_rows = [r for r in rows if printed(r.figure) == "fail"]
+    failed = [r for r in fail_rows if r.failed]
+    fails = t(f"claims.paper_fail.{'some' if failed else 'none'}", n=len(failed), k=len(fail_rows),
+              fail=printed("he2016.fail_above"), labels=sep.join(r.label for r in (failed or fail_rows))) if fail_rows else ""
+    return {"depth": str(config.depth), "steps": str(config.steps), "n": str(len(rows[0].summary.seeds)),
+            "baseline": rows[0].label, "fail": printed("he2016.fail_above"), "verdict": verdict, "fails": fails}
+
+
+# The verdicts in the order a question lists them (``PaperRow.agreement``)
+AGREEMENTS = ("agrees", "same", "partly", "noise", "differs", "opposite")
+
+
+def paper_table_rows(t: Translate, key: str) -> list[dict[str, str]]:
+    """The paper preset's table, one row per variant (column → text, the ``lab.paper_table.<column>`` headers):
+    its name, the paper's test error, our median final test error [lowest, highest] over the seeds, how it
+    compares with the first row seed by seed, and whether that reads as the paper ([] without the file, or
+    for a preset without paper figures)."""
+    rows = paper_rows(key) if PRESETS[key].paper else None
+    if rows is None:
+        return []
+    out = []
+    for row in rows:
+        errors = sorted(1 - a.value for a in row.summary.accuracies if a is not None)
+        ours = (f"{100 * float(np.median(errors)):.1f} [{span(f'{100 * errors[0]:.1f}', f'{100 * errors[-1]:.1f}')}]"
+                if errors else "–")
+        paper = printed(row.figure)
+        versus = t(f"lab.paper_versus.{row.versus.outcome}", **row.versus.values()) if row.versus else t("lab.paper_versus.baseline")
+        out.append({
+            "variant": row.label, "paper": t("lab.paper_fail") if paper == "fail" else paper, "ours": ours,
+            "versus": versus, "agreement": t(f"lab.paper_agreement.{row.agreement or 'baseline'}"),
+        })
+    return out
 
 
 def superscript(number: int) -> str:

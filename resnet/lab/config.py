@@ -13,6 +13,9 @@ the architecture alone (no model is built), and a config over the budget is refu
 (code ``memory``) before it is queued.
 
 Same config (after ``canonical()``) = same run: ``config_key`` is the store's dedup key.
+Settings added after runs were first stored (``unit``, ``residual_scale``: He et al. 2016
+(Identity Mappings)) stay out of the key at their default (``LATER_DEFAULTS``), so every
+stored run keeps its key, and a new run of an old configuration finds it.
 A configuration stored before ``downsample`` existed was trained with option B (1×1 conv
 projections, then the only kind): ``upgrade_stored`` reads it so, and the store rewrites
 its old rows once, so no old run passes for an option-A one.
@@ -28,11 +31,12 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..errors import CodedError
-from ..model.plan import network_plan
+from ..model.plan import VARIANT_MESSAGES, network_plan, variant_problem
 from ..model.spec import (
-    BOTTLENECK_CIFAR_DEPTHS, CIFAR_DEPTHS, DOWNSAMPLES, LAMBDA_RANGE, SHORTCUTS, STAGES, STEMS, DownsampleKind,
-    ShortcutMode, StemKind, default_downsample, shortcut_scale,
+    BOTTLENECK_CIFAR_DEPTHS, CIFAR_DEPTHS, DOWNSAMPLES, LAMBDA_RANGE, SHORTCUT_VARIANTS, STAGES, STEMS, UNITS,
+    DownsampleKind, ShortcutVariant, StemKind, Unit, default_downsample, shortcut_scale,
 )
+from ..papers import FIGURE_LETTERS
 
 DATASETS = ("digits", "folder", "ichallenge_pm")
 # The image size a data set starts at: digits are 8×8 scans; photos (an image folder,
@@ -47,6 +51,7 @@ LIMITS: dict[str, tuple[float, float]] = {
     "image_size": (8, 256),
     "lr": (1e-6, 10.0),
     "scale": LAMBDA_RANGE,  # λ (see resnet.model.spec.LAMBDA_RANGE)
+    "residual_scale": LAMBDA_RANGE,  # ρ, on F as λ is on the shortcut: the same range teaches the same
     "momentum": (0.0, 0.999),
     "weight_decay": (0.0, 0.1),
     "seed": (0, 2**31 - 1),
@@ -54,10 +59,15 @@ LIMITS: dict[str, tuple[float, float]] = {
     "warmup_steps": (0, MAX_STEPS),
 }
 CHOICES: dict[str, tuple[Any, ...]] = {
-    # not (yet) He et al. 2016's ResNet-164/1001: the lab trains the original unit only
+    # He et al. 2015's depths; not (yet) He et al. 2016 (Identity Mappings)' bottleneck ResNet-164/1001 (their
+    # variants train here on the basic-block CIFAR nets, ResNet-110 the paper's Table 1 and 2 net among them)
     "depth": tuple(sorted(set(STAGES) - set(BOTTLENECK_CIFAR_DEPTHS))),
-    "shortcut": SHORTCUTS, "downsample": DOWNSAMPLES, "stem": STEMS, "dataset": DATASETS,
+    # every shortcut of He et al. 2016 (Identity Mappings), Fig. 2, and every unit of its Fig. 4
+    "shortcut": SHORTCUT_VARIANTS, "unit": UNITS, "downsample": DOWNSAMPLES, "stem": STEMS, "dataset": DATASETS,
 }
+# Settings that came after runs were stored, at the value every earlier run was trained with:
+# left out of ``config_key`` at that value, so stored keys stay what they were.
+LATER_DEFAULTS: dict[str, Any] = {"unit": "original", "residual_scale": 1.0}
 # What every run stored before the ``downsample`` setting existed used at a stage start.
 LEGACY_DOWNSAMPLE: DownsampleKind = "conv"
 # The paper's names for the two stage-start shortcuts (He et al. 2015, Sec. 3.3), in labels.
@@ -92,6 +102,7 @@ MESSAGES = {
     "unknown": "unknown training setting(s): {names}",
     "batch_vs_data": "batch_size {batch} exceeds the {n} training images",
     "data": "the data folder cannot be used: {reason}",
+    **VARIANT_MESSAGES,  # the model's refusals of a unit or ρ with a plain net: "plain_unit", "no_signal"
     "memory": "this run would need about {need_mb} MB for its model and one batch; the limit is {budget_mb} MB "
               "(a smaller batch, image size, width or depth fits)",
 }
@@ -106,7 +117,7 @@ class Problem:
     values: Mapping[str, Any]
 
     def __str__(self) -> str:
-        name = "λ (scale)" if self.field == "scale" else self.field
+        name = {"scale": "λ (scale)", "residual_scale": "ρ (residual_scale)"}.get(self.field, self.field)
         return MESSAGES[self.code].format(name=name, **self.values)
 
 
@@ -123,8 +134,12 @@ class TrainConfig:
     """One run, valid by construction (``ConfigError`` otherwise)."""
 
     depth: int = 20
-    shortcut: ShortcutMode = "identity"  # "none" is the plain net, "scaled" is y = F(x) + λx
+    # "none" is the plain net, "scaled" is y = F(x) + λx; the others are He et al. 2016
+    # (Identity Mappings)'s Fig. 2 (gates, 1×1 conv, dropout on the shortcut)
+    shortcut: ShortcutVariant = "identity"
     scale: float = 1.0  # λ, used only when shortcut == "scaled"; within LAMBDA_RANGE
+    unit: Unit = "original"  # where BN and ReLU sit, He et al. 2016 (Identity Mappings), Fig. 4
+    residual_scale: float = 1.0  # ρ in y = ρ·F(x) + λx (Table 1's "0.5 on both": scaled, λ = ρ = 0.5)
     # The shortcut where a stage starts: "pad" (option A, subsample + zero channels) or
     # "conv" (option B, 1×1 conv + BN); None: the depth's default (A for CIFAR depths).
     downsample: DownsampleKind | None = None
@@ -153,6 +168,11 @@ class TrainConfig:
             value = getattr(self, name)
             if not bad & {"steps", name} and value > self.steps:
                 problems.append(Problem("upto_steps", name, {"low": LIMITS[name][0], "steps": self.steps, "value": value}))
+        if not bad & {"unit", "shortcut", "scale", "residual_scale"}:
+            refusal = variant_problem(self.unit, self.shortcut, self.scale, self.residual_scale)
+            if refusal is not None:  # the model's own rule, with its code and values
+                problems.append(Problem(refusal.code, "unit" if refusal.code == "plain_unit" else "residual_scale",
+                                        dict(refusal.values)))
         if not problems and (problem := memory_problem(self)) is not None:
             problems.append(problem)
         if problems:
@@ -168,13 +188,20 @@ class TrainConfig:
         """The stage-start shortcut the network is built with: ``downsample``, or the depth's default."""
         return self.downsample or default_downsample(self.depth)
 
+    @property
+    def has_stage_start_shortcut(self) -> bool:
+        """Whether ``downsample`` matters: not without shortcuts (plain, λ = 0), nor with Fig. 2(e)'s 1×1
+        conv on every shortcut (the stage starts' included)."""
+        return self.shortcut_scale != 0 and self.shortcut != "conv1x1"
+
     def canonical(self) -> TrainConfig:
         """The same run spelled one way: λ only matters for "scaled", paths absolute, the stage-start
-        shortcut spelled out (a net without shortcuts, plain or λ = 0, has none: the depth's default)."""
+        shortcut spelled out (a net without one, plain, λ = 0 or 1×1 conv shortcuts, has the depth's default)."""
         return replace(
             self,
             scale=float(self.scale) if self.shortcut == "scaled" else 1.0,
-            downsample=self.downsample_kind if self.shortcut_scale != 0 else default_downsample(self.depth),
+            residual_scale=float(self.residual_scale),
+            downsample=self.downsample_kind if self.has_stage_start_shortcut else default_downsample(self.depth),
             data_dir=str(Path(self.data_dir).expanduser().resolve()) if self.data_dir and self.dataset != "digits" else None,
             lr=float(self.lr),
             momentum=float(self.momentum),
@@ -202,20 +229,37 @@ class TrainConfig:
 
     @property
     def label(self) -> str:
-        """A run's name everywhere (legends, run lists, weights files): "plain-56", "ResNet-56 A λ=2", "ResNet-50 w8".
+        """A run's name everywhere (legends, run lists, CSV, weights files): "plain-56", "ResNet-56 A λ=2",
+        "ResNet-50 w8", "ResNet-20 A full_preact (Fig. 4e)", "ResNet-20 A λ=0.5 ρ=0.5".
 
         The letter is the paper's option for the stage-start shortcut ("ResNet-34 A/B" in
-        He et al. 2015, Table 3), always on CIFAR depths, on ImageNet ones when not B.
+        He et al. 2015, Table 3), always on CIFAR depths, on ImageNet ones when not B. A unit or
+        shortcut of He et al. 2016 (Identity Mappings) is named as the URL and the form name it,
+        with its figure letter (``variant_name``); the original unit and the λ shortcuts keep
+        their names of before (stored runs keep their labels).
         """
         kind = "plain" if self.shortcut == "none" else "ResNet"
         text = f"{kind}-{self.depth}"
-        if self.shortcut_scale != 0 and (self.depth in CIFAR_DEPTHS or self.downsample_kind != default_downsample(self.depth)):
+        if self.has_stage_start_shortcut and (self.depth in CIFAR_DEPTHS or self.downsample_kind != default_downsample(self.depth)):
             text += f" {OPTION_LETTER[self.downsample_kind]}"
+        if self.unit != "original":
+            text += f" {variant_name('unit', self.unit)}"
+        if self.shortcut not in ("identity", "none", "scaled"):
+            text += f" {variant_name('shortcut', self.shortcut)}"
         if self.shortcut == "scaled":
             text += f" λ={self.scale:g}"
+        if self.residual_scale != 1.0:
+            text += f" ρ={self.residual_scale:g}"
         if self.width != (16 if self.depth in CIFAR_DEPTHS else 64):
             text += f" w{self.width}"
         return text
+
+
+def variant_name(setting: str, value: str) -> str:
+    """A unit's or shortcut's one name, with He et al. 2016 (Identity Mappings)' figure letter as gloss:
+    "full_preact (Fig. 4e)", "exclusive_gate (Fig. 2c)"; the name is the URL's value (``lab?unit=full_preact``)."""
+    figure, letter = FIGURE_LETTERS[setting][value]
+    return f"{value} (Fig. {figure}{letter})"
 
 
 # Each field's value type (``data_dir`` and ``downsample``, default None, are str).
@@ -278,7 +322,8 @@ def estimate_memory(config: TrainConfig) -> MemoryEstimate:
 
     Counts the tensors a forward pass leaves for the backward one: per conv + BatchNorm
     its two outputs, per ReLU, sum and λ·s(x) one tensor of the block's output shape
-    ([N, C, H, W] each, N = batch_size); an evaluation the same for EVAL_BATCH images.
+    ([N, C, H, W] each, N = batch_size), and what He et al. 2016 (Identity Mappings)' variants
+    add (ρ·F, a gate, a shortcut conv, dropout's mask); an evaluation the same for EVAL_BATCH images.
     ``HOLDS`` turns those counts into what the engine holds; ``bench/train_memory.py``
     checks the estimate against measured peak RSS.
     """
@@ -286,33 +331,47 @@ def estimate_memory(config: TrainConfig) -> MemoryEstimate:
     n, side = config.batch_size, config.image_size
     params, acts = 0, 0
 
-    def conv_bn(c_in: int, c_out: int, k: int, out_side: int, relu: bool) -> None:
+    def conv_bn(c_in: int, c_out: int, k: int, out_side: int, relu: bool, bn: int | None = None) -> None:
+        """A conv and the BN that goes with it (``bn`` channels, c_out unless said; 0: none) and maybe a ReLU."""
         nonlocal params, acts
-        params += c_in * c_out * k * k + 4 * c_out  # weights; BN's γ, β, running mean and variance
-        acts += (2 + relu) * n * c_out * out_side * out_side
+        bn = c_out if bn is None else bn
+        params += c_in * c_out * k * k + 4 * bn  # weights; BN's γ, β, running mean and variance
+        acts += (1 + (bn > 0) + relu) * n * c_out * out_side * out_side
 
+    plan = network_plan(config.depth, config.width, unit=config.unit, shortcut=config.shortcut, scale=config.scale,
+                        downsample=config.downsample_kind)
+    stem_bn = config.width if plan.stem_bn else 0  # full pre-activation: the stem is the conv alone
     if config.stem == "imagenet":
         side = (side - 1) // 2 + 1  # 7×7/2 conv, padding 3
-        conv_bn(in_channels, config.width, 7, side, relu=True)
+        conv_bn(in_channels, config.width, 7, side, relu=plan.stem_bn, bn=stem_bn)
         side = (side - 1) // 2 + 1  # 3×3/2 max-pool, padding 1
         acts += n * config.width * side * side
     else:
-        conv_bn(in_channels, config.width, 3, side, relu=True)
-    plan = network_plan(config.depth, config.width, shortcut=config.shortcut, scale=config.scale,
-                        downsample=config.downsample_kind)
+        conv_bn(in_channels, config.width, 3, side, relu=plan.stem_bn, bn=stem_bn)
     for block in plan.blocks:
         out_side = (side - 1) // block.stride + 1
+        block_map = n * block.c_out * out_side * out_side  # one tensor of the block's output shape
         conv_side = side
         for step in block.convs:
             conv_side = (conv_side - 1) // step.stride + 1  # the side of this conv's output
-            conv_bn(step.c_in, step.c_out, step.kernel, conv_side, relu="relu" in step.after)
+            # a conv, its BN (before or after it) and a ReLU if one runs (pre-activations: before it)
+            conv_bn(step.c_in, step.c_out, step.kernel, conv_side, relu="relu" in step.after + step.before, bn=step.bn)
         if block.shortcut_kind == "projection":
             conv_bn(block.c_in, block.c_out, 1, out_side, relu=False)
+        elif block.shortcut_kind == "conv1x1":  # Fig. 2(e): a bare 1×1 conv
+            params += block.c_in * block.c_out
+            acts += block_map
         elif block.shortcut_kind == "pad":  # option A: the subsampled x, then zero-padded
-            acts += 2 * n * block.c_out * out_side * out_side
-        extra = 1 if block.scale not in (0.0, 1.0) else 0  # λ · s(x)
-        acts += (2 + extra) * n * block.c_out * out_side * out_side  # the sum, its ReLU
+            acts += 2 * block_map
+        if block.gate:  # g = sigmoid(1×1 conv(x) + b): the conv, g, 1 − g, and the products
+            params += block.c_in * block.c_out + block.c_out
+            acts += 4 * block_map
+        extra = (block.scale not in (0.0, 1.0)) + (config.residual_scale != 1.0) + 2 * (config.shortcut == "dropout")
+        acts += (2 + extra) * block_map  # the sum, what runs after it; λ·s(x), ρ·F, dropout's mask and output
         side = out_side
+    if plan.final_bn:  # full pre-activation's BN + ReLU before pooling (no conv)
+        params += 4 * plan.final_bn
+        acts += 2 * n * plan.final_bn * side * side
     params += plan.features * num_classes + num_classes
     acts += n * (plan.features + num_classes) + n * in_channels * config.image_size**2  # pooled, logits, the batch
     return MemoryEstimate(params, acts, acts // n * EVAL_BATCH)  # every count above is n × per image
@@ -338,8 +397,12 @@ def upgrade_stored(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def config_key(config: TrainConfig | Mapping[str, Any]) -> str:
-    """The store's dedup key: canonical JSON with sorted keys (a stored config dict is taken as it is)."""
+    """The store's dedup key: canonical JSON with sorted keys (a stored config dict is taken as it is),
+    without the ``LATER_DEFAULTS`` settings at their default: a run stored before they existed keeps its key."""
     data = asdict(config.canonical()) if isinstance(config, TrainConfig) else dict(config)
+    for name, default in LATER_DEFAULTS.items():
+        if name in data and data[name] == default:
+            del data[name]
     return json.dumps(data, sort_keys=True)
 
 

@@ -24,11 +24,21 @@ from paddle import nn
 
 from ..model.modes import legacy_static
 from ..model.network import ResNet
+from ..model.spec import GATED_SHORTCUTS
 from .config import EVAL_BATCH, TrainConfig
 from .data import Dataset
 
 # The ops that run on oneDNN (legacy op types); the rest stay on Paddle's CPU kernels.
 ONEDNN_OPS = frozenset({"conv2d", "conv2d_grad"})
+# Shortcuts this program cannot build: the gates' sigmoid (``F.sigmoid`` is a bare ``_C_ops`` call in
+# Paddle 3.3, PIR and dygraph only) refuses a legacy-IR variable. Their runs train with the dygraph
+# step instead (``runs_static``; same model, same weights and batches, slower).
+NOT_STATIC_SHORTCUTS = GATED_SHORTCUTS
+
+
+def runs_static(config: TrainConfig) -> bool:
+    """Whether ``StaticStep`` can train ``config`` (else the loop falls back to the dygraph step)."""
+    return config.shortcut not in NOT_STATIC_SHORTCUTS
 
 
 class _LoopRate(paddle.optimizer.lr.LRScheduler):

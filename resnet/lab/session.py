@@ -42,7 +42,7 @@ from .store import ACTIVE, Artifact, RunInfo, RunStore, StoreError, store_addres
 FORM_FIELDS = {
     "depth": "depth", "shortcut": "shortcut", "lam": "scale", "down": "downsample", "width": "width", "lr": "lr", "mom": "momentum",
     "wd": "weight_decay", "warmup": "warmup_steps", "batch": "batch_size", "steps": "steps", "eval": "eval_every",
-    "seed": "seed", "dataset": "dataset", "size": "image_size",
+    "seed": "seed", "dataset": "dataset", "size": "image_size", "unit": "unit", "rho": "residual_scale",
 }
 # Where the custom run starts: the presets' settings, with λ = 2 (the "why not 2x?" of
 # the lesson) ready for when "scaled" is picked, and the paper's option A at stage starts

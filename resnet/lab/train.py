@@ -17,7 +17,8 @@ How a step runs (``engine``): a single process trains with ``StaticStep``
 (``resnet.lab.fast_step``: a static program whose convolutions run on oneDNN, faster than
 the eager step on the lab's workload; bench/training.py measures it); data-parallel runs
 use ``EagerStep``, the dygraph step, because ``paddle.DataParallel`` averages gradients
-only in dygraph. Both start from the model ``build_model`` made, and the trained weights
+only in dygraph, and so do the gated shortcuts, which the static program cannot build
+(``fast_step.runs_static``). Both start from the model ``build_model`` made, and the trained weights
 end up in that model (same parameter names), which ``save_final_weights`` writes.
 
 Comparable runs: variants trained from the same ``seed`` start from identical weights
@@ -52,7 +53,7 @@ from .config import (
     EVAL_BATCH, FIELD_TYPES, ConfigError, StepMetrics, TrainConfig, TrainResult, batch_problem, chance_loss, pack_correct,
 )
 from .data import Dataset, load_dataset
-from .fast_step import StaticStep
+from .fast_step import StaticStep, runs_static
 from .store import RunStore
 
 _log = logging.getLogger(__name__)
@@ -72,6 +73,8 @@ def build_model(config: TrainConfig, data: Dataset) -> ResNet:
         num_classes=data.num_classes,
         shortcut=config.shortcut,
         scale=config.scale,
+        unit=config.unit,
+        residual_scale=config.residual_scale,
         width=config.width,
         in_channels=data.in_channels,
         stem=config.stem,
@@ -201,9 +204,11 @@ def train(
         raise ValueError(f"batch_size {config.batch_size} is not divisible by the {world} data-parallel ranks")
     if (problem := batch_problem(config.batch_size, len(data.y_train))) is not None:
         raise ConfigError([problem])
-    engine = engine or ("eager" if world > 1 else "static")
-    if engine not in ENGINES or (engine == "static" and world > 1):
-        raise ValueError(f"engine must be one of {ENGINES} ('eager' for data-parallel runs), got {engine!r}")
+    # the static program cannot build every variant (``fast_step.runs_static``): those fall back to the dygraph step
+    engine = engine or ("eager" if world > 1 or not runs_static(config) else "static")
+    if engine not in ENGINES or (engine == "static" and (world > 1 or not runs_static(config))):
+        raise ValueError(f"engine must be one of {ENGINES} ('eager' for data-parallel runs and gated shortcuts), "
+                         f"got {engine!r}")
 
     model = build_model(config, data)
     stepper = StaticStep(model, config, data) if engine == "static" else EagerStep(model, config, world)

@@ -1,4 +1,4 @@
-"""End to end: every page and every Why step in classroom mode on a projector (1280×720), en and zh.
+"""End to end: every page and every Why step in classroom mode on a projector (1280×720), en and zh; every page at 1920×1080.
 
 Issue 22: on a projector a chart's title ran out of its figure ("…BatchNorm in inference mode
 (θ's running sta"), a log axis piled its minor labels on each other ("9 8 7 6 5 4 3"), select
@@ -96,6 +96,9 @@ def settle(page: Page) -> None:
     """The script run over, nothing running, and every chart on the page drawn: Plotly draws a
     chart once it is scrolled into view, so each one not drawn yet is scrolled to (a chart a
     fragment re-mounts meanwhile is found again on the next poll)."""
+    # the page's title drawn and no skeleton left: right after a navigation the app reads "notRunning" before its run starts
+    expect(page.locator('[data-testid="stMain"] h1').first).to_be_visible(timeout=120_000)
+    expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=120_000)
     expect(page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')).to_be_attached(timeout=120_000)
     expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=120_000)
     page.wait_for_function(ALL_CHARTS_DRAWN, polling=200, timeout=120_000)
@@ -125,6 +128,26 @@ def test_every_view_reads_whole_on_a_projector(server, room, view):
     settle(page)
     screenshot(page, f"{view.replace('?step=', 'why_step').strip('?').replace('&landscape=', '_')}_{lang}")
     assert problems(page) == {}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_page_reads_whole_on_a_1080p_projector(server, browser, lang):
+    """Issue 22: the larger projector (1920×1080) in classroom mode, every page, en and zh (its type is
+    scaled up as at 1280×720; wider columns must not push a title or tick label out of its chart)."""
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="en-US")
+    try:
+        page = context.new_page()
+        page.set_default_timeout(120_000)
+        found = {}
+        for view in ("?", "architecture?", "feature_maps?", "cost?", "lab?"):
+            page.goto(f"{server}/{view}&lang={lang}&classroom=1")
+            settle(page)
+            screenshot(page, f"1080p_{view.strip('?') or 'why'}_{lang}")
+            if view_problems := problems(page):
+                found[view] = view_problems
+        assert found == {}
+    finally:
+        context.close()
 
 
 @pytest.mark.parametrize("view", ["?", "architecture?"])

@@ -13,8 +13,9 @@ import pytest
 from paddle import nn
 
 from resnet.inference.anatomy import (
-    block_summary, conv_output_size, cross_check, layer_table, model_rows, pooling_rounding, totals,
+    block_summary, conv_output_size, cross_check, layer_table, model_rows, pooling_rounding,
 )
+from resnet.model.rows import totals
 from resnet.model import count_parameters, resnet
 
 REQUIRED_KEYS = {"name", "kind", "kernel_shape", "padding", "stride", "params", "output_shape", "macs"}

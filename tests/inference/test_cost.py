@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from resnet.inference import cost
-from resnet.inference.anatomy import totals
+from resnet.model.rows import totals
 
 G = 1e9
 

@@ -10,7 +10,9 @@ import pytest
 
 from resnet.i18n import LANGS, catalog
 from resnet.lab.config import (
+    CHOICES,
     DATASET_SHAPES,
+    LATER_DEFAULTS,
     LIMITS,
     MEMORY_BUDGET_MB,
     MESSAGES,
@@ -26,6 +28,7 @@ from resnet.lab.config import (
 
 from resnet.lab.presets import PRESETS
 from resnet.model.spec import LAMBDA_RANGE
+from resnet.papers import FIGURE_LETTERS
 
 TINY = TrainConfig(depth=20, width=4, batch_size=16, steps=3, eval_every=2, seed=3)
 
@@ -87,7 +90,8 @@ def test_batch_against_the_data():
 
 def test_config_key_of_a_config_and_of_its_stored_dict_agree():
     stored = json.loads(config_key(TINY))
-    assert stored == asdict(TINY.canonical()) and config_key(stored) == config_key(TINY)
+    at_defaults = {k: v for k, v in asdict(TINY.canonical()).items() if LATER_DEFAULTS.get(k, ...) != v}
+    assert stored == at_defaults and config_key(stored) == config_key(TINY)
     assert TrainConfig.from_dict(stored) == TINY.canonical()
 
 
@@ -172,3 +176,113 @@ def test_memory_estimate_grows_with_the_batch_and_the_presets_fit():
     assert estimate_memory(replace(base, batch_size=128)).activations == 2 * estimate_memory(base).activations
     assert estimate_memory(replace(base, image_size=32)).activations > 15 * estimate_memory(base).activations
     assert max(estimate_memory(c).megabytes for p in PRESETS.values() for c in p.configs) < MEMORY_BUDGET_MB / 10
+
+
+# ---------------------------------------------------------------------------------
+# He et al. 2016 (Identity Mappings)' variants: unit (Fig. 4), shortcuts (Fig. 2), ρ
+# ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["degradation", "why_not_2x", "resnet50_shortcut"])
+def test_runs_stored_before_the_variants_keep_their_keys_and_labels(key):
+    """Every run shipped before ``unit`` and ``residual_scale`` existed: its stored configuration, read back
+    as a TrainConfig (the new settings at their defaults), has the very key and label it was stored with."""
+    from resnet.lab.presets import reference_seed_runs
+
+    for run in reference_seed_runs(key):
+        assert "unit" not in run["config"] and "residual_scale" not in run["config"]
+        config = TrainConfig.from_dict(run["config"])
+        assert (config.unit, config.residual_scale) == ("original", 1.0)
+        assert config_key(config) == config_key(run["config"]) and config.label == run["label"]
+
+
+def test_the_variants_defaults_stay_out_of_the_key_and_the_rest_go_in():
+    assert {"unit", "residual_scale"}.isdisjoint(json.loads(config_key(TINY)))
+    assert config_key(replace(TINY, unit="original", residual_scale=1)) == config_key(TINY)
+    preact = replace(TINY, unit="full_preact")
+    assert json.loads(config_key(preact))["unit"] == "full_preact" and config_key(preact) != config_key(TINY)
+    both = replace(TINY, shortcut="scaled", scale=0.5, residual_scale=0.5)
+    assert json.loads(config_key(both))["residual_scale"] == 0.5
+    assert TrainConfig.from_dict(json.loads(config_key(both))) == both.canonical()  # a stored variant reads back
+
+
+def test_unit_shortcut_and_rho_are_checked_like_every_setting():
+    assert [p.code for p in field_problems("unit", "post")] == ["choice"]
+    assert [p.code for p in field_problems("shortcut", "highway")] == ["choice"]
+    assert field_problems("shortcut", "exclusive_gate") == [] and field_problems("unit", "full_preact") == []
+    assert LIMITS["residual_scale"] == LAMBDA_RANGE
+    assert [p.code for p in field_problems("residual_scale", 5.0)] == ["range"]
+    assert [p.code for p in field_problems("residual_scale", math.nan)] == ["number"]
+    assert parse_field("unit", "relu_preact") == "relu_preact" and parse_field("residual_scale", "0.5") == 0.5
+
+
+@pytest.mark.parametrize("settings, code, field", [
+    ({"shortcut": "none", "unit": "full_preact"}, "plain_unit", "unit"),
+    ({"shortcut": "scaled", "scale": 0.0, "unit": "bn_after_add"}, "plain_unit", "unit"),
+    ({"shortcut": "none", "residual_scale": 0.0}, "no_signal", "residual_scale"),
+])
+def test_illegal_combinations_get_the_models_coded_refusal_in_both_languages(settings, code, field):
+    """resnet.model.plan.variant_problem's rule, checked once when the config is built; the page words it."""
+    with pytest.raises(ConfigError) as info:
+        replace(TINY, **settings)
+    [problem] = info.value.problems
+    assert (problem.code, problem.field) == (code, field) and str(problem) == MESSAGES[code].format(**problem.values)
+    for lang in LANGS:
+        text = catalog(lang)[f"lab.bad.{code}"].format(field="", **problem.values)
+        assert "{" not in text and text.strip(), lang
+
+
+def test_a_bad_unit_is_named_and_not_also_refused_as_a_combination():
+    with pytest.raises(ConfigError) as info:
+        replace(TINY, shortcut="none", unit="post")
+    assert [(p.code, p.field) for p in info.value.problems] == [("choice", "unit")]
+
+
+VARIANTS = [("unit", u) for u in CHOICES["unit"] if u != "original"] + [
+    ("shortcut", s) for s in CHOICES["shortcut"] if s not in ("identity", "none", "scaled")]
+
+
+@pytest.mark.parametrize("setting, value", VARIANTS)
+def test_one_name_per_variant_in_the_url_and_the_label(setting, value):
+    """The URL's value names the variant in its run label (legends, run lists, CSV), with He et al. 2016 (Identity
+    Mappings)' figure letter as its gloss; the pages' shared texts for it (the form's gloss) carry the same letter."""
+    figure, letter = FIGURE_LETTERS[setting][value]
+    config = replace(TINY, **{setting: value})
+    assert f" {value} (Fig. {figure}{letter})" in config.label
+    assert TrainConfig.from_dict({setting: parse_field(setting, value)}).label.endswith(f"{value} (Fig. {figure}{letter})")
+    for lang, fig in (("en", "Fig. "), ("zh", "图 ")):
+        assert f"{fig}{figure}{letter}" in catalog(lang)[f"variant.{setting}.{value}"], lang
+
+
+def test_the_lambda_shortcuts_and_the_original_unit_keep_their_names():
+    assert [c.label for c in PRESETS["why_not_2x"].configs] == ["ResNet-56 λ=0", "ResNet-56 A λ=0.5", "ResNet-56 A",
+                                                               "ResNet-56 A λ=2"]
+    assert replace(TINY, shortcut="scaled", scale=0.5, residual_scale=0.5).label == "ResNet-20 A λ=0.5 ρ=0.5 w4"
+
+
+def test_a_1x1_conv_on_every_shortcut_has_no_stage_start_option():
+    """Fig. 2(e)'s conv is on every shortcut, the stage starts' too: option A or B changes nothing."""
+    conv = replace(TINY, shortcut="conv1x1")
+    assert config_key(conv) == config_key(replace(conv, downsample="conv")) == config_key(replace(conv, downsample="pad"))
+    assert conv.label == "ResNet-20 conv1x1 (Fig. 2e) w4"
+
+
+@pytest.mark.parametrize("settings", [
+    {"depth": 20, "width": 4, "unit": "full_preact"},
+    {"depth": 20, "width": 4, "unit": "bn_after_add", "shortcut": "exclusive_gate"},
+    {"depth": 20, "width": 4, "unit": "relu_preact", "shortcut": "shortcut_gate", "downsample": "conv"},
+    {"depth": 20, "width": 4, "shortcut": "conv1x1"},
+    {"depth": 20, "width": 4, "unit": "relu_before_add", "shortcut": "dropout"},
+    {"depth": 50, "width": 8, "stem": "imagenet", "unit": "full_preact", "shortcut": "conv1x1"},
+])
+def test_memory_estimate_counts_each_variants_own_parameters(settings):
+    """The plan's count for the variants' layers (gates with their bias, shortcut convs, pre-activation BNs of
+    the conv's input, full pre-activation's final BN and its stem without one) is the built network's."""
+    from resnet.model.network import resnet
+
+    config = TrainConfig(**settings)
+    channels, classes = DATASET_SHAPES[config.dataset]
+    net = resnet(config.depth, num_classes=classes, shortcut=config.shortcut, scale=config.scale, unit=config.unit,
+                 residual_scale=config.residual_scale, width=config.width, in_channels=channels, stem=config.stem,
+                 downsample=config.downsample_kind)
+    assert estimate_memory(config).parameters == sum(int(v.size) for v in net.state_dict().values())

@@ -6,8 +6,6 @@ diagnostics are measured in task processes (``resnet.lab.tasks``), as on the pag
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -155,7 +153,7 @@ def test_block_signals_once_per_configuration_at_initialisation(lab):
     (measured,) = report.measured
     assert not measured.trained and [s.name for s in measured.signals][:2] == ["layer1.0", "layer1.1"]
     assert len(measured.signals) == 9 and all(s.out_rms > 0 and s.grad_rms > 0 for s in measured.signals)
-    assert asdict(TrainConfig(**TINY).canonical()) == twin.config
+    assert TrainConfig.from_dict(twin.config) == TrainConfig(**TINY).canonical()  # stored as its config_key
 
 
 def test_the_diagnostics_the_page_reads_out_for_why_not_2x(lab):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import replace
 
@@ -10,12 +11,13 @@ import paddle
 import pytest
 
 import resnet.lab.train as train_mod
-from resnet.lab.config import TrainConfig, config_key
+from resnet.lab.config import CHOICES, ConfigError, TrainConfig, config_key
 from resnet.lab.data import load_digits
 from resnet.lab.store import RunStore
-from resnet.lab.fast_step import StaticStep
+from resnet.lab.fast_step import StaticStep, runs_static
 from resnet.lab.train import (
     ENGINES,
+    EagerStep,
     batch_indices,
     blew_up_then_stuck,
     build_model,
@@ -377,3 +379,51 @@ def test_outcomes_pack_to_hex_and_back():
 def test_a_run_stopped_before_any_evaluation_records_no_outcomes(digits):
     result = train(TINY, data=digits, should_stop=lambda: True)
     assert result.final_test_acc is None and result.final_test_correct is None and result.test_images is None
+
+
+# ---------------------------------------------------------------------------------
+# He et al. 2016 (Identity Mappings)' variants: every unit × shortcut the lab offers trains
+# ---------------------------------------------------------------------------------
+
+
+def _lab_variants() -> list[TrainConfig]:
+    """Every unit × shortcut combination the config accepts (λ = 0.5 for "scaled"), tiny."""
+    out = []
+    for unit, shortcut in itertools.product(CHOICES["unit"], CHOICES["shortcut"]):
+        try:
+            out.append(TrainConfig(depth=20, width=2, batch_size=4, steps=1, eval_every=1, unit=unit, shortcut=shortcut,
+                                   scale=0.5 if shortcut == "scaled" else 1.0))
+        except ConfigError as exc:  # only the model's refusal of a unit for a plain net
+            assert [p.code for p in exc.problems] == ["plain_unit"] and shortcut == "none"
+    return out
+
+
+@pytest.mark.parametrize("config", _lab_variants(), ids=lambda c: f"{c.unit}-{c.shortcut}")
+def test_every_unit_and_shortcut_the_lab_offers_trains_one_step(digits, config):
+    """One step and an evaluation, on the engine the loop picks: the static program, or the dygraph step for
+    the shortcuts the program cannot build (``fast_step.runs_static``)."""
+    result = train(config, data=digits)
+    assert result.status == "done" and result.steps_done == 1 and math.isfinite(result.final_train_loss)
+    assert result.test_images == len(digits.y_test) and 0 <= result.final_test_acc <= 1
+
+
+def test_the_static_program_takes_every_variant_but_the_gates():
+    static = {c.shortcut for c in _lab_variants() if runs_static(c)}
+    assert static == set(CHOICES["shortcut"]) - {"exclusive_gate", "shortcut_gate"}
+
+
+def test_a_gated_run_falls_back_to_the_dygraph_step_and_refuses_the_static_one(digits, monkeypatch):
+    gated = TrainConfig(depth=20, width=2, batch_size=4, steps=1, eval_every=1, shortcut="shortcut_gate")
+    with pytest.raises(ValueError, match="gated shortcuts"):
+        train(gated, data=digits, engine="static")
+    built = []
+    monkeypatch.setattr(train_mod, "EagerStep", lambda *a: built.append(a) or EagerStep(*a))
+    assert train(gated, data=digits).status == "done" and len(built) == 1
+
+
+def test_a_variant_trains_the_same_on_both_engines(digits):
+    """Full pre-activation with a 1×1 conv shortcut through the static program and the dygraph step: the
+    same first steps (oneDNN's sums in another order, see MATCH)."""
+    config = replace(MATCH, unit="full_preact", shortcut="conv1x1", steps=3, eval_every=3)
+    static, eager = (_recorded(config, digits, engine)[0] for engine in ENGINES)
+    assert np.allclose([m.train_loss for m in static], [m.train_loss for m in eager], rtol=RTOL)

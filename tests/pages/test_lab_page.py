@@ -13,22 +13,22 @@ import math
 import os
 import re
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.helpers import REPO, open_page, poll, query_param, started_pools
+from pages.common.ui import safe_reason
+from tests.helpers import open_page, paddle_modules_after, poll, query_param, started_pools
 from resnet import stats
 from resnet.i18n import Translator
 from resnet.lab import claims, pools, session, tasks
-from resnet.lab.config import StepMetrics, unpack_correct
+from resnet.lab.config import StepMetrics, config_key, unpack_correct
 from resnet.plots import curves
 from resnet.lab.presets import PRESETS
 from resnet.lab.queued import Submitted
 from resnet.lab.store import Artifact, RunStore
+from resnet.papers import printed
 
 TINY = dict(depth="20", width="4", batch="16", steps="6", eval="3", warmup="0", seed="11")
 DEADLINE_S = 90
@@ -78,14 +78,16 @@ def test_presets_show_reference_curves_at_once():
     at = open_lab()
     store = RunStore()
     refs = store.list_runs(source="reference")
-    assert len(refs) == sum(len(p.reference_configs) for p in PRESETS.values())  # every seed, imported on the first load
+    # every seed, imported on the first load; a configuration two presets share (ResNet-20 A) once
+    assert len(refs) == len({config_key(c) for p in PRESETS.values() for c in p.reference_configs})
     degradation = legend(figure(at, "Training loss"))
     assert degradation == {f"{label} · digits · reference · median of 5 seeds": 120
                            for label in ("plain-20", "plain-56", "ResNet-20 A", "ResNet-56 A")}
     assert legend(figure(at, "Test accuracy"))["plain-56 · digits · reference · median of 5 seeds"] == 6  # evaluated every 20 steps
     # one pick per variant (its seed-0 run stands for its five seeds), drawn as a median on a min–max band
-    assert at.multiselect(key="lab.runs").value == [r.id for r in refs if r.config["steps"] == 120 and r.config["seed"] == 0]
-    assert len(at.multiselect(key="lab.runs").options) == sum(len(p.configs) for p in PRESETS.values())
+    shown = {config_key(c) for c in PRESETS["degradation"].configs}
+    assert at.multiselect(key="lab.runs").value == [r.id for r in refs if config_key(r.config) in shown]
+    assert len(at.multiselect(key="lab.runs").options) == len({config_key(c) for p in PRESETS.values() for c in p.configs})
 
     at.radio(key="lab.preset").set_value("why_not_2x").run()
     spec = figure(at, "Training loss")
@@ -129,6 +131,27 @@ def test_reference_curves_in_chinese():
     assert list(table["随机种子"]) == ["0, 1, 2, 3, 4"] * 2
     assert all(re.fullmatch(r"\d+\.\d% \[\d+\.\d, \d+\.\d\]", v) for v in table["测试准确率 [95% 区间]"])
     assert any("Wilson" in c.value and "n = 359" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("key", ["shortcut_variants", "activation_order"])
+def test_a_paper_preset_is_drawn_with_the_papers_numbers_beside_ours(key, lang):
+    """He et al. 2016 (Identity Mappings)' Table 1 or 2: every variant's curves over its seeds, and a table with the
+    paper's test error for it beside our median final test error, its verdict in the question above."""
+    t = Translator(lang)
+    at = open_lab(lang=lang, preset=key)
+    assert not at.exception
+    labels = [c.label for c in PRESETS[key].configs]
+    reference = {"en": "digits · reference · median of 5 seeds", "zh": "手写数字 · 参考 · 5 种子中位数"}[lang]
+    assert legend(figure(at, t("lab.train_loss"))) == {f"{label} · {reference}": 120 for label in labels}
+    table = at.table[0].value
+    assert list(table[t("lab.paper_table.variant")]) == labels
+    assert list(table[t("lab.paper_table.paper")]) == [
+        t("lab.paper_fail") if printed(name) == "fail" else printed(name) for name in PRESETS[key].paper]
+    assert list(table[t("lab.paper_table.ours")]) == [row["ours"] for row in claims.paper_table_rows(t, key)]
+    question = t(f"lab.preset.{key}.question", **claims.question_values(key, t))
+    assert any(m.value == question for m in at.markdown) and claims.paper_rows(key)[1].label in question
+    assert any(c.value.startswith(t(f"lab.preset.{key}.paper_caption", fail=printed("he2016.fail_above"))[:20]) for c in at.caption)
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -203,6 +226,29 @@ def test_out_of_range_url_values_fall_back_with_notices():
     assert at.number_input(key="lab.steps").value == 120 and at.number_input(key="lab.width").value == 16
     assert at.radio(key="lab.preset").value == "degradation" and len(at.multiselect(key="lab.runs").value) == 4
     assert not RunStore().list_runs(source="live")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_variant_from_the_link_fills_the_form_and_an_illegal_one_is_refused(lang, isolated_home):
+    """``unit`` and ``rho`` in the URL are checked by the config's own rules, as every other setting; a unit for a
+    plain net gets the model's coded refusal, translated, and nothing is queued."""
+    t = Translator(lang)
+    at = open_lab(lang=lang, unit="full_preact", rho="0.5", shortcut="exclusive_gate", **TINY)
+    assert at.selectbox(key="lab.unit").value == "full_preact" and at.number_input(key="lab.rho").value == 0.5
+    assert at.radio(key="lab.shortcut").value == "exclusive_gate"
+    # one name per variant: the URL's value, the run label's, first in the form, the paper's name and figure as gloss
+    assert at.selectbox(key="lab.unit").format_func("relu_preact") == f"relu_preact · {t('variant.unit.relu_preact')}"
+    assert at.radio(key="lab.shortcut").format_func("conv1x1") == f"conv1x1 · {t('variant.shortcut.conv1x1')}"
+    at.radio(key="lab.shortcut").set_value("none").run()
+    at.button(key="train").click().run()
+    message = " ".join(e.value for e in at.error)
+    # the values as the page shows any value a visitor can send: escaped, so full_preact's "_" stays a character
+    assert t("lab.bad.plain_unit", unit=safe_reason("full_preact"), shortcut="none", field=t("lab.field.unit")) in message
+    assert not RunStore().list_runs(source="live") and not started_pools()
+    bad = open_lab(lang=lang, unit="post", rho="9")
+    warnings = " ".join(w.value for w in bad.warning)
+    assert "unit=post" in warnings and "rho=9" in warnings
+    assert bad.selectbox(key="lab.unit").value == "original" and bad.number_input(key="lab.rho").value == 1.0
 
 
 # ---------------------------------------------------------------------------------
@@ -538,19 +584,10 @@ def test_the_lab_is_opened_once_per_process(monkeypatch):
 def test_the_lab_page_loads_no_paddle():
     """The page builds no model, so a server that shows only the lab never imports Paddle (a fresh
     interpreter runs the page; the task processes it would start are not started)."""
-    code = ("import sys\n"
-            "from streamlit.testing.v1 import AppTest\n"
-            "from resnet.lab import tasks\n"
-            "tasks._dispatcher = lambda: type('Line', (), {'submit': lambda self, task: None})()\n"
-            "at = AppTest.from_file('pages/lab.py', default_timeout=120)\n"
-            "at.query_params['lang'] = 'en'\n"
-            "at.run()\n"
-            "assert not at.exception, [e.value for e in at.exception]\n"
-            "assert at.get('plotly_chart'), 'the page drew no chart'\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'paddle')[:3])\n")
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.strip().splitlines()[-1] == "[]"
+    setup = ("from resnet.lab import tasks\n"
+             "tasks._dispatcher = lambda: type('Line', (), {'submit': lambda self, task: None})()\n")
+    checks = "assert at.get('plotly_chart'), 'the page drew no chart'\n"
+    assert paddle_modules_after("pages/lab.py", {"lang": "en"}, checks, setup, timeout=120) == []
 
 
 def test_damaged_reference_file_is_reported_not_fatal(tmp_path, monkeypatch):

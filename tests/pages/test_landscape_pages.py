@@ -80,6 +80,11 @@ def test_lab_shows_the_shipped_surfaces_of_the_reference_pair():
                    and any(d["type"] == "contour" for d in spec["data"]))
     assert contour["layout"]["title"]["text"].startswith("Mean cross-entropy on 512 fixed training images")
     assert any(any(d["type"] == "scatter" and d["x"][0] == 0.0 for d in spec["data"]) for spec in [contour])  # θ marked
+    # contours on opening, as on the Why page; the 3-D surfaces (WebGL, seconds to draw without a GPU) once chosen
+    assert not any(d["type"] == "surface" for _, spec in specs for d in spec["data"])
+    at.radio(key="lab_landscape_view").set_value("3d").run()
+    pair = [spec for title, spec in charts(at) if "ResNet-56" in title and "plain-56" in title]
+    assert len(pair) == 1 and [d["type"] for d in pair[0]["data"]].count("surface") == 2
     assert "plain-20" in text and "No landscape for" in text  # the shallow pair ships curves only
     button = next(b for b in at.button if b.key == "lab_landscape_compute")
     assert button.disabled  # nothing the lab could compute: no run finished here

@@ -18,6 +18,9 @@ The family:
   target here; the compiled program that measures it in ``resnet.lab.lesion``);
 - ``resnet.lab.analyses.at_init``: the home page's per-block signal and gradient of fresh
   nets (client and target here; the measurement in ``resnet.inference.diagnostics``);
+- ``resnet.lab.analyses.gradient_split``: the home page's gradient split by path, per block, at
+  initialisation and of the shipped trained nets (client and target here; the measurement in
+  ``resnet.inference.gradient_split``);
 - ``resnet.lab.analyses.signals``: the lab page's per-block diagnostics of its runs
   (targets in ``resnet.lab.measure``);
 - ``resnet.lab.surfaces``: the lab page's loss landscapes of its runs (targets in
