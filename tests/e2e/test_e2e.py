@@ -146,7 +146,8 @@ def test_classroom_mode_at_projector_size_cuts_no_text(server, browser, lang):
             expect(pg.get_by_test_id("stMetricValue").filter(has_text=params)).to_be_visible()
             for i in range(2):  # Plotly draws a chart once it is scrolled into view
                 pg.get_by_test_id("stPlotlyChart").nth(i).scroll_into_view_if_needed()
-            expect(pg.locator(".js-plotly-plot .annotation rect.bg")).to_have_count(7)  # x, 3 convs, ⊕, ReLU, shortcut
+            # the block diagram's boxes (the five units side by side are drawn below it): x, 3 convs, ⊕, ReLU, shortcut
+            expect(pg.locator(".st-key-block_diagram .js-plotly-plot .annotation rect.bg")).to_have_count(7)
             expect(pg.locator(".js-plotly-plot .ytick text").first).to_be_visible()
             assert pg.evaluate(CUT_TEXT) == []
             assert pg.evaluate(OUTSIDE_FIGURE) == []

@@ -177,33 +177,39 @@ def test_the_live_region_holds_still_while_runs_train_and_analyses_compute(serve
     # three long runs (new configurations: their diagnostics at initialisation start too)
     runs = [press_train(page, seed) for seed in (405, 406, 407)]
     assert len(set(runs)) == 3 and finished not in runs
-    expect(page.get_by_text(re.compile(rf"#{runs[0]} ResNet-20 A w4: step \d+/19999"))).to_be_visible()
+    try:
+        expect(page.get_by_text(re.compile(rf"#{runs[0]} ResNet-20 A w4: step \d+/19999"))).to_be_visible()
+        for run_id in runs:  # each run's row drawn (the answer to Train shows above the region, before its next draw)
+            expect(page.locator(f".st-key-cancel_{run_id}")).to_have_count(1)
 
-    page.evaluate(WATCH_JS, runs)
-    start = time.monotonic()
-    while True:  # the page samples itself for SAMPLE_S seconds, and at least 10 times a second on average
-        seen = page.evaluate("() => window.__labWatch")
-        assert not seen["bad"], seen["bad"][:10]
-        if time.monotonic() - start >= SAMPLE_S and seen["checks"] >= 10 * SAMPLE_S:
-            break
-        assert time.monotonic() - start < 3 * SAMPLE_S, f"only {seen['checks']} samples in {3 * SAMPLE_S} s"
-        page.wait_for_timeout(500)
-    for run_id in runs:  # all three still in the queue: the sample saw them live
-        expect(page.locator(f".st-key-run-{run_id}")).to_have_count(1)
-    expect(computing).to_be_visible()
+        page.evaluate(WATCH_JS, runs)
+        start = time.monotonic()
+        while True:  # the page samples itself for SAMPLE_S seconds, and at least 10 times a second on average
+            seen = page.evaluate("() => window.__labWatch")
+            assert not seen["bad"], seen["bad"][:10]
+            if time.monotonic() - start >= SAMPLE_S and seen["checks"] >= 10 * SAMPLE_S:
+                break
+            assert time.monotonic() - start < 3 * SAMPLE_S, f"only {seen['checks']} samples in {3 * SAMPLE_S} s"
+            page.wait_for_timeout(500)
+        for run_id in runs:  # all three still in the queue: the sample saw them live
+            expect(page.locator(f".st-key-run-{run_id}")).to_have_count(1)
+        expect(computing).to_be_visible()
 
-    # a learner's click (Playwright waits for a button that stays put), and the run ends within 5 s
-    target = runs[0]
-    page.locator(f".st-key-cancel_{target}").get_by_role("button").click(timeout=10_000)
-    expect(page.locator(f".st-key-run-{target}")).to_have_count(0, timeout=5_000)
-    expect(page.get_by_test_id("stDataFrame").filter(has_text=f"#{target} ResNet-20 A w4 · digits")).to_contain_text("cancelled")
-
-    # leave the server as found: the other runs and the landscape cancelled, by the same buttons
-    for run_id in runs[1:]:
-        page.locator(f".st-key-cancel_{run_id}").get_by_role("button").click(timeout=10_000)
-        expect(page.locator(f".st-key-run-{run_id}")).to_have_count(0, timeout=30_000)
-    page.locator(f".st-key-cancel_landscape_{finished}").get_by_role("button").click(timeout=10_000)
-    expect(computing).to_have_count(0, timeout=30_000)
+        # a learner's click (Playwright waits for a button that stays put), and the run ends within 5 s
+        target = runs[0]
+        page.locator(f".st-key-cancel_{target}").get_by_role("button").click(timeout=10_000)
+        expect(page.locator(f".st-key-run-{target}")).to_have_count(0, timeout=5_000)
+        expect(page.get_by_test_id("stDataFrame").filter(has_text=f"#{target} ResNet-20 A w4 · digits")).to_contain_text("cancelled")
+    finally:  # leave the server as found, by the same buttons: the next tests wait for the workers
+        for run_id in runs:
+            row, button = page.locator(f".st-key-run-{run_id}"), page.locator(f".st-key-cancel_{run_id}").get_by_role("button")
+            if button.count() and button.is_enabled():  # not cancelled already ("Cancelling…" is disabled)
+                button.click(timeout=30_000)
+            expect(row).to_have_count(0, timeout=60_000)
+        cancel_landscape = page.locator(f".st-key-cancel_landscape_{finished}").get_by_role("button")
+        if cancel_landscape.count() and cancel_landscape.is_enabled():
+            cancel_landscape.click(timeout=30_000)
+        expect(computing).to_have_count(0, timeout=30_000)
 
 
 # The training-loss chart's box (in page coordinates) and the page's scroll (Streamlit scrolls its main
