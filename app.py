@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 
 from pages.common.ui import (
-    chart, classroom, link, page_setup, safe_reason, setting_slider, show_url_notices, sync_url, url_choice, url_int,
+    chart, classroom, link, measurement_ready, page_setup, safe_reason, setting_slider, show_url_notices, sync_url, url_choice, url_int,
 )
 from pages.common.why_gradient import gradient_split
 from resnet import papers
@@ -215,15 +215,8 @@ def measured_figures(chosen: dict) -> None:
     except StoreError as exc:
         st.error(t("why.measure_store", reason=safe_reason(exc)), icon="🛑")
         return
-    if artifact.status == "running":
-        bar, button = st.columns([6, 1], vertical_alignment="center")
-        bar.progress(artifact.progress, text=t("why.measuring"))
-        button.button(t("why.measure_cancel"), key="why_measure_cancel", icon="⏹️", on_click=cancel_measurement, args=(chosen,))
-        return
-    if artifact.status != "done" or not artifact.payload:
-        st.warning(t("why.measure_cancelled") if artifact.status == "cancelled"
-                   else t("why.measure_failed", reason=safe_reason(artifact.error or artifact.status)), icon="⚠️")
-        st.button(t("why.measure_again"), key="why_measure_again", icon="🔁", on_click=measure_again, args=(chosen,))
+    if not measurement_ready(artifact, t, measuring=t("why.measuring"), key="why_measure", cancel=cancel_measurement,
+                             again=measure_again, args=(chosen,)):
         return
     measure_depth, downsample = chosen["depth"], chosen["downsample"]
     measured = at_init.measured(artifact.payload)

@@ -31,7 +31,7 @@ from streamlit.errors import StreamlitPageNotFoundError
 from resnet.i18n import LANGS, Translator, lang_from_locale
 from resnet.prepare.background import start_warm_up
 from resnet.lab import pools
-from resnet.lab.store import StoreError
+from resnet.lab.store import Artifact, StoreError
 from resnet.plots.style import CLASSROOM_SCALE, for_room
 
 LANG_NAMES = {"en": "English", "zh": "中文"}
@@ -195,6 +195,24 @@ def chart(fig: Any, summary: str, **kwargs: Any) -> Any:
     event = st.plotly_chart(for_room(fig, room_scale()), **kwargs)
     st.caption(summary)
     return event
+
+
+def measurement_ready(artifact: Artifact, t: Translator, *, measuring: str, key: str, cancel: Callable[..., None],
+                      again: Callable[..., None], args: tuple = ()) -> bool:
+    """A stored measurement that is not ready, drawn: while a task process computes it, its progress and a
+    Cancel button (``{key}_cancel``); cancelled or failed, why and "Measure again" (``{key}_again``).
+    True when its result is there to draw."""
+    if artifact.status == "running":
+        bar, button = st.columns([6, 1], vertical_alignment="center")
+        bar.progress(artifact.progress, text=measuring)
+        button.button(t("why.measure_cancel"), key=f"{key}_cancel", icon="⏹️", on_click=cancel, args=args)
+        return False
+    if artifact.status != "done" or not artifact.payload:
+        st.warning(t("why.measure_cancelled") if artifact.status == "cancelled"
+                   else t("why.measure_failed", reason=safe_reason(artifact.error or artifact.status)), icon="⚠️")
+        st.button(t("why.measure_again"), key=f"{key}_again", icon="🔁", on_click=again, args=args)
+        return False
+    return True
 
 
 def variant_option(t: Translator, setting: str, value: str) -> str:

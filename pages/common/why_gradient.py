@@ -12,7 +12,7 @@ import math
 
 import streamlit as st
 
-from pages.common.ui import chart, md_escape, safe_reason
+from pages.common.ui import chart, md_escape, measurement_ready, safe_reason
 from resnet.i18n import Translator
 from resnet.inference.gradient_record import SAME_SHAPE, BlockSplit, typical
 from resnet.lab.analyses import gradient_split as measurement
@@ -54,15 +54,7 @@ def _measured(t: Translator) -> None:
     except StoreError as exc:
         st.error(t("why.measure_store", reason=safe_reason(exc)), icon="🛑")
         return
-    if artifact.status == "running":
-        bar, button = st.columns([6, 1], vertical_alignment="center")
-        bar.progress(artifact.progress, text=t("why.grad_measuring"))
-        button.button(t("why.measure_cancel"), key="why_grad_cancel", icon="⏹️", on_click=_cancel)
-        return
-    if artifact.status != "done" or not artifact.payload:
-        st.warning(t("why.measure_cancelled") if artifact.status == "cancelled"
-                   else t("why.measure_failed", reason=safe_reason(artifact.error or artifact.status)), icon="⚠️")
-        st.button(t("why.measure_again"), key="why_grad_again", icon="🔁", on_click=_again)
+    if not measurement_ready(artifact, t, measuring=t("why.grad_measuring"), key="why_grad", cancel=_cancel, again=_again):
         return
     families = measurement.families(artifact.payload)
     nets = measurement.trained(artifact.payload)

@@ -25,6 +25,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..inference.signals import BlockSignal, predicted_growth
+from ..model.spec import STAGES
 from ..papers import ALIKE_IN_PAPER, FIGURES, printed
 from .config import chance_loss
 from .presets import PRESETS, variant_runs
@@ -377,16 +378,16 @@ def lambda_sweep() -> list[ScaleOutcome] | None:
 STAGE_STARTS = 2  # a CIFAR ResNet's three stages start twice with a change of shape
 
 
-def cifar_blocks(depth: int) -> int:
-    """Residual blocks of a CIFAR ResNet-depth (depth = 6n + 2, n blocks per stage)."""
-    return 3 * (depth - 2) // 6
+def residual_blocks(depth: int) -> int:
+    """Residual blocks of a ResNet-depth, from the stage table."""
+    return sum(STAGES[depth][1])
 
 
 def option_a_growth(depth: int, scale: float) -> float:
     """log2 of what option A's shortcuts alone multiply the forward RMS by, from the first block's
     output to the last's: λ at each later block, divided by √2 at a stage start (half of its
     output channels are padded zeros)."""
-    return (cifar_blocks(depth) - 1) * math.log2(scale) - STAGE_STARTS * 0.5
+    return (residual_blocks(depth) - 1) * math.log2(scale) - STAGE_STARTS * 0.5
 
 
 def lambda_question_values(t: Translate, blow_up: BlowUpClaim, sweep: list[ScaleOutcome]) -> dict[str, str]:
@@ -397,7 +398,7 @@ def lambda_question_values(t: Translate, blow_up: BlowUpClaim, sweep: list[Scale
               range=span(f"{s.final_loss[1]:.2g}", f"{s.final_loss[2]:.2g}"), k=s.at_chance, n=s.n)
             for s in sweep if s.scale <= 1 and s.final_loss is not None]
     return {
-        **blow_up_values(t, blow_up), "depth": str(config.depth), "blocks": str(cifar_blocks(config.depth)),
+        **blow_up_values(t, blow_up), "depth": str(config.depth), "blocks": str(residual_blocks(config.depth)),
         "growth": f"{config.scale:g}{superscript(round(option_a_growth(config.depth, config.scale)))}", "steps": str(config.steps),
         "sweep": t("claims.list_sep").join(rows),
         "best": t(f"claims.lambda_best.{'all' if best.lowest == best.n else 'some'}", lam=f"{best.scale:g}", k=best.lowest, n=best.n),

@@ -205,8 +205,9 @@ def train(
     if (problem := batch_problem(config.batch_size, len(data.y_train))) is not None:
         raise ConfigError([problem])
     # the static program cannot build every variant (``fast_step.runs_static``): those fall back to the dygraph step
-    engine = engine or ("eager" if world > 1 or not runs_static(config) else "static")
-    if engine not in ENGINES or (engine == "static" and (world > 1 or not runs_static(config))):
+    static_ok = world == 1 and runs_static(config)
+    engine = engine or ("static" if static_ok else "eager")
+    if engine not in ENGINES or (engine == "static" and not static_ok):
         raise ValueError(f"engine must be one of {ENGINES} ('eager' for data-parallel runs and gated shortcuts), "
                          f"got {engine!r}")
 
