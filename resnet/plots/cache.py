@@ -6,6 +6,8 @@ a built figure into what Streamlit sends takes ~1 ms. All sessions share one int
 (the page scripts take turns on the GIL), so with 30 students opening pages at once every
 build was paid 30 times (bench/load.py). ``shared_figure`` builds a figure once per input
 and hands each caller its own copy, made from the stored spec without validating it again.
+What is then done to every copy before drawing (``style.for_room``: the room's text sizes)
+is done once per input too, and so is the dict Streamlit encodes: ``memoised``.
 
 Inputs are matched by value when they are hashable by value (numbers, text, the
 translator, frozen dataclasses; lists and dicts are compared item by item), and by
@@ -71,6 +73,56 @@ def _freeze(value: Any, refs: list[weakref.ref]) -> Any:
     return ("id", id(value))
 
 
+@dataclasses.dataclass
+class _Entry:
+    spec: dict[str, Any]  # the built figure's data and layout
+    variants: dict[Any, dict[str, Any]]  # memoised's results: variant → the changed figure's to_dict()
+
+
+def _handout(entry: _Entry) -> go.Figure:
+    # A new figure from a validated figure's own data (the constructor copies it, so each
+    # caller may change its own): validating it again would cost what building did, as
+    # go.Figure(fig) does, and to_dict() would turn arrays into base64 (the tests check both).
+    fig = go.Figure(entry.spec, _validate=False)
+    fig._shared_variants = entry.variants  # what memoised finds: this copy's input's variants
+    return fig
+
+
+class Drawn(go.Figure):
+    """A figure only to be drawn: its ``to_dict()``, made once, shared read-only by every session.
+
+    ``st.plotly_chart`` reads a figure through ``to_dict()`` alone (and encodes that), so a
+    drawing costs no copy of the figure: a lab chart's copies cost more than its encoding.
+    Its traces and layout are not there to read or change.
+    """
+
+    def __init__(self, as_dict: dict[str, Any]) -> None:
+        super().__init__()
+        self._as_dict = as_dict
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._as_dict
+
+
+def is_shared(fig: go.Figure) -> bool:
+    """Whether ``fig`` is a copy ``shared_figure`` handed out."""
+    return getattr(fig, "_shared_variants", None) is not None
+
+
+def memoised(fig: go.Figure, variant: Any, change: Callable[[go.Figure], go.Figure]) -> go.Figure:
+    """``change(fig)`` to draw: made once per input and ``variant`` when ``fig`` is a copy
+    ``shared_figure`` handed out (then a ``Drawn``); else ``change(fig)`` itself. ``change``
+    must depend only on the figure and ``variant``, and the copy must not have been changed
+    since it was handed out."""
+    if not is_shared(fig):
+        return change(fig)
+    variants = fig._shared_variants
+    as_dict = variants.get(variant)
+    if as_dict is None:  # two sessions at once may both make it: the same result
+        as_dict = variants[variant] = change(fig).to_dict()
+    return Drawn(as_dict)
+
+
 def _spec(fig: go.Figure) -> dict[str, Any]:
     """A built figure's traces and layout as plain dicts (arrays stay numpy arrays), validated already."""
     return {"data": copy.deepcopy(fig._data), "layout": copy.deepcopy(fig._layout)}
@@ -95,7 +147,7 @@ def shared_figure(maxsize: int = 32, key: Callable[..., tuple] | None = None) ->
     arguments (a panel object made anew on every run, from a block and a channel).
     """
     def wrap(build: F) -> F:
-        specs: OrderedDict[tuple, dict] = OrderedDict()  # key → the built figure's data and layout, least recently used first
+        specs: OrderedDict[tuple, _Entry] = OrderedDict()  # key → the built figure, least recently used first
         lock = threading.Lock()
         signature = inspect.signature(build)
 
@@ -116,13 +168,13 @@ def shared_figure(maxsize: int = 32, key: Callable[..., tuple] | None = None) ->
             except _Unkeyable:
                 return build(*args, **kwargs)
             with lock:
-                spec = specs.get(k)
-                if spec is not None:
+                entry = specs.get(k)
+                if entry is not None:
                     specs.move_to_end(k)
-            if spec is None:
-                spec = _spec(build(*args, **kwargs))
+            if entry is None:
+                entry = _Entry(_spec(build(*args, **kwargs)), {})
                 with lock:
-                    specs[k] = spec
+                    specs[k] = entry
                     while len(specs) > maxsize:
                         specs.popitem(last=False)
                 # an object matched by identity dies: its entries go (its id may be reused)
@@ -130,10 +182,7 @@ def shared_figure(maxsize: int = 32, key: Callable[..., tuple] | None = None) ->
                     obj = ref()
                     if obj is not None:
                         weakref.finalize(obj, forget, k)
-            # A new figure from a validated figure's own data (the constructor copies it, so each
-            # caller may change its own): validating it again would cost what building did, as
-            # go.Figure(fig) does, and to_dict() would turn arrays into base64 (the tests check both).
-            return go.Figure(spec, _validate=False)
+            return _handout(entry)
 
         return cached  # type: ignore[return-value]
 

@@ -184,7 +184,8 @@ def train_loss_figure(
         _log_y(fig)
     fig.update_xaxes(title=_x_title(x_axis, t))
     height = height or 400 + 22 * math.ceil(len(curves) / 2)  # room for the legend's rows
-    fig.update_layout(height=height, title=dict(text=t("lab.train_loss"), x=0, font=FONT), legend=_legend(), **LAYOUT)
+    fig.update_layout(height=height, title=dict(text=t("lab.train_loss"), x=0, font=FONT), legend=_legend(),
+                      uirevision=f"{x_axis}-{log_y}", **LAYOUT)  # a redraw keeps the reader's zoom until the axes change
     return fig
 
 
@@ -250,7 +251,8 @@ def eval_figure(
         _log_y(fig)
     fig.update_xaxes(title=_x_title(x_axis, t))
     height = height or 300 + 24 * len(curves)  # a half-width chart: about one legend row per run
-    fig.update_layout(height=height, title=dict(text=t(f"lab.{metric}"), x=0, font=FONT), legend=_legend(), **LAYOUT)
+    fig.update_layout(height=height, title=dict(text=t(f"lab.{metric}"), x=0, font=FONT), legend=_legend(),
+                      uirevision=f"{x_axis}-{log_y}", **LAYOUT)  # as train_loss_figure's
     return fig
 
 

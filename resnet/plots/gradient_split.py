@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..inference.gradient_record import BlockSplit
+from .cache import shared_figure
 from .style import BLUE, GREEN, ORANGE, PLAIN, PURPLE, SKY, Text, dash, lambda_colour, legend_below, marker, short_name
 
 # Each measured family's colour; λ keeps the colour it has on every chart (``style.lambda_colour``).
@@ -23,6 +24,7 @@ def family_colour(name: str, scale: float) -> str:
     return lambda_colour(scale) if name.startswith("scaled") else FAMILY_COLOURS.get(name, GREEN)
 
 
+@shared_figure(maxsize=8)  # one measurement, read by every visitor of the Why page
 def gradient_split_figure(
     at_init: Sequence[tuple[str, str, list[BlockSplit]]], trained: Sequence[tuple[str, str, list[BlockSplit]]], t: Text,
 ) -> go.Figure:

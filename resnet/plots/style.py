@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence
 import plotly.graph_objects as go
 import plotly.io
 
-from .cache import shared_figure
+from .cache import is_shared, memoised, shared_figure
 
 # Okabe–Ito: black, orange, sky blue, bluish green, yellow, blue, vermillion, reddish purple
 PALETTE = ["#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"]
@@ -76,10 +76,25 @@ def _times(size: Any, scale: float) -> Any:
     return [s * scale for s in size]
 
 
-# Every chart of every page view passes here (pages/common/ui.chart): ~20 ms of Plotly updates
-# per figure, as much as building it. Keyed on the figure's JSON (~1 ms), so a page's own changes count.
-@shared_figure(maxsize=64, key=lambda fig, scale: (plotly.io.to_json(fig), scale))
 def for_room(fig: go.Figure, scale: float) -> go.Figure:
+    """The figure to draw for ``fig`` at the room's ``scale`` (``restyle``).
+
+    Every chart of every page view passes here (pages/common/ui.chart), and restyling costs
+    as much as building: it is done once per figure and scale (``cache.memoised``). A copy
+    from ``cache.shared_figure`` is known by its input; any other figure by its JSON, so a
+    page's own changes count.
+    """
+    if not is_shared(fig):
+        fig = _known_by_json(fig)
+    return memoised(fig, scale, lambda f: restyle(f, scale))
+
+
+@shared_figure(maxsize=64, key=lambda fig: plotly.io.to_json(fig))
+def _known_by_json(fig: go.Figure) -> go.Figure:
+    return fig
+
+
+def restyle(fig: go.Figure, scale: float) -> go.Figure:
     """The figure to draw for ``fig``: text in ``TEXT`` colour, and text, markers and height
     ``scale`` times larger (classroom mode). ``fig`` itself may be changed (no copy: copying
     validates the whole figure again), so pass one made for this drawing, as the builders

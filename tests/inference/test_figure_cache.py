@@ -101,3 +101,33 @@ def test_none_and_other_plain_values_are_keys_by_value():
     figure({"loss": [1.0, None], "name": None}, t)
     figure({"loss": [1.0, None], "name": None}, t)
     assert built == [1.0]
+
+
+def _drawn_json(fig: go.Figure) -> dict:
+    """What st.plotly_chart sends for ``fig``: its dict through Plotly's own check, as JSON (parsed)."""
+    import json
+
+    import plotly.io
+    from plotly.tools import return_figure_from_figure_or_data
+
+    return json.loads(plotly.io.to_json(return_figure_from_figure_or_data(fig, validate_figure=True), validate=False))
+
+
+def test_a_chart_is_restyled_for_the_room_once_per_input_and_drawn_as_a_fresh_restyle_would_be():
+    from resnet.plots.cache import Drawn
+    from resnet.plots.style import for_room, restyle
+
+    figure, built = counting_builder()
+    t = Translator("en")
+    data = [[1.0, 2.0], [3.0, 4.0]]
+    for scale in (1.0, 1.5):
+        expected = _drawn_json(restyle(go.Figure(figure(data, t)), scale))
+        first, second = for_room(figure(data, t), scale), for_room(figure(data, t), scale)
+        assert isinstance(second, Drawn) and second.to_dict() is first.to_dict()  # one dict: the chart's identity holds still
+        assert _drawn_json(first) == _drawn_json(second) == expected
+        assert expected["layout"]["font"]["size"] == 12 * scale
+    assert built == [1.0]  # built once, restyled once per scale
+    own = go.Figure(go.Bar(y=[1, 2]), layout=dict(height=200))  # a figure no cache handed out: known by its JSON
+    assert _drawn_json(for_room(own, 1.5)) == _drawn_json(restyle(go.Figure(own), 1.5))
+    own.update_layout(height=300)  # the page changed its own figure: drawn anew
+    assert _drawn_json(for_room(own, 1.5))["layout"]["height"] == 450
