@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from .cache import shared_figure
 from .style import BLUE, GREEN, ORANGE, PURPLE, SKY, VERMILLION, legend_below, log_labels
 
 # One colour per series in order (kernel sizes 1×1, 3×3, 7×7, fc, BN; ours vs paper), the
@@ -11,6 +12,7 @@ from .style import BLUE, GREEN, ORANGE, PURPLE, SKY, VERMILLION, legend_below, l
 SERIES_COLOURS = [BLUE, ORANGE, GREEN, VERMILLION, PURPLE, SKY]
 
 
+@shared_figure(maxsize=64)  # every visitor of the page draws the same counts
 def bars(categories: list[str], series: dict[str, list[float]], y_title: str, *, stacked: bool = True,
          log_y: bool = False, height: int = 360, horizontal: bool = False) -> go.Figure:
     """One bar trace per series over ``categories``: stacked (parts of a total) or grouped.
@@ -37,6 +39,7 @@ def share_labels(parts: dict[str, float]) -> dict[str, str]:
     return {k: f"{k} {v / total:.0%}" if v / total >= 0.005 else f"{k} <1%" for k, v in parts.items() if v > 0}
 
 
+@shared_figure(maxsize=16)
 def share_donut(parts: dict[str, float], height: int = 300) -> go.Figure:
     """Shares of a whole (zero parts left out; each part keeps its colour from ``bars``).
 
