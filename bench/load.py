@@ -1,6 +1,6 @@
 """Many sessions at once, measured without a browser: Streamlit's own protocol over WebSocket.
 
-    .venv/bin/python bench/load.py [--sessions 10,30,60] [--port 8713]
+    .venv/bin/python bench/load.py [--sessions 10,30,60] [--follow 30] [--port 8713]
 
 Starts ``streamlit run app.py`` on 127.0.0.1 with a throw-away RESNET_LAB_HOME, keeps one
 session open throughout (a teacher's tab), warms the caches (every page opened twice, in
@@ -17,8 +17,17 @@ server's CPU seconds, its child processes' (the lab's workers) and its peak RSS 
 round (from /proc). The scripts of all
 sessions share one interpreter, so they finish together: the wall times follow the
 server's CPU seconds and whatever else the machine runs (the load average is printed
-before and after; compare versions side by side). The last line is
-``sessions30_p95_s=<seconds>`` (with N = 30 among the rounds). Headless Chromium on the
+before and after; compare versions side by side). It prints ``sessions30_p95_s=<seconds>``
+(with N = 30 among the rounds), then the follow round's figures.
+
+The follow round (issue 24, ``--follow 30``): a teacher's session leads a class (its "Lead the class"
+button pressed through the protocol), N sessions open the join link and follow it, each running
+the follower's fragment as the browser does (the server's ``auto_rerun`` interval, one fragment
+rerun per tick while no run is going). The teacher changes page or a setting a few times; per
+follower, the time from the teacher's finished run (the change published) to the follower's
+finished run showing the new view. Then nothing changes for ``IDLE_S`` while the N + 1 sessions
+stay open: the server's CPU share then is the follow mechanism's idle cost. It prints
+``follow<N>_p95_s=`` and ``follow_idle_cpu_pct=`` (percent of one core). Headless Chromium on the
 same cores would measure the browser, not the server: this client costs little CPU.
 Everything is bounded: connections on loopback only, a timeout per page, and the server
 is stopped at the end.
@@ -37,8 +46,10 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.proto.Element_pb2 import Element
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from websockets.asyncio.client import connect
@@ -55,6 +66,16 @@ PAGES = (
     ("feature_maps", "feature_maps", "lang=en&weights=shipped&file=resnet56_digits16.safetensors&image=digit_3"),
     ("lab", "lab", "lang=en&preset=degradation"),
 )
+IDLE_S = 10.0  # the follow round's quiet spell, for the idle CPU share
+# The teacher's changes in the follow round: (page, its query, a number input to set on it or None, to what)
+FOLLOW_CHANGES = (
+    ("cost", "lang=en", None, None),
+    ("cost", "lang=en", "Batch size", 4),
+    ("architecture", "lang=en", None, None),
+    ("architecture", "lang=en", "Batch size", 6),
+    ("cost", "lang=en", None, None),
+    ("architecture", "lang=en", None, None),
+)
 FAILED_RUN = {ForwardMsg.ScriptFinishedStatus.FINISHED_WITH_COMPILE_ERROR: "compile error"}
 
 
@@ -68,13 +89,20 @@ class PageRun:
     headings: tuple[str, ...] = ()
 
 
-def rerun_request(page_name: str, query: str, url: str) -> bytes:
-    """The first BackMsg a browser sends on a new session: run this page with this query string."""
+def rerun_request(page_name: str, query: str, url: str, page_hash: str = "", widgets: tuple = (),
+                  fragment_id: str = "") -> bytes:
+    """The BackMsg a browser sends to run this page with this query string: the first of a new session (no
+    ``page_hash`` yet: the server resolves the page from its name), or later with the widgets' states (a
+    click), or one fragment's run (``fragment_id``, as its ``auto_rerun`` timer does)."""
     msg = BackMsg()
     state = msg.rerun_script
     state.query_string = query
-    state.page_script_hash = ""  # unknown yet: the server resolves the page from its name
+    state.page_script_hash = page_hash
     state.page_name = page_name
+    state.widget_states.widgets.extend(widgets)
+    if fragment_id:
+        state.fragment_id = fragment_id
+        state.is_auto_rerun = True
     state.context_info.locale = "en-US"
     state.context_info.timezone = "UTC"
     state.context_info.url = url
@@ -141,6 +169,163 @@ async def open_page(port: int, label: str, page_name: str, query: str, timeout: 
 async def crowd(port: int, n: int, timeout: float) -> list[PageRun]:
     """N sessions opened at once, the pages taken in turn."""
     return list(await asyncio.gather(*(open_page(port, *PAGES[i % len(PAGES)], timeout=timeout) for i in range(n))))
+
+
+class Session:
+    """One session kept open over the protocol, as a browser tab: it reads every ForwardMsg, runs its fragments'
+    ``auto_rerun`` timers (one fragment rerun per tick while no run is going), and records each finished full run
+    as (time, page hash, query string)."""
+
+    def __init__(self, port: int) -> None:
+        self.port, self.base = port, f"http://{HOST}:{port}"
+        self.page_name, self.page_hash, self.query = "", "", ""
+        self.pages: dict[str, str] = {}  # URL path → page hash, from new_session
+        self.elements: list[Element] = []  # the current full run's elements
+        self.runs: list[tuple[float, str, str]] = []  # finished full runs
+        self.fragment_runs = 0
+        self.errors: list[str] = []
+        self.running = False
+        self._ticks: dict[str, asyncio.Task] = {}
+        self._finished = asyncio.Event()
+
+    async def open(self, page_name: str, query: str) -> None:
+        self.ws = await connect(f"ws://{HOST}:{self.port}/_stcore/stream", subprotocols=["streamlit"], origin=self.base,
+                                max_size=None, max_queue=None, ping_interval=None)
+        self._reader = asyncio.create_task(self._read())
+        await self.run(page_name, query)
+
+    async def send(self, widgets: tuple = (), fragment_id: str = "") -> None:
+        self.running = True
+        url = f"{self.base}/{self.page_name}?{self.query}"
+        await self.ws.send(rerun_request(self.page_name, self.query, url, self.page_hash, widgets, fragment_id))
+
+    async def run(self, page_name: str | None = None, query: str | None = None, widgets: tuple = (),
+                  timeout: float = 300.0) -> None:
+        """A full run (another page, a widget's new state) and its end."""
+        if page_name is not None:
+            self.page_name, self.page_hash = page_name, self.pages.get(page_name, "")
+        if query is not None:
+            self.query = query
+        done = len(self.runs)
+        await self.send(widgets)
+        async with asyncio.timeout(timeout):
+            while len(self.runs) == done:
+                self._finished.clear()
+                await self._finished.wait()
+
+    def widget(self, kind: str, label: str) -> Any:
+        """The current run's widget of this kind ("button", "number_input") and label."""
+        return next(getattr(e, kind) for e in self.elements if e.WhichOneof("type") == kind and getattr(e, kind).label == label)
+
+    def code_text(self, containing: str) -> str:
+        return next(e.code.code_text for e in self.elements if e.WhichOneof("type") == "code" and containing in e.code.code_text)
+
+    async def close(self) -> None:
+        for tick in self._ticks.values():
+            tick.cancel()
+        await self.ws.close()
+        self._reader.cancel()
+
+    async def _tick(self, fragment_id: str, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            if not self.running:
+                await self.send(fragment_id=fragment_id)
+
+    async def _read(self) -> None:
+        try:
+            async for data in self.ws:
+                msg = ForwardMsg()
+                msg.ParseFromString(data)
+                self._handle(msg)
+        except ConnectionClosed:
+            pass
+
+    def _handle(self, msg: ForwardMsg) -> None:
+        kind = msg.WhichOneof("type")
+        if kind == "navigation":  # a full run starts (not a fragment's): its fragments register their timers again
+            self.elements = []
+            for tick in self._ticks.values():
+                tick.cancel()
+            self._ticks.clear()
+            self.page_hash = msg.navigation.page_script_hash  # the page this run is of (new_session's: the main script's)
+            self.pages = {p.url_pathname: p.page_script_hash for p in msg.navigation.app_pages}
+            self.page_name = next((path for path, h in self.pages.items() if h == self.page_hash), self.page_name)
+        elif kind == "page_info_changed":
+            self.query = msg.page_info_changed.query_string
+        elif kind == "auto_rerun":
+            if (old := self._ticks.get(msg.auto_rerun.fragment_id)) is not None:
+                old.cancel()
+            self._ticks[msg.auto_rerun.fragment_id] = asyncio.create_task(
+                self._tick(msg.auto_rerun.fragment_id, msg.auto_rerun.interval))
+        elif (element := new_element(msg)) is not None:
+            self.elements.append(element)
+            if (error := exception_in(msg)) is not None:
+                self.errors.append(error)
+        elif kind == "script_finished" and msg.script_finished != ForwardMsg.ScriptFinishedStatus.FINISHED_EARLY_FOR_RERUN:
+            self.running = False
+            if msg.script_finished == ForwardMsg.ScriptFinishedStatus.FINISHED_FRAGMENT_RUN_SUCCESSFULLY:
+                self.fragment_runs += 1
+            else:
+                self.runs.append((time.perf_counter(), self.page_hash, self.query))
+            self._finished.set()
+
+
+async def followed(followers: list[Session], since: float, page_hash: str, settings: tuple[str, ...],
+                   timeout: float) -> list[float | None]:
+    """Per follower, seconds from ``since`` to its first finished run on that page with those settings (None: not
+    within ``timeout``)."""
+    def first(f: Session) -> float | None:
+        return next((t - since for t, page, query in f.runs
+                     if t >= since and page == page_hash and set(settings) <= set(query.split("&"))), None)
+
+    deadline = time.monotonic() + timeout
+    while any(first(f) is None for f in followers) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    return [first(f) for f in followers]
+
+
+async def follow_round(port: int, pid: int, n: int, timeout: float) -> tuple[list[float], float, list[str]]:
+    """A teacher leads a class, ``n`` sessions follow it through ``FOLLOW_CHANGES``, then stay for ``IDLE_S``.
+
+    Returns every follow time, the server's CPU share of one core (%) while nothing changed, and what went wrong.
+    """
+    teacher = Session(port)
+    await teacher.open("architecture", "lang=en")
+    lead = teacher.widget("button", "Lead the class")
+    await teacher.run(widgets=(WidgetState(id=lead.id, trigger_value=True),))
+    code = teacher.code_text("?class=").rsplit("class=", 1)[1]
+    followers = [Session(port) for _ in range(n)]
+    await asyncio.gather(*(f.open("", f"lang=en&class={code}") for f in followers))
+    times: list[float] = []
+    problems = [f"{sum(t is None for t in joined)} of {n} followers never reached the teacher's page"
+                for joined in [await followed(followers, 0.0, teacher.page_hash, (), timeout)] if None in joined]
+    for page, query, label, value in FOLLOW_CHANGES:
+        cpu0 = cpu_seconds(pid)
+        if label is None:
+            await teacher.run(page, query)
+            settings: tuple[str, ...] = ()
+        else:
+            widget = teacher.widget("number_input", label)
+            await teacher.run(widgets=(WidgetState(id=widget.id, int_value=value),))
+            settings = tuple(p for p in teacher.query.split("&") if p.endswith(f"={value}"))[:1]
+        since = teacher.runs[-1][0]  # the teacher's run finished: the change is in the store
+        took = await followed(followers, since, teacher.page_hash, settings, timeout)
+        times += [t for t in took if t is not None]
+        if None in took:
+            problems.append(f"{sum(t is None for t in took)} of {n} followers missed {page} {label or ''}={value or ''}")
+        arrived = [t for t in took if t is not None] or [math.nan]
+        print(f"     follow {page:<13} {label or 'page':<11} median {statistics.median(arrived):5.2f} s  max {max(arrived):5.2f} s"
+              f"  server CPU {cpu_seconds(pid) - cpu0:5.2f} s (the teacher's run and {n} followers')")
+    await asyncio.sleep(2.0)  # the last follow's runs over
+    ticks0, cpu0 = sum(f.fragment_runs for f in followers), cpu_seconds(pid)
+    await asyncio.sleep(IDLE_S)
+    idle_pct = 100.0 * (cpu_seconds(pid) - cpu0) / IDLE_S
+    print(f"     idle {IDLE_S:.0f} s with {n} followers and the teacher: {sum(f.fragment_runs for f in followers) - ticks0}"
+          f" follower fragment runs, server CPU {idle_pct:.1f} % of one core")
+    problems += [f"follower: {e}" for f in followers for e in f.errors[:1]] + [f"teacher: {e}" for e in teacher.errors[:1]]
+    await asyncio.gather(*(s.close() for s in [teacher, *followers]))
+    return times, idle_pct, problems
 
 
 def rss_bytes(pid: int, field: str = "VmRSS") -> int:
@@ -238,8 +423,10 @@ def last_tracebacks(log: str, n: int = 2, lines: int = 40) -> str:
     return "\n".join("Traceback (most recent call last):" + "\n".join(p.splitlines()[:lines]) for p in parts[-n:]) or "(none)"
 
 
-async def rounds(port: int, pid: int, counts: list[int], warm: int, timeout: float) -> tuple[dict[int, float], bool]:
-    """Warm-up, then one round per N; prints the figures. Returns p95 by N, and whether any page failed."""
+async def rounds(port: int, pid: int, counts: list[int], warm: int, timeout: float,
+                 follow: int = 0) -> tuple[dict[int, float], bool, tuple[float, float] | None]:
+    """Warm-up, one round per N, then the follow round with ``follow`` followers (0: none); prints the figures.
+    Returns p95 by N, whether any page failed, and the follow round's p95 and idle CPU share (%)."""
     base = f"http://{HOST}:{port}"
     failed = False
     # One session stays open all along, as the teacher's tab does: when the last session
@@ -271,7 +458,15 @@ async def rounds(port: int, pid: int, counts: list[int], warm: int, timeout: flo
             failed = failed or bool(errors)
             for r in errors[:5]:
                 print(f"     error on {r.page}: {r.error}")
-    return p95s, failed
+        figures = None
+        if follow:
+            print(f"follow round: a teacher and {follow} followers")
+            times, idle_pct, problems = await follow_round(port, pid, follow, timeout)
+            for problem in problems[:5]:
+                print(f"     error: {problem}")
+            failed = failed or bool(problems)
+            figures = (p95(times), idle_pct) if times else None
+    return p95s, failed, figures
 
 
 def main() -> int:
@@ -280,18 +475,19 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8713)
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds a page may take before it counts as an error")
     parser.add_argument("--warm", type=int, default=2, help="warm-up passes over the pages (one session at a time)")
+    parser.add_argument("--follow", type=int, default=30, help="followers of the follow round (0: no follow round)")
     args = parser.parse_args()
     counts = [int(n) for n in args.sessions.split(",")]
-    if not counts or min(counts) < 1:
+    if not counts or min(counts) < 1 or args.follow < 0:
         parser.error("--sessions must list positive counts")
 
     with open("/proc/loadavg") as f:
         print(f"load average before: {' '.join(f.read().split()[:3])} on {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory(prefix="resnet_lab_load_") as tmp:
         proc = start_server(args.port, Path(tmp) / "home", Path(tmp) / "server.log")
-        failed = True  # until the rounds say otherwise (the bench itself may fail)
+        failed, follow = True, None  # until the rounds say otherwise (the bench itself may fail)
         try:
-            p95s, failed = asyncio.run(rounds(args.port, proc.pid, counts, args.warm, args.timeout))
+            p95s, failed, follow = asyncio.run(rounds(args.port, proc.pid, counts, args.warm, args.timeout, args.follow))
             print(f"server peak RSS over the whole bench (VmHWM): {rss_bytes(proc.pid, 'VmHWM') / 2**20:.0f} MB")
         finally:
             stop_server(proc)
@@ -301,6 +497,9 @@ def main() -> int:
         print(f"load average after: {' '.join(f.read().split()[:3])}")
     if 30 in p95s:
         print(f"sessions30_p95_s={p95s[30]:.2f}")
+    if follow is not None:
+        print(f"follow{args.follow}_p95_s={follow[0]:.2f}")
+        print(f"follow_idle_cpu_pct={follow[1]:.1f}")
     return 0
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from pages.common import roles
 from pages.common.ui import (
     chart, md_escape, page_setup, room_scale, safe_error, safe_reason, select_on_click, setting_key, show_url_notices, sync_url, url_choice,
     url_int,
@@ -353,8 +354,12 @@ def ablation(analysis: features.Analysis, lab: ModelInfo, model_key: str, shown:
 LESION_LIVE_S = 1.0  # the lesion section looks at its task processes this often while they measure
 
 
-def start_lesions(files: list[Path]) -> None:
-    """Measure the files' lesion studies live, in task processes: anew, even those measured, failed or cancelled."""
+def start_lesions(files: list[Path], ours: bool) -> None:
+    """Measure the files' lesion studies live, in task processes: anew, even those measured, failed or cancelled.
+    ``ours``: the shipped models' study, the teacher's to start (``roles.may_recompute_lesions``)."""
+    if ours and not roles.may_recompute_lesions():  # a student: the button says so too
+        st.toast(t("roles.lesions"), icon="🔒")
+        return
     try:
         address = store_address()
         for path in files:
@@ -363,7 +368,10 @@ def start_lesions(files: list[Path]) -> None:
         pass
 
 
-def cancel_lesions(files: list[Path]) -> None:
+def cancel_lesions(files: list[Path], ours: bool) -> None:
+    if ours and not roles.may_recompute_lesions():
+        st.toast(t("roles.lesions"), icon="🔒")
+        return
     try:
         address = store_address()
         for path in files:
@@ -420,6 +428,8 @@ def lesion_controls(board: shipped.LesionBoard, ours: list[Path], own: Path | No
     for key, cancel_key, files, label in rows:
         if not files:
             continue
+        ours = label is None
+        locked = ours and not roles.may_recompute_lesions()  # a student: disabled, and the tooltip says why
         artifacts = [live.get(path) for path in files]
         text_col, button_col = st.columns([5, 2], vertical_alignment="center")
         if any(is_running(a) for a in artifacts):
@@ -427,19 +437,22 @@ def lesion_controls(board: shipped.LesionBoard, ours: list[Path], own: Path | No
             text = t("fm.veit.computing") if label is None else f"{md_escape(label)}: {t('fm.veit.computing')}"
             text_col.progress(min(1.0, done), text=text)
             button_col.button(t("fm.veit.cancel"), key=cancel_key, icon="⏹️", on_click=cancel_lesions,
-                              args=(files,))
+                              args=(files, ours), disabled=locked, help=t("roles.lesions") if locked else None)
         elif all(a is not None and a.status == "done" for a in artifacts):
             if label is not None:  # a lab model's study is kept for every session: nothing to measure again
                 text_col.markdown(t("fm.veit.own_done", label=md_escape(label)))
                 continue
             text_col.markdown(t("fm.veit.done"))
-            button_col.button(t("fm.veit.measure_again"), key=key, type="tertiary", on_click=start_lesions, args=(files,),
-                              help=t("fm.veit.recompute_help"))
-        elif label is None:
+            button_col.button(t("fm.veit.measure_again"), key=key, type="tertiary", on_click=start_lesions, args=(files, ours),
+                              disabled=locked, help=t("roles.lesions" if locked else "fm.veit.recompute_help"))
+        elif ours:
+            if locked:
+                text_col.caption(t("roles.lesions"))
             button_col.button(t("fm.veit.recompute" if board.stored() else "fm.veit.measure_shipped"), key=key, type="secondary",
-                              on_click=start_lesions, args=(files,), help=t("fm.veit.recompute_help"))
+                              on_click=start_lesions, args=(files, ours), disabled=locked,
+                              help=t("roles.lesions" if locked else "fm.veit.recompute_help"))
         else:
-            button_col.button(t("fm.veit.measure", label=md_escape(label)), key=key, on_click=start_lesions, args=(files,))
+            button_col.button(t("fm.veit.measure", label=md_escape(label)), key=key, on_click=start_lesions, args=(files, ours))
 
 
 def lesion_results(board: shipped.LesionBoard, ours: list[Path], own: Path | None, own_label: str, ticking: bool) -> None:

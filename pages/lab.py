@@ -82,7 +82,6 @@ def settings() -> dict[str, str]:
 
 def finish(keys: dict[str, str]) -> None:
     """Every setting that matters into the URL (the custom run's only where it differs)."""
-    sync_url("preset", "smooth", "x")
     if st.session_state.get(keys["seeds"], 1) == 1:
         st.query_params.pop("seeds", None)
     else:
@@ -99,6 +98,7 @@ def finish(keys: dict[str, str]) -> None:
         st.query_params["folder"] = st.session_state[keys["folder"]]
     else:
         st.query_params.pop("folder", None)
+    sync_url("preset", "smooth", "x")  # last: the share link (and a class led from here) gets every setting above
 
 
 # --- Sections ---

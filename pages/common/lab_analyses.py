@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 import streamlit as st
 
+from pages.common import roles
 from pages.common.lab_context import MAX_ANALYSED, LabPage, live_notice, refresh_live
 from pages.common.ui import chart, md_escape, safe_reason
 from resnet.lab import claims, session, surfaces
@@ -103,6 +104,9 @@ def read_diagnostics(page: LabPage, chosen: Sequence[RunInfo]) -> session.BlockR
 
 def start_landscapes(page: LabPage, run_ids: list[int], weights: dict[int, Path], size: int) -> None:
     refresh_live()
+    if not roles.may_compute_landscape(size):  # a student at the finest grid (the button says so too)
+        live_notice(page.t("roles.landscape", size=size))
+        return
     try:
         for run_id in run_ids:
             surfaces.start_surface(page.lab.store.address, run_id, weights[run_id], size)
@@ -113,6 +117,9 @@ def start_landscapes(page: LabPage, run_ids: list[int], weights: dict[int, Path]
 
 def cancel_landscape(page: LabPage, run_id: int, size: int) -> None:
     refresh_live()
+    if not roles.may_compute_landscape(size):
+        live_notice(page.t("roles.landscape", size=size))
+        return
     try:
         for kind in (surfaces.SURFACE, surfaces.INTERPOLATION):
             surfaces.cancel(page.lab.store.address, run_id, kind, size)
@@ -195,11 +202,12 @@ def landscape_section(page: LabPage, state: Landscapes, analysed: list[RunInfo],
     c1.segmented_control(t("lab.landscape.grid"), surfaces.GRID_SIZES, default=state.size, key=GRID_KEY, on_change=keep_grid,
                          format_func=lambda n: t(f"lab.landscape.grid.{n}"))
     log = c2.toggle(t("lab.landscape.log"), value=True, key="lab_landscape_log")
-    wanted = state.wanted if page.lab.writable else []
+    allowed = roles.may_compute_landscape(state.size)
+    wanted = state.wanted if page.lab.writable and allowed else []
     c3.button(t("lab.landscape.compute", n=len(wanted)), key="lab_landscape_compute", icon="🏔️", on_click=start_landscapes,
               args=(page, wanted, state.computable, state.size), disabled=not wanted, help=t("lab.landscape.compute_help"))
     notes, progress, figures = st.container(), st.container(), st.container()
-    reasons = landscape_notes(page, state)
+    reasons = landscape_notes(page, state, allowed)
     if wanted:  # the button works: the notes only say what it leaves out
         for reason in reasons:
             notes.caption(reason)
@@ -216,7 +224,8 @@ def landscape_section(page: LabPage, state: Landscapes, analysed: list[RunInfo],
                 done = (surface.progress if surface else 0.0) * 0.9 + (curve.progress if curve else 0.0) * 0.1  # the surface is ~10× the curve's work
                 text_col.progress(min(1.0, done), text=t("lab.landscape.computing", label=md_escape(name), size=state.size))
                 button_col.button(t("lab.cancel"), key=f"cancel_landscape_{run.id}", on_click=cancel_landscape,
-                                  args=(page, run.id, state.size), icon="⏹️", disabled=not page.lab.writable)
+                                  args=(page, run.id, state.size), icon="⏹️", disabled=not page.lab.writable or not allowed,
+                                  help=None if allowed else t("roles.landscape", size=state.size))
         else:  # its row's place, empty: every analysed run has one, so a row that ends moves no other row
             progress.empty()
         if run.id in state.shipped:
@@ -233,13 +242,13 @@ def landscape_section(page: LabPage, state: Landscapes, analysed: list[RunInfo],
         landscape_figures(page, drawn_surfaces, drawn_curves, bool(state.shipped), log, press=bool(wanted))
 
 
-def landscape_notes(page: LabPage, state: Landscapes) -> list[str]:
+def landscape_notes(page: LabPage, state: Landscapes, allowed: bool) -> list[str]:
     """What the compute button leaves out and why; when it can start nothing, at least one line that says
-    why and what to do."""
+    why and what to do (``allowed``: this session may compute at this grid, ``roles.may_compute_landscape``)."""
     t = page.t
     if not page.lab.writable:
         return [t("lab.landscape.why_read_only")]
-    notes = []
+    notes = [] if allowed or not state.wanted else [t("roles.landscape", size=state.size)]
     if state.training:
         notes.append(t("lab.landscape.why_training", runs=", ".join(md_escape(curves.run_title(r, t)) for r in state.training)))
     if state.neither:

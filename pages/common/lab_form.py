@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from pages.common import roles
 from pages.common.lab_context import MAX_COMPARE, LabPage, flash, follow_new_runs, heads
 from pages.common.ui import md_escape, safe_reason, variant_option
 from resnet.lab import claims, session
@@ -68,9 +69,13 @@ def on_preset(page: LabPage) -> None:
 def rerun_live(page: LabPage) -> None:
     t = page.t
     try:
-        submitted = page.lab.rerun_preset(st.session_state[page.keys["preset"]])
+        submitted = page.lab.rerun_preset(st.session_state[page.keys["preset"]], owner=roles.session_hash(),
+                                          queue_limit=roles.queue_limit())
     except StoreError as exc:
         flash("error", page.store_error(exc))
+        return
+    except session.QueueFull as refused:  # a student's: the reason, in their language
+        flash("error", roles.queue_full_text(t, refused))
         return
     dropped = select(page, [s.run_id for s in submitted])
     follow_new_runs()
@@ -107,9 +112,13 @@ def submit_custom(page: LabPage) -> None:
     checking = st.spinner(t("lab.checking_data")) if values["dataset"] != "digits" else nullcontext()
     try:
         with checking:
-            done = page.lab.submit(values, folder=st.session_state[keys["folder"]], seeds=st.session_state[keys["seeds"]])
+            done = page.lab.submit(values, folder=st.session_state[keys["folder"]], seeds=st.session_state[keys["seeds"]],
+                                   owner=roles.session_hash(), queue_limit=roles.queue_limit())
     except StoreError as exc:
         flash("error", page.store_error(exc))
+        return
+    except session.QueueFull as refused:  # a student's: the reason, in their language
+        flash("error", roles.queue_full_text(t, refused))
         return
     if done.problems:
         flash("error", t("lab.bad.title") + "\n\n" + "\n".join(f"- {problem_text(page, p)}" for p in done.problems))

@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from pages.common import lab_analyses
+from pages.common import lab_analyses, roles
 from pages.common.lab_context import (
     ANALYSED, ANALYSED_KEPT, LIVE_NOTICE, MAX_ANALYSED, SNAPSHOT, STALE, LabPage, analysed, live_notice, refresh_live,
 )
@@ -116,7 +116,9 @@ def tick_s(page: LabPage) -> float:
 def cancel(page: LabPage, run_id: int) -> None:
     refresh_live()
     try:
-        page.lab.cancel(run_id)
+        page.lab.cancel(run_id, owner=roles.cancel_owner())  # a student's: only their own (checked in the store)
+    except session.NotYourRun:
+        live_notice(page.t("roles.not_yours", id=run_id))
     except (StoreError, KeyError) as exc:
         live_notice(page.store_error(exc))
 
@@ -210,8 +212,10 @@ def queue(page: LabPage, snap: Snapshot) -> None:
             else:
                 text_col.progress(run.progress, text=t("lab.running", id=run.id, label=md_escape(run.label), step=run.steps_done,
                                                        steps=run.steps, eta=curves.duration(run.eta_s, t)))
+            mine = roles.may_cancel(run)  # not a student's to cancel: disabled, and the tooltip says why
             button_col.button(t("lab.cancelling") if run.cancel_requested else t("lab.cancel"), key=f"cancel_{run.id}",
-                              on_click=cancel, args=(page, run.id), disabled=run.cancel_requested or not page.lab.writable, icon="⏹️")
+                              on_click=cancel, args=(page, run.id), disabled=run.cancel_requested or not page.lab.writable or not mine,
+                              icon="⏹️", help=None if mine else t("roles.not_yours", id=run.id))
 
 
 def charts(page: LabPage, snap: Snapshot, view: dict[str, Any]) -> None:
@@ -230,11 +234,9 @@ def charts(page: LabPage, snap: Snapshot, view: dict[str, Any]) -> None:
     x_axis, log_y = view["x_axis"], view["log_y"]
     fig = curves.train_loss_figure(drawn, t, x_axis=x_axis, smoothing=view["smoothing"], log_y=log_y,
                                    chance=curves.chance_lines(levels, t))
-    fig.update_layout(uirevision=f"{x_axis}-{log_y}")  # a redraw keeps the reader's zoom
     chart(fig, md_escape(curves.train_summary(drawn, t)), key="chart_train_loss", config=curves.png_config("train_loss"))
     for col, metric in zip(st.columns(2), ("test_loss", "test_acc")):
         fig = curves.eval_figure(drawn, metric, t, x_axis=x_axis, log_y=log_y)
-        fig.update_layout(uirevision=f"{x_axis}-{log_y}")
         with col:
             chart(fig, md_escape(curves.eval_summary(drawn, metric, t)), key=f"chart_{metric}", config=curves.png_config(metric))
     # classroom mode: the columns a room reads, all in view (the rest scrolled out of sight on a projector)

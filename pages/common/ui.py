@@ -28,6 +28,7 @@ from urllib.parse import urlencode
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
+from pages.common import roles
 from resnet.i18n import LANGS, Translator, lang_from_locale
 from resnet.prepare.background import start_warm_up
 from resnet.lab import pools
@@ -205,7 +206,9 @@ def measurement_ready(artifact: Artifact, t: Translator, *, measuring: str, key:
     if artifact.status == "running":
         bar, button = st.columns([6, 1], vertical_alignment="center")
         bar.progress(artifact.progress, text=measuring)
-        button.button(t("why.measure_cancel"), key=f"{key}_cancel", icon="⏹️", on_click=cancel, args=args)
+        shared = roles.may_cancel_shared()  # every visitor watches the same measurement: a student cannot stop it
+        button.button(t("why.measure_cancel"), key=f"{key}_cancel", icon="⏹️", on_click=_cancel_shared, args=(cancel, *args),
+                      disabled=not shared, help=None if shared else t("roles.shared_cancel"))
         return False
     if artifact.status != "done" or not artifact.payload:
         st.warning(t("why.measure_cancelled") if artifact.status == "cancelled"
@@ -213,6 +216,11 @@ def measurement_ready(artifact: Artifact, t: Translator, *, measuring: str, key:
         st.button(t("why.measure_again"), key=f"{key}_again", icon="🔁", on_click=again, args=args)
         return False
     return True
+
+
+def _cancel_shared(cancel: Callable[..., None], *args: Any) -> None:
+    if roles.may_cancel_shared():  # checked again when pressed, not only when drawn
+        cancel(*args)
 
 
 def variant_option(t: Translator, setting: str, value: str) -> str:
@@ -279,12 +287,15 @@ def page_setup(title_key: str) -> Translator:
         )
         st.toggle(t("sidebar.classroom"), value=classroom(), key="_classroom_choice", on_change=_set_classroom,
                   help=t("sidebar.classroom_help"))
+        roles.sidebar(t)  # with a teacher key: the session's role, and the field that unlocks the teacher
+        classes.lead_button(t)
         # filled by sync_url at the end of the run, once the page has written its settings, and only once opened:
         # a code box loads the browser's syntax highlighter, a large part of a page's first open
         share = st.expander(t("sidebar.share"), key="_share_open", on_change="rerun")
         share.caption(t("sidebar.share_help"))
         st.session_state["_share_slot"] = share.empty() if share.open else None
     st.markdown(_css(room_scale()), unsafe_allow_html=True)
+    classes.class_bar(t)
     if classroom():
         st.query_params["classroom"] = "1"
     else:
@@ -296,7 +307,7 @@ def page_setup(title_key: str) -> Translator:
 def share_link() -> str:
     """The link that reopens the current view: this page's address and its settings."""
     base = (st.context.url or "").split("?")[0]
-    return f"{base}?{urlencode(st.query_params.to_dict())}"
+    return f"{base}?{urlencode({k: v for k, v in st.query_params.to_dict().items() if k != classes.PARAM})}"
 
 
 def setting_key(name: str) -> str:
@@ -336,6 +347,14 @@ def url_setting(
         st.session_state[key] = value
     kept[key] = st.session_state[key]
     return key
+
+
+def drop_settings(page: str) -> None:
+    """Forget the page's settings (``"<page>.<name>"``: widget state and kept values), so its next run seeds them from the URL."""
+    kept = st.session_state.setdefault(_KEPT, {})
+    for key in [k for k in kept if k.startswith(page + ".")]:
+        del kept[key]
+        st.session_state.pop(key, None)
 
 
 def _checked(make: Callable[[], Any], valid: Callable[[Any], bool]) -> tuple[bool, Any]:
@@ -385,6 +404,7 @@ def sync_url(*names: str, unused: Iterable[str] = ()) -> None:
             st.query_params[name] = str(value)
     if (slot := st.session_state.get("_share_slot")) is not None:
         slot.code(share_link(), language=None, wrap_lines=True)
+    classes.publish()  # the last call of every page run: a leading session's class sees this view
 
 
 def select_on_click(chart: str, key: str, options: Sequence[Any], then: Callable[[], None] | None = None) -> Callable[[], None]:
@@ -430,3 +450,7 @@ def setting_slider(where: Any, label: str, name: str, lo: Any, hi: Any, default:
     """A slider bound to ``?name=`` (int or float, like ``default``), drawn in ``where``."""
     key = url_setting(name, default, type(default), lambda v: lo <= v <= hi)
     return where.slider(label, lo, hi, step=step, key=key, help=help)
+
+
+# Last: the class mode (its slot, lead button and publish) and its prediction panels import this module's helpers back.
+from pages.common import classroom as classes  # noqa: E402

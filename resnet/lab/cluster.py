@@ -125,10 +125,10 @@ class RayPool(QueuedPool):
 
     # -- runs (as a JobPool) ---------------------------------------------------------
 
-    def submit(self, config: TrainConfig) -> Submitted:
-        """Queue ``config`` in the store (deduplicated); the dispatcher starts it on the cluster."""
+    def submit(self, config: TrainConfig, owner: str | None = None) -> Submitted:
+        """Queue ``config`` for ``owner`` in the store (deduplicated); the dispatcher starts it on the cluster."""
         self.start()
-        return Submitted(*self.store.enqueue(config))
+        return Submitted(*self.store.enqueue(config, owner))
 
     # -- the dispatcher (a thread of the app) -----------------------------------------
 

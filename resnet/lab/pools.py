@@ -174,10 +174,10 @@ class JobPool(QueuedPool):
 
     # -- runs -------------------------------------------------------------------------
 
-    def submit(self, config: TrainConfig) -> Submitted:
-        """Queue ``config``; an identical live run (queued, running, done, diverged) is reused."""
+    def submit(self, config: TrainConfig, owner: str | None = None) -> Submitted:
+        """Queue ``config`` for ``owner``; an identical live run (queued, running, done, diverged) is reused."""
         self.start()
-        submitted = Submitted(*self.store.enqueue(config))
+        submitted = Submitted(*self.store.enqueue(config, owner))
         if submitted.created:
             self._wake.release()
         return submitted

@@ -38,18 +38,19 @@ class QueuedPool:
         """Stop; runs still training end "interrupted", their curves kept."""
         raise NotImplementedError
 
-    def submit(self, config: TrainConfig) -> Submitted:
+    def submit(self, config: TrainConfig, owner: str | None = None) -> Submitted:
+        """Queue ``config`` for ``owner`` (a browser session's hash, None: nobody's); its run."""
         raise NotImplementedError
 
-    def submit_many(self, configs: Iterable[TrainConfig]) -> list[Submitted]:
-        """Queue several configs; their runs in the given order.
+    def submit_many(self, configs: Iterable[TrainConfig], owner: str | None = None) -> list[Submitted]:
+        """Queue several configs for ``owner``; their runs in the given order.
 
         The costliest are queued first so the workers finish a comparison together
         (with FIFO order, two small runs first leave one worker alone on a big one).
         """
         configs = list(configs)
         order = sorted(range(len(configs)), key=lambda i: -relative_cost(configs[i]))
-        submitted = {i: self.submit(configs[i]) for i in order}
+        submitted = {i: self.submit(configs[i], owner) for i in order}
         return [submitted[i] for i in range(len(configs))]
 
     def cancel(self, run_id: int) -> str:

@@ -6,6 +6,8 @@
     lab.submit(settings, folder="cats")    # → Submission: run id, created?, problems
     lab.submit(settings, seeds=3)          # seeds s, s+1, s+2: three runs, checked before any is queued
     lab.rerun_preset("why_not_2x")         # → [Submitted(run_id, created), …]
+    lab.submit(settings, owner=h, queue_limit=1)  # a student's: QueueFull when h has a run in the queue
+    lab.cancel(run_id, owner=h)            # only a run h queued (else NotYourRun); no owner: any run
     block_signals(lab.store, runs)         # per-block diagnostics of the runs on the chart (computed in workers)
 
 λ from the page to the network: the form's value → ``Lab.submit`` → ``TrainConfig`` (the
@@ -37,6 +39,7 @@ from .presets import BASE, PRESETS, import_reference_runs
 from .queued import Submitted
 from .seeds import variant_key
 from .store import ACTIVE, Artifact, RunInfo, RunStore, StoreError, store_address
+from .store.runs import NotYourRun  # what ``Lab.cancel`` raises for a run of another session: the page catches it here
 
 # The custom run's settings as the page's URL spells them: URL name → TrainConfig field.
 FORM_FIELDS = {
@@ -50,6 +53,14 @@ FORM_FIELDS = {
 FORM_START = replace(BASE, scale=2.0, downsample="pad")
 MAX_DIAG = 6  # configurations measured at initialisation
 MAX_SEEDS = 5  # seeds one press of the form may queue (as many as a reference variant ships with)
+
+
+class QueueFull(Exception):
+    """A submission that would take ``owner`` past its queue limit: nothing was queued."""
+
+    def __init__(self, limit: int, queued: Sequence[int], asked: int) -> None:
+        super().__init__(f"{asked} run(s) asked for, {len(queued)} in the queue already, limit {limit}")
+        self.limit, self.queued, self.asked = limit, tuple(queued), asked
 
 
 class LabUnavailable(StoreError):
@@ -156,9 +167,14 @@ class Lab:
         groups = [g for g in self.groups() if g.variant in variants]
         return [*(g.id for g in groups if g.head.id in references), *(g.id for g in groups if not g.reference)]
 
-    def submit(self, settings: Mapping[str, Any], folder: str | None = None, *, seeds: int = 1) -> Submission:
+    def submit(self, settings: Mapping[str, Any], folder: str | None = None, *, seeds: int = 1, owner: str | None = None,
+               queue_limit: int | None = None) -> Submission:
         """Queue runs of ``settings`` (TrainConfig fields) at ``seeds`` seeds (its seed, the next, …),
         unless one of them has problems: then nothing is queued.
+
+        ``owner``: the browser session they are queued for. ``queue_limit``: how many runs ``owner``
+        may have in the queue at once (None: no limit); each seed counts, a reused run too, and past
+        it ``QueueFull`` is raised before anything is queued.
 
         ``folder``: the name of a data folder inside the operator's data directory, for
         the image data sets; no other folder is ever read. Image data is loaded here once
@@ -184,18 +200,35 @@ class Lab:
             if (problem := batch_problem(config.batch_size, len(data.y_train))) is not None:
                 return Submission(problems=(problem,))
             skipped = data.skipped
+        self._check_queue(owner, queue_limit, len(configs))
         pool = pools.pool_for(self.store.address)
-        submitted = tuple(pool.submit(c) for c in configs)  # in seed order: seed s starts first
+        submitted = tuple(pool.submit(c, owner) for c in configs)  # in seed order: seed s starts first
         run_id, created = submitted[0]
         return Submission(run_id, created, self.store.get_run(run_id).status, config.label, skipped=skipped, runs=submitted)
 
-    def rerun_preset(self, key: str) -> list[Submitted]:
-        """Queue a preset's configurations as live runs; identical runs already there are reused."""
-        return pools.pool_for(self.store.address).submit_many(PRESETS[key].configs)
+    def rerun_preset(self, key: str, *, owner: str | None = None, queue_limit: int | None = None) -> list[Submitted]:
+        """Queue a preset's configurations as live runs for ``owner``; identical runs already there are reused.
+        ``queue_limit`` as for ``submit``."""
+        configs = PRESETS[key].configs
+        self._check_queue(owner, queue_limit, len(configs))
+        return pools.pool_for(self.store.address).submit_many(configs, owner)
 
-    def cancel(self, run_id: int) -> str:
-        """Cancel a queued run now, a running one at its next step; the status it has then."""
-        return self.store.request_cancel(run_id)
+    def cancel(self, run_id: int, owner: str | None = None) -> str:
+        """Cancel a queued run now, a running one at its next step; the status it has then.
+        ``owner``: only a run that session queued, else ``NotYourRun`` (None: any run)."""
+        return self.store.request_cancel(run_id, owner)
+
+    def _check_queue(self, owner: str | None, limit: int | None, asked: int) -> None:
+        """``QueueFull`` when ``asked`` more runs would take ``owner`` past ``limit`` runs in the queue.
+
+        Checked before queueing, not in the same transaction: a browser session runs one script at a
+        time, so the only session that could add to ``owner``'s runs meanwhile is the one asking.
+        """
+        if limit is None or owner is None:
+            return
+        queued = self.store.queued_by(owner)
+        if len(queued) + asked > limit:
+            raise QueueFull(limit, queued, asked)
 
 
 def open_lab() -> Lab:

@@ -18,6 +18,7 @@ from resnet.lab.analyses import GLOBAL_RUN, Analysis, at_init, lesion
 from resnet.lab.config import TrainConfig
 from resnet.lab.shipped import held_out_split, measure_lesion
 from resnet.lab.store import RunStore
+from resnet.lab.store.db import SCHEMA_VERSION
 from resnet.model.init import init_parameters
 from resnet.model.network import resnet
 from resnet.model.preprocess import Preprocess
@@ -93,7 +94,7 @@ def test_a_version_2_store_takes_artifacts_of_no_run_and_still_drops_a_runs_own(
     assert store.begin_artifact(run_id, "k", "k", worker_pid=1)
     assert store.begin_artifact(GLOBAL_RUN, "k", "k", worker_pid=1)  # refused by the foreign key before
     with sqlite3.connect(path) as con:
-        assert con.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         con.execute("PRAGMA foreign_keys = ON")
         con.execute("DELETE FROM runs WHERE id = ?", (run_id,))
     assert store.artifact(run_id, "k", "k") is None and store.artifact(GLOBAL_RUN, "k", "k").status == "running"

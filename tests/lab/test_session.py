@@ -26,11 +26,11 @@ class QueueOnlyPool:
     def __init__(self, path=None) -> None:
         self.store = RunStore(path)
 
-    def submit(self, config: TrainConfig) -> Submitted:
-        return Submitted(*self.store.enqueue(config))
+    def submit(self, config: TrainConfig, owner: str | None = None) -> Submitted:
+        return Submitted(*self.store.enqueue(config, owner))
 
-    def submit_many(self, configs) -> list[Submitted]:
-        return [self.submit(c) for c in configs]
+    def submit_many(self, configs, owner: str | None = None) -> list[Submitted]:
+        return [self.submit(c, owner) for c in configs]
 
 
 @pytest.fixture

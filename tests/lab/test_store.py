@@ -21,6 +21,7 @@ import pytest
 from resnet.lab.config import StepMetrics, TrainConfig, TrainResult, config_key
 from resnet.lab.presets import PRESETS, import_reference_runs
 from resnet.lab.store import LEASE_S, Artifact, RunStore, StoreError
+from resnet.lab.store.db import SCHEMA_VERSION
 
 CONFIG = TrainConfig(depth=20, width=4, batch_size=16, steps=3, eval_every=2)
 
@@ -278,11 +279,13 @@ def test_a_version_1_store_gets_leases_and_artifacts(tmp_path):
         con.execute("DROP TRIGGER artifacts_go_with_their_run")  # schema 3's
         con.execute("DROP TABLE artifacts")
         con.execute("ALTER TABLE runs DROP COLUMN heartbeat_at")
+        con.execute("ALTER TABLE runs DROP COLUMN owner")  # schema 4's
         con.execute("UPDATE runs SET status = 'running', started_at = ?, worker_pid = ?", (clock.now, os.getpid()))
         con.execute("PRAGMA user_version = 1")
     store = RunStore(path, clock=clock)
     with sqlite3.connect(path) as con:
-        assert con.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert "owner" in {row[1] for row in con.execute("PRAGMA table_info(runs)")}
     (run,) = store.list_runs()
     assert store.interrupt_orphans() == []  # counts from its start…
     clock.now += LEASE_S + 1

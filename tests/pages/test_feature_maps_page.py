@@ -617,7 +617,7 @@ def test_a_model_trained_in_the_lab_is_measured_on_request(isolated_home, no_tas
     assert len(titles) == 3 and titles[2].startswith("ResNet-20 (lab): ")
     assert "**ResNet-20 (lab)**" in texts(at)
     run(at)
-    assert [b.key for b in at.button] == ["veit_recompute"]  # measured: kept for every session, no button any more
+    assert [b.key for b in at.main.button] == ["veit_recompute"]  # measured: kept for every session, no button any more
     assert len(titled(at, EN["fm.veit.single_title"])["layout"]["annotations"]) == 3
     # a file with no record of its training run cannot be measured, and the page says why
     save_digits_model(isolated_home / "trained", "run2_plain-20", shortcut="none")

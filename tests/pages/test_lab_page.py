@@ -313,11 +313,11 @@ class QueueOnlyPool:
     def __init__(self, path=None) -> None:
         self.store = RunStore(path)
 
-    def submit(self, config) -> Submitted:
-        return Submitted(*self.store.enqueue(config))
+    def submit(self, config, owner=None) -> Submitted:
+        return Submitted(*self.store.enqueue(config, owner))
 
-    def submit_many(self, configs) -> list[Submitted]:
-        return [self.submit(c) for c in configs]
+    def submit_many(self, configs, owner=None) -> list[Submitted]:
+        return [self.submit(c, owner) for c in configs]
 
 
 def test_custom_run_says_and_picks_the_stage_start_shortcut(monkeypatch):

@@ -151,8 +151,8 @@ class QueueOnlyPool:
     def __init__(self, path=None) -> None:
         self.store = RunStore(path)
 
-    def submit_many(self, configs) -> list[Submitted]:
-        return [Submitted(*self.store.enqueue(c)) for c in configs]
+    def submit_many(self, configs, owner=None) -> list[Submitted]:
+        return [Submitted(*self.store.enqueue(c, owner)) for c in configs]
 
 
 def finish_with_weights(store: RunStore, run_ids: list[int], folder) -> None:

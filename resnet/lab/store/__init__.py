@@ -6,6 +6,8 @@ One class, ``RunStore``, made of one part per job:
     runs.py       runs: the queue, claims, leases, metrics, cancel, what the page reads
     artifacts.py  results computed from a run in a worker (``resnet.lab.tasks``)
     export.py     the run export format (reference runs) and CSV
+    classes.py    classes: a teacher's view that students follow
+    predictions.py  a class's predictions and their anonymous answers
 
     store = RunStore()                 # $RESNET_LAB_DB_URL's database, else data_home()/runs.sqlite
     store = RunStore(store.address)    # the same store, in another process (a worker, a task)
@@ -16,17 +18,19 @@ Nothing here imports Paddle.
 from __future__ import annotations
 
 from .artifacts import ARTIFACT_STATUSES, Artifact, Artifacts
+from .classes import ClassView, Classes
 from .db import ENV_DB_URL, StoreError, store_address
 from .export import EXPORT_FORMAT, Export
+from .predictions import Predictions
 from .runs import ACTIVE, HEARTBEAT_S, LEASE_S, METRIC_COLUMNS, REUSABLE, STATUSES, RunInfo
 
 __all__ = [
     "ACTIVE", "ARTIFACT_STATUSES", "ENV_DB_URL", "EXPORT_FORMAT", "HEARTBEAT_S", "LEASE_S", "METRIC_COLUMNS",
-    "REUSABLE", "STATUSES", "Artifact", "RunInfo", "RunStore", "StoreError", "store_address",
+    "REUSABLE", "STATUSES", "Artifact", "ClassView", "RunInfo", "RunStore", "StoreError", "store_address",
 ]
 
 
-class RunStore(Export, Artifacts):
+class RunStore(Export, Artifacts, Classes, Predictions):
     """The run store at ``address``: a SQLite file or a ``postgresql://`` URL (None: the default store).
 
     ``address`` (a str) is what any other process opens the same store with: the

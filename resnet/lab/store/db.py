@@ -21,6 +21,10 @@ runs have no heartbeat yet and count from their start) and the ``artifacts`` tab
 analyses of no run (the home page's measurements at initialisation, the shipped models'
 lesion studies), so the column is no foreign key any more; a deleted run's artifacts still
 go with it (a trigger; a rule on PostgreSQL).
+4 adds the runs' ``owner`` (the browser session that queued a run: a student may cancel only
+their own, see ``pages/common/roles.py``; NULL for runs of the CLI, the reference runs and
+older files) and a class's tables: ``classes`` (follow the teacher), ``predictions`` and
+their ``answers`` (predict, then see).
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from urllib.parse import urlsplit
 from ...paths import ENV_HOME, run_store_file
 from ..config import TrainConfig, config_key, upgrade_stored
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 GLOBAL_RUN = 0  # the artifacts' run_id of an analysis that belongs to no run (ids start at 1)
 ENV_DB_URL = "RESNET_LAB_DB_URL"  # postgresql://user:password@host:port/database: the default store is that database
 PG_SCHEMES = ("postgresql://", "postgres://")
@@ -61,7 +65,8 @@ CREATE TABLE IF NOT EXISTS runs (
     started_at REAL,
     finished_at REAL,
     result TEXT,                     -- JSON of TrainResult
-    error TEXT
+    error TEXT,
+    owner TEXT                       -- the queuing browser session's token hash (schema 4), NULL: none
 );
 CREATE INDEX IF NOT EXISTS runs_config ON runs (config, source);
 CREATE INDEX IF NOT EXISTS runs_status ON runs (status, id);
@@ -87,6 +92,30 @@ CREATE TABLE IF NOT EXISTS artifacts (
     heartbeat_at REAL,
     updated_at REAL NOT NULL,
     PRIMARY KEY (run_id, kind, key)
+);
+CREATE TABLE IF NOT EXISTS classes (
+    code TEXT PRIMARY KEY,           -- the class code of the join link (secrets.token_urlsafe: 96 bits)
+    teacher TEXT NOT NULL,           -- the leading browser session's token hash
+    page TEXT NOT NULL,              -- the teacher's page, as its script file ("app.py", "pages/lab.py")
+    query TEXT NOT NULL,             -- the teacher's settings: the query string a share link carries
+    version INTEGER NOT NULL,        -- one more on each change of page or settings
+    created_at REAL NOT NULL,
+    seen_at REAL NOT NULL,           -- the teacher's last sign of life: 30 minutes without one end the class
+    ended_at REAL
+);
+CREATE TABLE IF NOT EXISTS predictions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    class_code TEXT NOT NULL REFERENCES classes (code) ON DELETE CASCADE,
+    question TEXT NOT NULL,          -- a question's id (resnet.lab.predictions)
+    status TEXT NOT NULL,            -- open | revealed | closed
+    opened_at REAL NOT NULL,
+    revealed_at REAL
+);
+CREATE TABLE IF NOT EXISTS answers (
+    prediction_id INTEGER NOT NULL REFERENCES predictions (id) ON DELETE CASCADE,
+    session TEXT NOT NULL,           -- the answering browser session's token hash: one answer each, no name
+    choice INTEGER NOT NULL,
+    PRIMARY KEY (prediction_id, session)
 );
 """
 
@@ -143,6 +172,8 @@ class Database:
                 con.execute("ALTER TABLE runs ADD COLUMN heartbeat_at REAL")
             if version < 3:
                 _unlink_artifacts(con, self._pg)
+            if version < 4:
+                _add_owner(con, self._pg)
             if version < SCHEMA_VERSION:
                 self._set_version(con, SCHEMA_VERSION)
 
@@ -274,6 +305,14 @@ def _unlink_artifacts(con: Any, pg: bool) -> None:
         con.execute("ALTER TABLE artifacts_3 RENAME TO artifacts")
     con.execute("CREATE TRIGGER IF NOT EXISTS artifacts_go_with_their_run AFTER DELETE ON runs "
                 "BEGIN DELETE FROM artifacts WHERE run_id = OLD.id; END")
+
+
+def _add_owner(con: Any, pg: bool) -> None:
+    """Schema 3 → 4: the runs' ``owner`` column (the class tables come with ``SCHEMA``)."""
+    if pg:
+        con.execute("ALTER TABLE runs ADD COLUMN IF NOT EXISTS owner TEXT")
+    elif "owner" not in {r["name"] for r in con.execute("PRAGMA table_info(runs)")}:
+        con.execute("ALTER TABLE runs ADD COLUMN owner TEXT")
 
 
 def _pg_schema() -> str:

@@ -16,6 +16,11 @@ written for ``LEASE_S`` is an orphan (its worker died, or the whole server did),
 ``interrupt_orphans`` marks it interrupted, as it does at once for the runs of a worker its
 pool saw die. No process id is tested: after a restart a reused PID cannot keep a run
 alive. Cancelling an orphan ends it at once.
+
+Owners: a run queued from the page keeps the browser session that queued it (``owner``, a
+hash of its token: ``pages/common/roles.py``); a request to cancel may name an owner, and
+then only that owner's runs are cancelled (a student's), in the same transaction as the
+cancel itself, so no page can skip the check.
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ class RunInfo:
     error: str | None
     steps_done: int  # last step with metrics
     last_wall_s: float | None  # wall time at that step
+    owner: str | None = None  # the browser session that queued it (its token's hash); None: the CLI, a reference run
 
     @property
     def steps(self) -> int:
@@ -75,24 +81,33 @@ class RunInfo:
         return self.last_wall_s / self.steps_done * (self.steps - self.steps_done)
 
 
+class NotYourRun(PermissionError):
+    """A cancel that named an owner, of a run someone else queued: nothing was changed."""
+
+    def __init__(self, run_id: int) -> None:
+        super().__init__(f"run {run_id} was queued by another session")
+        self.run_id = run_id
+
+
 class Runs(Database):
     """The runs of a store: creating, claiming, reporting, cancelling and reading them."""
 
-    def _insert(self, con: Any, config_json: str, label: str, source: str, status: str) -> int:
+    def _insert(self, con: Any, config_json: str, label: str, source: str, status: str, owner: str | None = None) -> int:
         now = self.clock()
         running = status == "running"
         row = con.execute(
-            "INSERT INTO runs (config, label, source, status, created_at, started_at, worker_pid, heartbeat_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO runs (config, label, source, status, created_at, started_at, worker_pid, heartbeat_at, owner) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (config_json, label, source, status, now, now if running else None, os.getpid() if running else None,
-             now if running else None),
+             now if running else None, owner),
         ).fetchone()
         return int(row["id"])
 
     # -- creating runs -------------------------------------------------------------
 
-    def enqueue(self, config: TrainConfig) -> tuple[int, bool]:
-        """Queue a live run; (run id, created). An identical live config is reused."""
+    def enqueue(self, config: TrainConfig, owner: str | None = None) -> tuple[int, bool]:
+        """Queue a live run for ``owner`` (a browser session's hash); (run id, created). An identical live
+        config is reused, and keeps its owner."""
         config_json = config_key(config)
         with self._tx(immediate=True) as con:  # check-then-insert must not interleave
             row = con.execute(
@@ -102,7 +117,7 @@ class Runs(Database):
             ).fetchone()
             if row is not None:
                 return int(row["id"]), False
-            return self._insert(con, config_json, config.label, "live", "queued"), True
+            return self._insert(con, config_json, config.label, "live", "queued", owner), True
 
     def create_run(self, config: TrainConfig, *, status: str = "running", source: str = "cli") -> int:
         """A run outside the queue (the CLI records one it trains itself; its metrics keep the lease)."""
@@ -196,15 +211,20 @@ class Runs(Database):
 
     # -- the page's side --------------------------------------------------------------
 
-    def request_cancel(self, run_id: int) -> str:
-        """Cancel a run: a queued one or an orphan (lease expired) at once, a running one at its next step; new status."""
+    def request_cancel(self, run_id: int, owner: str | None = None) -> str:
+        """Cancel a run: a queued one or an orphan (lease expired) at once, a running one at its next step; new status.
+
+        ``owner``: only if that session queued it, else ``NotYourRun`` (None: any run's, the teacher's right).
+        """
         now = self.clock()
         with self._tx(immediate=True) as con:
             row = con.execute(
-                "SELECT status, COALESCE(heartbeat_at, started_at, created_at) AS seen FROM runs WHERE id = ?", (run_id,)
+                "SELECT status, owner, COALESCE(heartbeat_at, started_at, created_at) AS seen FROM runs WHERE id = ?", (run_id,)
             ).fetchone()
             if row is None:
                 raise KeyError(f"no run {run_id}")
+            if owner is not None and row["owner"] != owner:
+                raise NotYourRun(run_id)
             orphan = row["status"] == "running" and row["seen"] < now - LEASE_S
             if row["status"] == "queued" or orphan:
                 cur = con.execute(
@@ -259,9 +279,18 @@ class Runs(Database):
                 error=r["error"],
                 steps_done=int(r["steps_done"] or 0),
                 last_wall_s=r["last_wall_s"],
+                owner=r["owner"],
             )
             for r in rows
         ]
+
+    def queued_by(self, owner: str) -> list[int]:
+        """The runs ``owner`` has in the queue (waiting or training), oldest first."""
+        with self._tx() as con:
+            rows = con.execute(
+                f"SELECT id FROM runs WHERE owner = ? AND status IN ({placeholders(ACTIVE)}) ORDER BY id", (owner, *ACTIVE)
+            ).fetchall()
+        return [int(r["id"]) for r in rows]
 
     def queue_position(self, run_id: int) -> int | None:
         """1 = next to start; None when the run is not queued."""
