@@ -24,6 +24,7 @@ import streamlit as st
 
 from pages.common.lab_context import MAX_COMPARE, LabPage, heads, refresh_live, show_flash
 from pages.common.lab_form import PRESET_KEYS, custom_run, fmt, presets
+from pages.common.classroom import publish as publish_class
 from pages.common.lab_live import live_region, tick_s
 from pages.common.ui import page_setup, safe_reason, setting_slider, show_url_notices, sync_url, url_choice, url_setting
 from resnet.lab import session
@@ -82,6 +83,7 @@ def settings() -> dict[str, str]:
 
 def finish(keys: dict[str, str]) -> None:
     """Every setting that matters into the URL (the custom run's only where it differs)."""
+    sync_url("preset", "smooth", "x", publish=False)
     if st.session_state.get(keys["seeds"], 1) == 1:
         st.query_params.pop("seeds", None)
     else:
@@ -98,7 +100,9 @@ def finish(keys: dict[str, str]) -> None:
         st.query_params["folder"] = st.session_state[keys["folder"]]
     else:
         st.query_params.pop("folder", None)
-    sync_url("preset", "smooth", "x")  # last: the share link (and a class led from here) gets every setting above
+    # a class led from here sees every setting above. sync_url stays first: called last, the queue's Cancel buttons
+    # kept re-mounting in tests/e2e/test_e2e_lab.py's hold-still test (a click could not land; cause not found)
+    publish_class()
 
 
 # --- Sections ---

@@ -383,7 +383,7 @@ def url_int(name: str, lo: int, hi: int, default: int) -> str:
     return url_setting(name, default, int, lambda v: lo <= v <= hi)
 
 
-def sync_url(*names: str, unused: Iterable[str] = ()) -> None:
+def sync_url(*names: str, unused: Iterable[str] = (), publish: bool = True) -> None:
     """Write these settings back into the URL (and keep them for the page's next visit), and
     show the link to share.
 
@@ -404,7 +404,8 @@ def sync_url(*names: str, unused: Iterable[str] = ()) -> None:
             st.query_params[name] = str(value)
     if (slot := st.session_state.get("_share_slot")) is not None:
         slot.code(share_link(), language=None, wrap_lines=True)
-    classes.publish()  # the last call of every page run: a leading session's class sees this view
+    if publish:  # the last call of a page run: a leading session's class sees this view (the lab publishes its own)
+        classes.publish()
 
 
 def select_on_click(chart: str, key: str, options: Sequence[Any], then: Callable[[], None] | None = None) -> Callable[[], None]:
