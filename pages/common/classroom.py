@@ -28,7 +28,7 @@ from streamlit.errors import StreamlitPageNotFoundError
 from pages.common import predictions, roles, ui
 from pages.common.shared_reads import SharedReads
 from resnet.i18n import Translator
-from resnet.lab.store import ClassView, RunStore, StoreError, store_address
+from resnet.lab.store import ClassView, StoreError, opened_store, store_address
 from resnet.lab.store.classes import valid_code
 
 FOLLOW_TICK_S = 1.0  # a follower looks at the class this often: the teacher's change shows within about this
@@ -52,12 +52,6 @@ _ARRIVING = "_class_arriving"  # (page, settings, tries) the last move went to: 
 ARRIVE_TRIES = 3  # moves to one view at most (a move a tick's stale request undid is made again)
 
 
-@st.cache_resource(show_spinner=False)
-def _store(address: str) -> RunStore:
-    """The store at ``address``, opened once per server process (the schema check is not repeated)."""
-    return RunStore(address)
-
-
 _READS: SharedReads[ClassView | None] = SharedReads(READ_EVERY_S)  # (store, code) → the class as last read
 
 
@@ -65,7 +59,7 @@ def read_class(code: str) -> ClassView | None:
     """The class ``code`` (None: unknown), read from the store at most every ``READ_EVERY_S`` per process,
     once for every follower session of the server."""
     address = store_address()
-    return _READS.get((address, code), lambda: _store(address).class_view(code))
+    return _READS.get((address, code), lambda: opened_store(address).class_view(code))
 
 
 def _forget_read(code: str) -> None:
@@ -101,7 +95,7 @@ def _lead() -> None:
     """"Lead the class": a new class on this session's current view."""
     page, query = _current_view()
     try:
-        st.session_state[_LEAD] = _store(store_address()).open_class(roles.session_hash(), page, query)
+        st.session_state[_LEAD] = opened_store(store_address()).open_class(roles.session_hash(), page, query)
         st.session_state[_PUBLISHED] = (page, query)
         st.session_state[_JUST_LED] = True
     except StoreError as exc:
@@ -114,7 +108,7 @@ def _end() -> None:
     st.session_state.pop(_PUBLISHED, None)
     if code is not None:
         try:
-            _store(store_address()).end_class(code, roles.session_hash())
+            opened_store(store_address()).end_class(code, roles.session_hash())
         except StoreError as exc:
             st.session_state[_NOTE] = ("class.store_error", ui.safe_reason(exc))
             return
@@ -137,7 +131,7 @@ def publish() -> None:
     if st.session_state.get(_PUBLISHED) == view:
         return
     try:
-        version = _store(store_address()).publish_view(code, roles.session_hash(), *view)
+        version = opened_store(store_address()).publish_view(code, roles.session_hash(), *view)
     except StoreError:
         return  # said by the teacher's bar on its next draw (its keep-alive reads the store too)
     if version is None:  # over: timed out (the tab was closed that long), or ended elsewhere
@@ -151,7 +145,7 @@ def publish() -> None:
 def _keep_alive(t: Translator, code: str) -> None:
     """The teacher's status line, and the class's sign of life every ``KEEP_ALIVE_S`` while the tab is open."""
     try:
-        alive = _store(store_address()).keep_class(code, roles.session_hash()) is not None
+        alive = opened_store(store_address()).keep_class(code, roles.session_hash()) is not None
     except StoreError as exc:
         st.warning(t("class.store_error", reason=ui.safe_reason(exc)), icon="⚠️")
         return
@@ -173,7 +167,7 @@ def _teacher_bar(t: Translator, code: str) -> None:
         words.code(link, language=None, wrap_lines=True)
         words.button(t("class.end"), key="_class_end", icon="⏹️", on_click=_end)
         picture.image(qr_png(link), caption=t("class.qr"))  # its own size: whole pixels per module, sharp on a projector
-    predictions.teacher_panel(t, _store(store_address()), code, _current_view()[0])  # ask the class, see answers, reveal
+    predictions.teacher_panel(t, opened_store(store_address()), code, _current_view()[0])  # ask the class, see answers, reveal
 
 
 # --- The students ---
@@ -272,7 +266,7 @@ def _follow_tick(t: Translator, code: str) -> None:
         st.rerun(scope="app")  # once, at the class's end: the banner says so and stops ticking
     if view.version > st.session_state.get(_SEEN, 0):  # a read older than the last move is no move back
         _go(view)
-    predictions.student_panel(t, _store(store_address()), code)  # the open question; redrawn at each tick
+    predictions.student_panel(t, opened_store(store_address()), code)  # the open question; redrawn at each tick
 
 
 def _follower_bar(t: Translator) -> None:

@@ -34,14 +34,13 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from functools import lru_cache
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Callable
 
 from ..system import usable_cores
 from .procs import Exiting, clean_spawn, ignore_ctrl_c, keep_sigterm_handler, limit_threads, on_exit, public_message
-from .store import HEARTBEAT_S, LEASE_S, Artifact, RunStore, StoreError
+from .store import HEARTBEAT_S, LEASE_S, Artifact, StoreError, opened_store
 
 MAX_TASKS = usable_cores()  # task processes at once per server; the rest wait in line
 TASK_THREADS = 1  # compute threads per task process (the training workers use the cores too)
@@ -66,7 +65,7 @@ def start_task(
     ``retry_failed=False`` returns a failed or cancelled artifact as it is (a page that
     polls would otherwise start a computation that failed again and again).
     """
-    store = _store(str(store_path))
+    store = opened_store(str(store_path))
     found = store.artifact(run_id, kind, key)
     if found is not None and (found.status == "done" or (not retry_failed and found.status in ("failed", "cancelled"))):
         return found
@@ -81,27 +80,22 @@ def start_task(
 
 def read_task(store_path: str | Path, run_id: int, kind: str, key: str) -> Artifact | None:
     """The artifact (run, kind, key) as the store holds it (any status), or None: nothing is started."""
-    return _store(str(store_path)).artifact(run_id, kind, key)
+    return opened_store(str(store_path)).artifact(run_id, kind, key)
 
 
 def forget_task(store_path: str | Path, run_id: int, kind: str, key: str) -> None:
     """Drop a finished artifact (done, failed or cancelled), so that the next ``start_task`` computes it again."""
-    _store(str(store_path)).forget_artifact(run_id, kind, key)
+    opened_store(str(store_path)).forget_artifact(run_id, kind, key)
 
 
 def cancel_task(store_path: str | Path, run_id: int, kind: str, key: str) -> str | None:
     """Stop computing an artifact: at once if it waits in line here, else at its next check; its status then."""
-    store = _store(str(store_path))
+    store = opened_store(str(store_path))
     status = store.request_artifact_cancel(run_id, kind, key)
     if _DISPATCHER is not None and _DISPATCHER.drop(store.address, run_id, kind, key):
         store.fail_artifact(run_id, kind, key, "cancelled", status="cancelled")
         return "cancelled"
     return status
-
-
-@lru_cache(maxsize=8)
-def _store(path: str) -> RunStore:
-    return RunStore(path)
 
 
 # ---------------------------------------------------------------------------------
@@ -178,7 +172,7 @@ class _Dispatcher:
                 slot.proc.join(timeout)
             slot.conn.close()
         for task in [s.task for s in slots if s.task is not None] + left:
-            _try_store(lambda: _store(task.store_path).release_artifact(task.run_id, task.kind, task.key))
+            _try_store(lambda: opened_store(task.store_path).release_artifact(task.run_id, task.kind, task.key))
 
     def submit(self, task: _Task) -> None:
         with self._cond:
@@ -217,7 +211,7 @@ class _Dispatcher:
         if time.monotonic() - self._renewed >= HEARTBEAT_S:  # the line's tasks keep their lease here
             self._renewed = time.monotonic()
             for task in waiting:
-                _try_store(lambda: _store(task.store_path).artifact_progress(task.run_id, task.kind, task.key, 0.0))
+                _try_store(lambda: opened_store(task.store_path).artifact_progress(task.run_id, task.kind, task.key, 0.0))
 
     def _collect(self) -> list[tuple[_Task, mp.process.BaseProcess]]:
         """Free the slots whose task finished, drop dead, leaving and long-idle processes; the tasks that died with theirs."""
@@ -284,7 +278,7 @@ def _settle(task: _Task, proc: mp.process.BaseProcess) -> None:
     proc.join()
     how = f"was killed (signal {-proc.exitcode})" if (proc.exitcode or 0) < 0 else f"stopped (exit code {proc.exitcode})"
     error = f"the worker process {how}, most likely out of memory"
-    _try_store(lambda: _store(task.store_path).fail_artifact(task.run_id, task.kind, task.key, error))
+    _try_store(lambda: opened_store(task.store_path).fail_artifact(task.run_id, task.kind, task.key, error))
 
 
 def _try_store(write: Callable[[], None]) -> None:
@@ -346,7 +340,7 @@ def _compute(task: _Task) -> bool:
 
     False after ``MemoryError``: the process had better leave and give its memory back.
     """
-    store = _store(task.store_path)
+    store = opened_store(task.store_path)
     ident = (task.run_id, task.kind, task.key)
     _try_store(lambda: store.artifact_progress(*ident, 0.0, worker_pid=os.getpid()))
     parent = mp.parent_process()

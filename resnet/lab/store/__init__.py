@@ -17,6 +17,8 @@ Nothing here imports Paddle.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from .artifacts import ARTIFACT_STATUSES, Artifact, Artifacts
 from .classes import ClassView, Classes
 from .db import ENV_DB_URL, StoreError, store_address
@@ -26,7 +28,7 @@ from .runs import ACTIVE, HEARTBEAT_S, LEASE_S, METRIC_COLUMNS, REUSABLE, STATUS
 
 __all__ = [
     "ACTIVE", "ARTIFACT_STATUSES", "ENV_DB_URL", "EXPORT_FORMAT", "HEARTBEAT_S", "LEASE_S", "METRIC_COLUMNS",
-    "REUSABLE", "STATUSES", "Artifact", "ClassView", "RunInfo", "RunStore", "StoreError", "store_address",
+    "REUSABLE", "STATUSES", "Artifact", "ClassView", "RunInfo", "RunStore", "StoreError", "opened_store", "store_address",
 ]
 
 
@@ -37,3 +39,11 @@ class RunStore(Export, Artifacts, Classes, Predictions):
     workers and task processes are handed it. ``clock``: the time of day, for every
     timestamp and lease (tests pass a fake one).
     """
+
+
+@lru_cache(maxsize=8)
+def opened_store(address: str) -> RunStore:
+    """The store at ``address``, opened once per process (the schema check on open is not repeated on every
+    call): for code that is handed an address and reads or writes often (task processes, the class's looks).
+    A store that cannot be opened raises and is not kept."""
+    return RunStore(address)

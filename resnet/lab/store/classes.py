@@ -20,6 +20,14 @@ from .db import Database
 CLASS_TIMEOUT_S = 30 * 60.0  # the teacher's tab silent this long: the class is over
 CODE_BYTES = 12  # secrets.token_urlsafe(12): 96 random bits, 16 characters
 _CODE = re.compile(r"[A-Za-z0-9_-]{16}")
+# The class (code, teacher) as long as it is live: not ended, its teacher heard from within CLASS_TIMEOUT_S.
+# Arguments: code, teacher, now - CLASS_TIMEOUT_S (``led_live``).
+LED_LIVE = "code = ? AND teacher = ? AND ended_at IS NULL AND seen_at >= ?"
+
+
+def led_live(code: str, teacher: str, now: float) -> tuple[str, str, float]:
+    """``LED_LIVE``'s arguments."""
+    return code, teacher, now - CLASS_TIMEOUT_S
 
 
 def valid_code(code: object) -> bool:
@@ -71,9 +79,8 @@ class Classes(Database):
         """
         now = self.clock()
         with self._tx() as con:
-            con.execute("UPDATE classes SET page = ?, query = ?, version = version + 1 "
-                        "WHERE code = ? AND teacher = ? AND ended_at IS NULL AND seen_at >= ? AND (page <> ? OR query <> ?)",
-                        (page, query, code, teacher, now - CLASS_TIMEOUT_S, page, query))
+            con.execute(f"UPDATE classes SET page = ?, query = ?, version = version + 1 WHERE {LED_LIVE} AND (page <> ? OR query <> ?)",
+                        (page, query, *led_live(code, teacher, now), page, query))
             return self._seen(con, code, teacher, now)
 
     def keep_class(self, code: str, teacher: str) -> int | None:
@@ -90,8 +97,7 @@ class Classes(Database):
     @staticmethod
     def _seen(con: Any, code: str, teacher: str, now: float) -> int | None:
         """``seen_at = now`` on the live class ``code`` of ``teacher``; its version, or None."""
-        con.execute("UPDATE classes SET seen_at = ? WHERE code = ? AND teacher = ? AND ended_at IS NULL AND seen_at >= ?",
-                    (now, code, teacher, now - CLASS_TIMEOUT_S))
+        con.execute(f"UPDATE classes SET seen_at = ? WHERE {LED_LIVE}", (now, *led_live(code, teacher, now)))
         row = con.execute("SELECT version FROM classes WHERE code = ? AND teacher = ? AND ended_at IS NULL AND seen_at = ?",
                           (code, teacher, now)).fetchone()
         return int(row["version"]) if row else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .classes import CLASS_TIMEOUT_S
+from .classes import LED_LIVE, led_live
 from .db import Database, placeholders
 
 PREDICTION_STATUSES = ("open", "revealed", "closed")
@@ -54,8 +54,7 @@ class Predictions(Database):
         """
         now = self.clock()
         with self._tx(immediate=True) as con:  # close-then-insert must not interleave with another open
-            live = con.execute("SELECT 1 FROM classes WHERE code = ? AND teacher = ? AND ended_at IS NULL AND seen_at >= ?",
-                               (code, teacher, now - CLASS_TIMEOUT_S)).fetchone()
+            live = con.execute(f"SELECT 1 FROM classes WHERE {LED_LIVE}", led_live(code, teacher, now)).fetchone()
             if live is None:
                 return None
             con.execute("UPDATE predictions SET status = 'closed' WHERE class_code = ? AND status IN (?, ?)", (code, *LIVE))
