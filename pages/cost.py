@@ -50,6 +50,12 @@ def comparison(size: int) -> list[dict]:
     return cost.compare_architectures(1, size)
 
 
+@st.cache_data(show_spinner=False, max_entries=16)  # keyed on ?size=
+def vgg_fc_params(size: int) -> int:
+    """VGG-16's parameters in its three fc layers (most of its 138 M)."""
+    return sum(r.params for r in cost.vgg_rows(16, 1, size) if r.kind == "fc")
+
+
 @st.cache_data(show_spinner=False)
 def course_numbers() -> tuple[dict, dict]:
     """The course's estimate and its VGG comparison, at its own setting (batch 10, 224×224)."""
@@ -140,7 +146,7 @@ def versus_vgg(size: int) -> None:
     } for a in archs]), hide_index=True, width="stretch", column_config=count_columns(t("col.params")))
     by_name = {a["name"]: a for a in archs}
     resnet50, vgg16, resnet152 = by_name["ResNet-50"], by_name["VGG-16"], by_name["ResNet-152"]
-    vgg_fc = sum(r.params for r in cost.vgg_rows(16, 1, size) if r.kind == "fc")
+    vgg_fc = vgg_fc_params(size)
     split = by_resolution(size)
     st.markdown(t("cost.vs_reading", ours=f"{resnet50['gmacs_per_image']:.2f}", layout=f"{resnet50['gmacs_paper_layout']:.2f}", paper=PAPER_50))
     st.markdown(t(

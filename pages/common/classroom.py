@@ -260,7 +260,8 @@ def _check(code: str) -> ClassView | None:
 
 def _follow_tick(t: Translator, code: str) -> None:
     """The follower's look at its class (this fragment ticks every ``FOLLOW_TICK_S`` and draws only the class's
-    open question, so a tick costs little): to the teacher's view when it moved; at the class's end, one page run."""
+    open question, so a tick costs little): to the teacher's view when it moved; at the class's end, one page run.
+    A tick the browser sent before it learnt of a move, naming the page left, is dropped (``stale_ticks``)."""
     view = _check(code)
     if view is None:
         st.rerun(scope="app")  # once, at the class's end: the banner says so and stops ticking

@@ -28,7 +28,7 @@ from urllib.parse import urlencode
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
-from pages.common import roles
+from pages.common import roles, stale_ticks
 from resnet.i18n import LANGS, Translator, lang_from_locale
 from resnet.prepare.background import start_warm_up
 from resnet.lab import pools
@@ -122,7 +122,8 @@ def _notice(name: str, raw: str) -> None:
 
 
 def _set_lang() -> None:
-    st.session_state["lang"] = st.session_state["_lang_choice"]
+    if st.session_state.get("_lang_choice") in LANGS:  # see _set_classroom
+        st.session_state["lang"] = st.session_state["_lang_choice"]
 
 
 def classroom() -> bool:
@@ -139,7 +140,12 @@ def classroom() -> bool:
 
 
 def _set_classroom() -> None:
-    st.session_state["classroom"] = st.session_state["_classroom_choice"]
+    # A sidebar callback may find its widget's value gone: when a follower's move (st.switch_page in its fragment)
+    # folds in a fragment tick the browser sent before it learnt of the move, the page switch carries the old
+    # page's widget states and Streamlit may call these callbacks for widgets whose values the switch dropped
+    # (seen in CI: KeyError on "_lang_choice"). Raising here would stop the new page before it draws.
+    if "_classroom_choice" in st.session_state:
+        st.session_state["classroom"] = st.session_state["_classroom_choice"]
 
 
 # Code colours at WCAG AA (≥ 5.4:1 on the code background #f1f1f0): Streamlit's light
@@ -271,6 +277,7 @@ def page_setup(title_key: str) -> Translator:
     """
     warm_up()
     resume_runs()
+    stale_ticks.install()  # once per process: a tick for a page this session left is dropped
     st.session_state[_PAGE] = title_key.split(".")[0]
     t = Translator(language())
     st.set_page_config(page_title=f"{t(title_key)} · ResNet Lab", page_icon="🧠", layout="wide")

@@ -14,9 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from playwright.sync_api import Page, expect
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
-from bench.load import Session, followed
+from bench.load import Session, followed, rerun_request
 
 from tests.e2e.test_e2e_classroom import settle
 from tests.e2e.test_e2e_lesson_order import HEADINGS, choose, number, selectbox, type_number
@@ -119,3 +120,65 @@ def test_the_load_benchs_followers_follow_a_teacher_over_the_protocol(server):
         steps, errors = thread.submit(asyncio.run, round_()).result()
     assert not errors
     assert all(t is not None for step in steps for t in step), steps  # each follower reached each view
+
+
+class Announced(Session):
+    """A protocol session that also records the page each run the server starts announces (new_session)."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(port)
+        self.announced: list[str] = []
+        self.navigated = asyncio.Event()  # set at each full run's start (its navigation message)
+
+    def _handle(self, msg: ForwardMsg) -> None:
+        if msg.WhichOneof("type") == "new_session":
+            self.announced.append(msg.new_session.page_script_hash)
+        super()._handle(msg)
+        if msg.WhichOneof("type") == "navigation":
+            self.navigated.set()
+
+
+def test_a_tick_sent_for_the_page_a_follower_is_leaving_does_not_bring_it_back(server):
+    """A follower's move (st.switch_page in its tick) races the browser's next tick, sent before the browser
+    learnt of the move: it reaches the server while the new page runs, naming the page left. Streamlit ran it
+    once the new page was drawn, announcing the old page: the browser's app unmounted (a white tab, in CI).
+    Here the stale tick is sent the moment the new page's run starts; the server must drop it
+    (pages/common/stale_ticks.py): nothing it runs after the move announces the old page."""
+    port = int(server.rsplit(":", 1)[1])
+
+    async def round_() -> tuple[list[str], str, list]:
+        teacher = Session(port)
+        await teacher.open("architecture", "lang=en")
+        lead = teacher.widget("button", "Lead the class")
+        await teacher.run(widgets=(WidgetState(id=lead.id, trigger_value=True),))
+        code = teacher.code_text("?class=").rsplit("class=", 1)[1]
+        student = Announced(port)
+        await student.open("", f"lang=en&class={code}")
+        assert (await followed([student], 0.0, teacher.page_hash, (), timeout=120))[0] is not None
+        for tick in student._ticks.values():  # the test sends this tab's ticks itself, at the racy moment
+            tick.cancel()
+        old_page, old_name, old_query = student.page_hash, student.page_name, student.query
+        old_ticks = list(student._ticks)  # the page's fragments with a timer: the class bar's look at the class
+        await teacher.run("cost", "lang=en")
+        new_page = teacher.page_hash
+        student.navigated.clear()
+        for fragment in old_ticks:  # the look that finds the teacher's move: to the cost page
+            await student.send(fragment_id=fragment)
+        await asyncio.wait_for(student.navigated.wait(), 120)  # the cost page's run has started
+        since = len(student.announced)
+        for fragment in old_ticks:  # the ticks the browser had sent meanwhile, naming the page it showed
+            await student.ws.send(rerun_request(old_name, old_query, f"{student.base}/{old_name}?{old_query}",
+                                                old_page, (), fragment))
+        arrived = await followed([student], 0.0, new_page, (), timeout=120)
+        done = len(student.runs)
+        await student.run()  # one more full run of the page it is on, so anything queued before it has run
+        assert len(student.runs) == done + 1
+        after = student.announced[since:]
+        errors = [*teacher.errors, *student.errors]
+        await asyncio.gather(teacher.close(), student.close())
+        return after, new_page if arrived[0] is not None else "", errors
+
+    with ThreadPoolExecutor(1) as thread:
+        after, new_page, errors = thread.submit(asyncio.run, round_()).result()
+    assert new_page and not errors
+    assert after and set(after) == {new_page}, f"after the move the server announced {after}, not only {new_page}"

@@ -173,3 +173,41 @@ def test_a_move_undone_by_a_stale_tick_is_made_again():
     ran(student.switch_page("pages/architecture.py"))  # the stale request: the page before the move
     assert student.title[0].value == EN["cost.title"] and student.session_state["cost.batch"] == 3
     assert student.session_state["_class_seen"] == target
+
+
+def _sidebar_callbacks_after_their_widgets_went() -> None:
+    import streamlit as st
+
+    from pages.common import ui
+
+    ui._set_lang()
+    ui._set_classroom()
+    st.session_state["_lang_choice"] = 0  # a forged value (the radio's state is its option's name)
+    ui._set_lang()
+
+
+def test_the_sidebars_callbacks_keep_the_settings_when_their_widgets_value_is_gone_or_forged():
+    """The sidebar's callbacks, called (as Streamlit may, on a follower's move that folded in the browser's stale
+    widget states) when their widget's value is gone: no error (it stopped the new page before it drew), and the
+    session's language and classroom mode stay as they were."""
+    at = AppTest.from_function(_sidebar_callbacks_after_their_widgets_went, default_timeout=60)
+    at.session_state["lang"] = "zh"
+    at.session_state["classroom"] = True
+    ran(at)
+    assert at.session_state["lang"] == "zh" and at.session_state["classroom"] is True
+
+
+@pytest.mark.parametrize(("fragment", "tick_page", "current", "stale"), [
+    ("f1", "old", "new", True),  # a tick for the page the server moved the session from
+    ("f1", "new", "new", False),  # a tick of the page it shows
+    ("", "old", "new", False),  # a full run (a link, a widget): the browser's own choice of page
+    ("f1", "old", "", False),  # before the session's first run
+    ("f1", "", "new", False),  # a request that names no page
+])
+def test_only_a_fragments_tick_naming_another_page_than_the_sessions_is_stale(fragment, tick_page, current, stale):
+    from streamlit.proto.ClientState_pb2 import ClientState
+
+    from pages.common.stale_ticks import is_stale
+
+    assert is_stale(ClientState(fragment_id=fragment, page_script_hash=tick_page), current) is stale
+    assert not is_stale(None, current)
