@@ -143,7 +143,7 @@ def _set_classroom() -> None:
     # A sidebar callback may find its widget's value gone: when a follower's move (st.switch_page in its fragment)
     # folds in a fragment tick the browser sent before it learnt of the move, the page switch carries the old
     # page's widget states and Streamlit may call these callbacks for widgets whose values the switch dropped
-    # (seen in CI: KeyError on "_lang_choice"). Raising here would stop the new page before it draws.
+    # (seen under load: KeyError on "_lang_choice"). Raising here would stop the new page before it draws.
     if "_classroom_choice" in st.session_state:
         st.session_state["classroom"] = st.session_state["_classroom_choice"]
 
