@@ -7,13 +7,14 @@ is opened (they read the network's own layers and code)."""
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import pandas as pd
 import streamlit as st
 
-from pages.common.ui import (chart, classroom, count_columns, metric_columns, page_setup, safe_reason, select_on_click, show_url_notices,
-                             stage_name, sync_url, url_choice, url_int, variant_option)
+from pages.common.ui import (chart, classroom, count_columns, metric_columns, page_setup, safe_reason, select_on_click, shared_table,
+                             show_url_notices, stage_name, sync_url, url_choice, url_int, variant_option)
+from resnet.i18n import Translator
 from resnet.lab import service
 from resnet.model.plan import variant_problem
 from resnet.model.spec import IMAGENET_DEPTHS, SHORTCUT_VARIANTS, UNITS
@@ -45,9 +46,12 @@ def shared_model(depth: int) -> ResNet:
         return network.resnet(depth)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)  # keyed on URL values (?depth=&batch=&size=&unit=&shortcut=)
-def table_rows(depth: int, batch: int, size: int, unit: str, shortcut: str) -> tuple[list[plan_table.PlanRow], list[plan_table.BlockSummary]]:
-    return plan_table.network_rows(depth, batch, size, unit=unit, shortcut=shortcut)
+# keyed on URL values (?depth=&batch=&size=&unit=&shortcut=); shared, not copied per run (cache_data unpickles every
+# hit): frozen rows in tuples, only read
+@st.cache_resource(show_spinner=False, max_entries=32)
+def table_rows(depth: int, batch: int, size: int, unit: str, shortcut: str) -> tuple[tuple[plan_table.PlanRow, ...], tuple[plan_table.BlockSummary, ...]]:
+    rows, summary = plan_table.network_rows(depth, batch, size, unit=unit, shortcut=shortcut)
+    return tuple(rows), tuple(summary)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)  # keyed on URL values
@@ -101,7 +105,7 @@ def settings() -> tuple[int, int, int, str, str]:
     return int(depth), int(batch), int(size), unit, shortcut
 
 
-def totals(rows: list[plan_table.PlanRow], summary: list[plan_table.BlockSummary], depth: int, size: int, unit: str, shortcut: str) -> None:
+def totals(rows: Sequence[plan_table.PlanRow], summary: Sequence[plan_table.BlockSummary], depth: int, size: int, unit: str, shortcut: str) -> None:
     """Parameters, MACs, blocks, and the forward pass that checks the table."""
     sums = plan_table.totals(rows)
     per_stage = [sum(1 for b in summary if b.stage == stage) for stage in dict.fromkeys(b.stage for b in summary if b.plan)]
@@ -145,7 +149,7 @@ def diagram(summary: list[dict], depth: int) -> str:
     return block_key
 
 
-def layer_sum(rows: list[plan_table.PlanRow], field: str) -> str:
+def layer_sum(rows: Sequence[plan_table.PlanRow], field: str) -> str:
     """Parameters ("12,345") or MACs for this batch ("0.103") of some rows, as the block texts print them."""
     total = sum(getattr(r, field) for r in rows)
     return f"{total:,}" if field == "params" else f"{total / 1e9:.3f}"
@@ -165,7 +169,7 @@ def shortcut_text(info: plan_table.BlockSummary, block_rows: list[plan_table.Pla
     return text
 
 
-def selected_block(rows: list[plan_table.PlanRow], summary: list[plan_table.BlockSummary], block_key: str, unit: str, shortcut: str) -> None:
+def selected_block(rows: Sequence[plan_table.PlanRow], summary: Sequence[plan_table.BlockSummary], block_key: str, unit: str, shortcut: str) -> None:
     """The block's shapes, shortcut, layers and diagram; its source code outside classroom mode."""
     left, right = st.columns([1, 2])
     with left:
@@ -239,38 +243,36 @@ def lesson_code(depth: int) -> None:
         } for p in lesson_map.block_pairs(net)]), hide_index=True, height=420)
 
 
-def layer_table(rows: list[plan_table.PlanRow], depth: int, batch: int, size: int, unit: str, shortcut: str) -> None:
+@shared_table()  # keyed on URL values, the language and the filters
+def layer_rows(depth: int, batch: int, size: int, unit: str, shortcut: str, lang: str, stages: tuple[str, ...],
+               kinds: tuple[str, ...], needle: str) -> list[dict]:
+    """The layer table's rows in the reader's language, filtered by stage, kind and name."""
+    t = Translator(lang)
+    shown = [r.as_dict() for r in table_rows(depth, batch, size, unit, shortcut)[0]
+             if (not stages or r.stage in stages) and (not kinds or r.kind in kinds) and needle.casefold() in r.name.casefold()]
+    for row in shown:
+        row.update(stage=stage_name(t, row["stage"]), kind=t("kind." + row["kind"]), role=t("role." + row["role"]),
+                   position=t("position." + row["position"]), kernel_shape=str(row["kernel_shape"]) if row["kernel_shape"] else "",
+                   padding=whole(row["padding"]), stride=whole(row["stride"]),
+                   input_shape=str(row["input_shape"]), output_shape=str(row["output_shape"]))
+    return [{t("col." + column): value for column, value in row.items()} for row in shown]
+
+
+def layer_table(rows: Sequence[plan_table.PlanRow], depth: int, batch: int, size: int, unit: str, shortcut: str) -> None:
     """Every layer, filtered by stage, kind and name, and as CSV."""
     st.subheader(t("arch.table"))
-    frame = pd.DataFrame([r.as_dict() for r in rows])
     f1, f2, f3 = st.columns([2, 2, 3])
-    stages = f1.multiselect(t("arch.filter_stage"), list(dict.fromkeys(frame["stage"])), format_func=lambda s: stage_name(t, s), key="filter_stage",
-                            placeholder=t("arch.choose"))
-    kinds = f2.multiselect(t("arch.filter_kind"), list(dict.fromkeys(frame["kind"])), format_func=lambda k: t("kind." + k), key="filter_kind",
-                           placeholder=t("arch.choose"))
+    stages = f1.multiselect(t("arch.filter_stage"), list(dict.fromkeys(r.stage for r in rows)), format_func=lambda s: stage_name(t, s),
+                            key="filter_stage", placeholder=t("arch.choose"))
+    kinds = f2.multiselect(t("arch.filter_kind"), list(dict.fromkeys(r.kind for r in rows)), format_func=lambda k: t("kind." + k),
+                           key="filter_kind", placeholder=t("arch.choose"))
     needle = f3.text_input(t("arch.filter_name"), key="filter_name", max_chars=60)
-    shown = frame
-    if stages:
-        shown = shown[shown["stage"].isin(stages)]
-    if kinds:
-        shown = shown[shown["kind"].isin(kinds)]
-    if needle:
-        shown = shown[shown["name"].str.contains(needle, regex=False, case=False)]
-    display = shown.assign(
-        stage=shown["stage"].map(lambda s: stage_name(t, s)),
-        kind=shown["kind"].map(lambda k: t("kind." + k)),
-        role=shown["role"].map(lambda r: t("role." + r)),
-        position=shown["position"].map(lambda p: t("position." + p)),
-        kernel_shape=shown["kernel_shape"].map(lambda k: str(k) if k else ""),
-        padding=shown["padding"].map(whole), stride=shown["stride"].map(whole),
-        input_shape=shown["input_shape"].map(str),
-        output_shape=shown["output_shape"].map(str),
-    ).rename(columns=lambda c: t("col." + c))
-    st.caption(t("arch.table_help", shown=len(shown), total=len(frame)))
-    st.dataframe(display, hide_index=True, width="stretch", height=420, column_config=count_columns(t("col.params"), t("col.macs")))
+    shown = layer_rows(depth, batch, size, unit, shortcut, t.lang, tuple(stages), tuple(kinds), needle)
+    st.caption(t("arch.table_help", shown=shown.num_rows, total=len(rows)))
+    st.dataframe(shown, hide_index=True, width="stretch", height=420, column_config=count_columns(t("col.params"), t("col.macs")))
     st.download_button(
-        t("arch.csv"), display.to_csv(index=False).encode("utf-8"),
-        file_name=f"resnet{depth}_{unit}_{shortcut}_b{batch}_{size}px_layers.csv", mime="text/csv",
+        t("arch.csv"), lambda: shown.to_pandas().to_csv(index=False).encode("utf-8"),  # made when pressed
+        file_name=f"resnet{depth}_{unit}_{shortcut}_b{batch}_{size}px_layers.csv", mime="text/csv", on_click="ignore",
     )
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
-from pages.common.ui import (chart, classroom, count_columns, metric_columns, page_setup, safe_reason, show_url_notices, stage_name, sync_url,
-                             url_choice, url_int)
+from pages.common.ui import (chart, classroom, count_columns, metric_columns, page_setup, safe_reason, shared_table, show_url_notices,
+                             stage_name, sync_url, url_choice, url_int)
+from resnet.i18n import Translator
 
 t = page_setup("cost.title")
 
@@ -72,6 +72,29 @@ def bottleneck_variants(width: int) -> list[dict]:
     return cost.bottleneck_vs_basic(width, 56, 1)
 
 
+@shared_table()  # keyed on URL values and the language
+def stage_rows(depth: int, batch: int, size: int, lang: str) -> list[dict]:
+    """The stage table: blocks, parameters and MACs per stage."""
+    t = Translator(lang)
+    return [{
+        t("col.stage"): stage_name(t, s["stage"]), t("cost.col_blocks"): s["blocks"], t("col.params"): s["params"],
+        t("cost.col_gmacs"): round(s["macs"] / 1e9, 3),
+        # text in every row (stem and head have no blocks): no "None" cell, one type per column
+        t("cost.col_gmacs_block"): f"{s['macs_per_block'] / 1e9:.3f}" if s["macs_per_block"] else "–",
+    } for s in stage_table(depth, batch, size)[0]]
+
+
+@shared_table()  # keyed on ?size= and the language
+def comparison_rows(size: int, lang: str) -> list[dict]:
+    """ResNets and VGG side by side: parameters, our MACs and FLOPs, and the papers'."""
+    t = Translator(lang)
+    return [{
+        t("cost.col_arch"): a["name"], t("col.params"): a["params"], t("cost.col_ours"): round(a["gmacs_per_image"], 2),
+        t("cost.col_gflops"): round(a["gflops_per_image"], 2), t("cost.col_paper_layout"): round(a["gmacs_paper_layout"], 2),
+        t("cost.col_paper"): a["paper_gmacs"],
+    } for a in comparison(size)]
+
+
 def settings() -> tuple[int, int, int]:
     """Depth, batch and input size."""
     st.title(t("cost.title"))
@@ -113,12 +136,8 @@ def by_stage(depth: int, batch: int, size: int) -> None:
     st.markdown(t("cost.by_stage_reading", depth=depth, conv1=f"{by_kernel['1×1'] / total_macs:.0%}", conv3=f"{by_kernel['3×3'] / total_macs:.0%}"))
     if not classroom():  # presenter mode hides the advanced views
         with st.expander(t("cost.stage_table")):
-            st.dataframe(pd.DataFrame([{
-                t("col.stage"): stage_name(t, s["stage"]), t("cost.col_blocks"): s["blocks"], t("col.params"): s["params"],
-                t("cost.col_gmacs"): round(s["macs"] / 1e9, 3),
-                # text in every row (stem and head have no blocks): no "None" cell, one type per column
-                t("cost.col_gmacs_block"): f"{s['macs_per_block'] / 1e9:.3f}" if s["macs_per_block"] else "–",
-            } for s in stages]), hide_index=True, width="stretch", column_config=count_columns(t("col.params")))
+            st.dataframe(stage_rows(depth, batch, size, t.lang), hide_index=True, width="stretch",
+                         column_config=count_columns(t("col.params")))
 
 
 def versus_vgg(size: int) -> None:
@@ -139,11 +158,7 @@ def versus_vgg(size: int) -> None:
         millions = [a["params"] / 1e6 for a in archs]
         chart(cost_plots.bars(arch_names, {t("cost.ours"): millions}, t("cost.mparams"), stacked=False),
               t("cost.vs_params_summary", archs=listing(arch_names, millions, " M")), key="vs_params")
-    st.dataframe(pd.DataFrame([{
-        t("cost.col_arch"): a["name"], t("col.params"): a["params"], t("cost.col_ours"): round(a["gmacs_per_image"], 2),
-        t("cost.col_gflops"): round(a["gflops_per_image"], 2), t("cost.col_paper_layout"): round(a["gmacs_paper_layout"], 2),
-        t("cost.col_paper"): a["paper_gmacs"],
-    } for a in archs]), hide_index=True, width="stretch", column_config=count_columns(t("col.params")))
+    st.dataframe(comparison_rows(size, t.lang), hide_index=True, width="stretch", column_config=count_columns(t("col.params")))
     by_name = {a["name"]: a for a in archs}
     resnet50, vgg16, resnet152 = by_name["ResNet-50"], by_name["VGG-16"], by_name["ResNet-152"]
     vgg_fc = vgg_fc_params(size)

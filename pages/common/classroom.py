@@ -10,7 +10,8 @@ A student who opens the join link follows: a small fragment looks at the class e
 ``FOLLOW_TICK_S`` (through a per-process cache that asks the store at most every
 ``READ_EVERY_S`` per class, however many sessions look) and, when the version moved, brings
 the browser to the teacher's view exactly as a share link opens it: the page's kept settings
-are dropped, so the URL's seed them (``ui.url_setting``), then ``st.switch_page``.
+are dropped, so the URL's seed them (``ui.url_setting``), then ``st.switch_page``. Followers' page runs
+take turns (``turns``), so their looks fall out of step.
 
 Everything is drawn in one keyed slot at the top of the main area, made on every run of
 every page (``class_bar``), so the banner showing or not moves nothing below it.
@@ -31,7 +32,10 @@ from resnet.i18n import Translator
 from resnet.lab.store import ClassView, StoreError, opened_store, store_address
 from resnet.lab.store.classes import valid_code
 
-FOLLOW_TICK_S = 1.0  # a follower looks at the class this often: the teacher's change shows within about this
+# a follower looks at the class this often: the teacher's change shows within about this. Followers in turns
+# (turns.py) look out of step, each look paid on its own: 1.0 s cost 8.9-9.2 % of a core idle with 30 (goal 10),
+# 1.25 s 7.6 %, for a p95 of 1.0 vs 1.4 s (goal 2; bench/load.py, 2026-12-08)
+FOLLOW_TICK_S = 1.25
 READ_EVERY_S = 0.5  # a class is read from the store at most this often per server process
 KEEP_ALIVE_S = 60.0  # the teacher's tab says it is open this often (the class ends after 30 minutes of silence)
 QR_SCALE = 8  # pixels per QR module: a join link's code (about 33 modules and its margin) is about 330 px wide
@@ -191,6 +195,11 @@ def _join_from_url() -> None:
         st.session_state[_NOTE] = ("class.unknown" if view is None else "class.ended", "")
         return
     _follow(raw)
+
+
+def following() -> bool:
+    """Whether this session follows a class now (its page runs take turns with the other followers': ``turns``)."""
+    return st.session_state.get(_FOLLOW) is not None
 
 
 def _follow(code: str) -> None:

@@ -20,6 +20,7 @@ make every visitor's browser fetch an image or show a live link in the app's own
 
 from __future__ import annotations
 
+import functools
 import re
 from concurrent.futures import Future
 from typing import Any, Callable, Iterable, Sequence
@@ -28,7 +29,7 @@ from urllib.parse import urlencode
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
-from pages.common import roles, stale_ticks
+from pages.common import roles, stale_ticks, turns
 from resnet.i18n import LANGS, Translator, lang_from_locale
 from resnet.prepare.background import start_warm_up
 from resnet.lab import pools
@@ -237,6 +238,25 @@ def variant_option(t: Translator, setting: str, value: str) -> str:
     return gloss if gloss.startswith(value) else f"{value} · {gloss}"
 
 
+def shared_table(max_entries: int = 64) -> Callable[[Callable[..., list[dict]]], Callable[..., Any]]:
+    """Cache a builder of a table's rows (one dict per row; hashable arguments, the language among them) as
+    one Arrow table per input, for every session: ``st.dataframe`` draws it as it is, where a DataFrame is
+    turned into Arrow on every run (the Architecture page's layer table: ~6 % of the server's time while
+    30 followers moved, py-spy). The table is only read: never change it."""
+    def wrap(build: Callable[..., list[dict]]) -> Callable[..., Any]:
+        @st.cache_resource(show_spinner=False, max_entries=max_entries)
+        @functools.wraps(build)
+        def cached(*args: Any) -> Any:
+            import pandas as pd  # the builders' pages have it loaded already
+            import pyarrow as pa
+
+            return pa.Table.from_pandas(pd.DataFrame(build(*args)), preserve_index=False)
+
+        return cached
+
+    return wrap
+
+
 def count_columns(*labels: str) -> dict[str, Any]:
     """``st.dataframe``'s column_config showing these columns' counts with thousands separators
     (in the reader's locale: 25,557,032), still numbers to sort by."""
@@ -275,6 +295,8 @@ def page_setup(title_key: str) -> Translator:
     The title key's prefix ("arch" of "arch.title") names the page: its settings are
     kept under ``"<page>.<name>"`` (see ``setting_key``).
     """
+    if classes.following():  # one follower's page run at a time, to its end in sync_url (turns.py: why)
+        turns.FOLLOWERS.take(roles.session_token())
     warm_up()
     resume_runs()
     stale_ticks.install()  # once per process: a tick for a page this session left is dropped
@@ -413,6 +435,7 @@ def sync_url(*names: str, unused: Iterable[str] = (), publish: bool = True) -> N
         slot.code(share_link(), language=None, wrap_lines=True)
     if publish:  # the last call of a page run: a leading session's class sees this view (the lab publishes its own)
         classes.publish()
+    turns.FOLLOWERS.end(roles.session_token())  # a follower's page is drawn: the next one's turn
 
 
 def select_on_click(chart: str, key: str, options: Sequence[Any], then: Callable[[], None] | None = None) -> Callable[[], None]:

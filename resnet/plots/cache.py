@@ -79,13 +79,30 @@ class _Entry:
     variants: dict[Any, dict[str, Any]]  # memoised's results: variant → the changed figure's to_dict()
 
 
-def _handout(entry: _Entry) -> go.Figure:
-    # A new figure from a validated figure's own data (the constructor copies it, so each
-    # caller may change its own): validating it again would cost what building did, as
-    # go.Figure(fig) does, and to_dict() would turn arrays into base64 (the tests check both).
-    fig = go.Figure(entry.spec, _validate=False)
-    fig._shared_variants = entry.variants  # what memoised finds: this copy's input's variants
-    return fig
+class _Handout(go.Figure):
+    """A caller's copy of a shared figure, made only once something reads or changes it.
+
+    Drawing it through ``memoised`` (``style.for_room``, every page chart) reads nothing but
+    its input's variants, so the copy is then never made: making it (deep copies of every
+    trace and of the layout, and the default template) was ~9 % of the server's time while
+    30 followers moved (py-spy, bench/load.py's follow round). Any other use of the figure
+    (an attribute or a method) makes it first, from the stored spec, as before.
+    """
+
+    def __init__(self, entry: _Entry) -> None:
+        object.__setattr__(self, "_entry", entry)
+        object.__setattr__(self, "_shared_variants", entry.variants)  # what memoised finds: this input's variants
+
+    def __getattr__(self, name: str) -> Any:
+        # called only for what the instance lacks: before the copy is made, everything but the two above
+        entry = self.__dict__.pop("_entry", None)
+        if entry is None:  # made already (or being made): a genuinely missing attribute
+            raise AttributeError(name)
+        # A new figure from a validated figure's own data (the constructor copies it, so each caller may
+        # change its own): validating it again would cost what building did, as go.Figure(fig) does, and
+        # to_dict() would turn arrays into base64 (the tests check both).
+        go.Figure.__init__(self, entry.spec, _validate=False)
+        return getattr(self, name)
 
 
 class Drawn(go.Figure):
@@ -183,7 +200,7 @@ def shared_figure(maxsize: int = 32, key: Callable[..., tuple] | None = None) ->
                     obj = ref()
                     if obj is not None:
                         weakref.finalize(obj, forget, k)
-            return _handout(entry)
+            return _Handout(entry)
 
         return cached  # type: ignore[return-value]
 

@@ -12,7 +12,7 @@ import segno
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from pages.common import classroom, roles
+from pages.common import classroom, roles, turns
 from resnet.i18n import catalog
 from resnet.lab.store import RunStore
 from tests.helpers import REPO, query_param
@@ -121,6 +121,35 @@ def test_the_follower_goes_where_the_teacher_goes_then_explores_and_comes_back()
     assert student.session_state["cost.batch"] != 3  # on their own: the teacher's change does not reach them
     press(student, "_class_back")
     assert EN["class.following"] in infos(student) and student.session_state["cost.batch"] == 3
+
+
+def test_a_followers_page_run_takes_its_turn_and_ends_it_once_drawn_and_others_take_none(monkeypatch):
+    """Followers' page runs go one at a time (pages/common/turns.py), from page_setup to sync_url."""
+    said = []
+
+    class Recorded(turns.Turns):
+        def take(self, who: str) -> None:
+            said.append(("take", who))
+            super().take(who)
+
+        def end(self, who: str) -> None:
+            if self.holder == who:
+                said.append(("end", who))
+            super().end(who)
+
+    monkeypatch.setattr(turns, "FOLLOWERS", Recorded())
+    teacher, code = lead()
+    student = ran(session(**{"class": code}))  # joins (this run began before it followed)
+    token = student.session_state[roles._TOKEN]
+    ran(teacher.switch_page("pages/cost.py"))
+    ran(student)  # the look that sees the move, and the move's page run
+    assert student.title[0].value == EN["cost.title"]
+    assert said[-2:] == [("take", token), ("end", token)] and turns.FOLLOWERS.holder is None
+    assert all(who == token for _, who in said)  # the teacher's runs take no turn
+    press(student, "_class_explore")
+    before = len(said)
+    ran(student)
+    assert len(said) == before  # exploring on their own: no turn
 
 
 def test_ending_the_class_tells_the_followers_and_stops_following():
