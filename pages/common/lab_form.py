@@ -226,5 +226,7 @@ def custom_run(page: LabPage) -> None:
         if not folders:
             root = session.data_root()
             st.caption(t("lab.no_data_dir", env=ENV_DATA_DIR) if root is None else t("lab.empty_data_dir", folder=md_escape(root.name)))
-        if st.button(t("lab.train"), key="train", type="primary", icon="🏋️", disabled=not page.lab.writable):
-            submit_custom(page)
+        # a callback: it runs before the page does, so a rerun requested meanwhile (another widget's change, an
+        # expander's) cannot cut the run short before the press is read, which lost it (Rerun live's is one too)
+        st.button(t("lab.train"), key="train", type="primary", icon="🏋️", disabled=not page.lab.writable,
+                  on_click=submit_custom, args=(page,))
