@@ -55,9 +55,9 @@ def server(tmp_path_factory):
 @pytest.fixture
 def server_store(server):
     """The session server's run store, opened in the test (what its runs are, beside what a page shows of them)."""
-    from resnet.lab.store import RunStore
+    from resnet.lab.store import opened_store
 
-    return RunStore(str(SERVER_HOMES[-1] / "runs.sqlite"))
+    return opened_store(str(SERVER_HOMES[-1] / "runs.sqlite"))
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,9 @@ the pages' CPU savings of 2026-12-08).
 
 Taken in turns, a follower's page run starts when the previous one ends: the first arrive sooner, and
 their timers start spread over the whole move, so each later change is seen by a few followers at a
-time (same bench, same 1 s timer: p95 1.0 s; the looks out of step cost 2 points more of a core idle). A turn is held from the page's start (``ui.page_setup``) to its end (``ui.sync_url``); a run
-that stops before its end (an error, a rerun) leaves its turn held, and it lapses after ``LEASE_S``.
+time (same bench, same 1 s timer: p95 1.0 s; the looks out of step cost 2 points more of a core idle).
+A turn is held from the page's start (``ui.page_setup``) to its end (``ui.sync_url``); a run that stops
+before its end (an error, a rerun) leaves its turn held, and it lapses after ``LEASE_S``.
 """
 
 from __future__ import annotations
