@@ -85,6 +85,10 @@ def page(browser):
     pg.on("websocket", lambda ws: ws.on("close", lambda _: pg.browser_said.append("websocket closed")))
     yield pg
     context.close()
+    # an uncaught error in the browser's app fails the test even if its checks passed: it is how the app
+    # crashed before (a delta for a container the browser had emptied unmounted the whole page)
+    errors = [said for said in pg.browser_said if said.startswith("pageerror")]
+    assert not errors, f"the browser's app threw: {errors[:3]}"
 
 
 PAGE_STATE_JS = """() => {

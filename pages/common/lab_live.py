@@ -6,9 +6,10 @@ notice a fixed slot), its parts are containers made unconditionally in a fixed o
 each queue row is a container keyed by its run at a place it keeps while it is in the queue
 (``queue_places``): Streamlit places elements by position, so a row never shows twice and a
 Cancel button stays put under the pointer. The queue sits below the charts, so the rows that
-come and go move nothing a reader is looking at, and it is drawn first, so a tick cut short
-by the next one under load still updates it. The region never reruns the page: what
-finishes (a run, a diagnostic, a landscape) is drawn by its next tick.
+come and go move nothing a reader is looking at, and it is drawn first: under load the next
+tick often starts before a tick's last messages left the server, and Streamlit then drops
+them, so what a tick draws first is what reaches the browser. The region never reruns the
+page: what finishes (a run, a diagnostic, a landscape) is drawn by its next tick.
 
 A fragment's tick that draws nothing clears what it drew, so every tick draws the region
 again; a tick whose snapshot has not moved reuses it (only the run list is read) and its
@@ -142,7 +143,7 @@ def live_region(page: LabPage, view: dict[str, Any]) -> None:
     else:
         if text := st.session_state.pop(LIVE_NOTICE, None):
             notice.error(text, icon="🛑")
-    with queue_box:  # drawn first, though below the charts: a tick cut short by the next still updates the rows
+    with queue_box:  # drawn first, though below the charts: a tick whose tail is dropped still updates the rows
         queue(page, snap)
     with charts_box:
         charts(page, snap, view)
@@ -179,7 +180,8 @@ def queue_places(placed: list[int | None], settled: list[int | None], active: li
     elements by position, so a row moving up lands on the next row's place (one run twice, the next one
     missing, a Cancel button moving under the pointer). An empty place at the end goes once a tick that
     finished drew it empty (``settled``): Streamlit removes what a tick no longer draws only when the tick
-    finishes, and under load a tick is often cut short by the next one."""
+    finishes, and under load a tick's last messages are often dropped when the next one starts (Streamlit then
+    tells the browser the tick ended early, and the browser removes nothing)."""
     places = [run_id if run_id in active else None for run_id in placed]
     places += [run_id for run_id in active if run_id not in places]
     if sum(run_id is None for run_id in places) > MAX_HOLES:

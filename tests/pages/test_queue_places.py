@@ -17,7 +17,7 @@ def test_a_run_that_leaves_keeps_its_place_empty_so_the_rows_after_it_stay():
 
 
 def test_an_empty_place_at_the_end_goes_only_once_a_finished_tick_drew_it_empty():
-    # the last run left: its place is drawn empty first (a tick cut short leaves what it did not draw)
+    # the last run left: its place is drawn empty first (a tick whose tail is dropped leaves what it did not draw)
     assert queue_places([7, 8], [7, 8], [7]) == [7, None]
     assert queue_places([7, None], [7, 8], [7]) == [7, None]  # no tick finished since
     assert queue_places([7, None], [7, None], [7]) == [7]
